@@ -215,7 +215,10 @@ function encodeOne(k: Encoder, x: number, rule: number, threshold: number): numb
       up = fraction > threshold;
   }
   const code = up ? lower + 1 : lower;
-  return sign | (code > k.maxFiniteCode ? k.overflowCode : code);
+  // Past the largest finite value: the overflow code, except for round-to-odd, which never
+  // rounds away from zero past it (e4m3's largest finite code is even, the next one is NaN).
+  if (code > k.maxFiniteCode) return sign | (rule === 5 ? k.maxFiniteCode : k.overflowCode);
+  return sign | code;
 }
 
 /**
@@ -285,7 +288,12 @@ function encodeBfloat16NearestEven(k: Encoder, src: Uint32Array, out: Uint16Arra
   }
 }
 
-/** 16-bit formats, stochastic, normal range: the fraction is exact and compared directly. */
+/**
+ * 16-bit formats, stochastic, normal range below the top step: adding the top `shift` bits of
+ * ~threshold carries into the code exactly when fraction > threshold (FBGEMM's add-random-bits-
+ * and-truncate), branch-free so that random thresholds cost no mispredictions. The top step,
+ * where rounding up may overflow, and everything else go through `encodeOne`.
+ */
 function encode16Stochastic(
   k: Encoder,
   src: Uint32Array,
@@ -295,17 +303,16 @@ function encode16Stochastic(
   thresholds: Uint32Array,
 ): void {
   const shift = k.normalShift;
+  const complementShift = 32 - shift;
   const rebias = k.rebias;
   const lowest = k.minNormalBits;
-  const span = ((k.maxFiniteCode + 1) << shift) + rebias - lowest; // normal range, no overflow
+  const span = (k.maxFiniteCode << shift) + rebias - lowest; // lower < maxFiniteCode
   for (let i = start; i < end; i++) {
     const x = src[i];
     const a = x & 0x7fffffff;
     const threshold = thresholds[i - start];
     if (a - lowest < span && a >= lowest) {
-      const d = a - rebias;
-      const fraction = (d << (32 - shift)) >>> 0;
-      out[i] = ((x >>> 16) & 0x8000) | ((d >>> shift) + (fraction > threshold ? 1 : 0));
+      out[i] = ((x >>> 16) & 0x8000) | ((a - rebias + (~threshold >>> complementShift)) >>> shift);
     } else {
       out[i] = encodeOne(k, x, 6, threshold);
     }

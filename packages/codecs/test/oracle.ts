@@ -124,6 +124,7 @@ export function expectedCode(
       code = up ? lo + 1 : lo;
     }
   }
-  if (code > maxCode) code = saturate ? maxCode : maxCode + 1;
+  // Round-to-odd never rounds past the largest finite value (matters in e4m3, whose max is even).
+  if (code > maxCode) code = saturate || rule === 'to-odd' ? maxCode : maxCode + 1;
   return signBit | code;
 }
