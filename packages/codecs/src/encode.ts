@@ -105,6 +105,18 @@ export function encode(
 
 const NO_THRESHOLDS = new Uint32Array(0);
 let thresholdScratch: Uint32Array | undefined;
+let lastThresholdView: Uint32Array = NO_THRESHOLDS;
+
+/**
+ * The first `length` thresholds of the scratch buffer. Callers that encode row after row of the
+ * same width ask for the same length every time, so the view is kept rather than made anew.
+ */
+function thresholdView(scratch: Uint32Array, length: number): Uint32Array {
+  if (lastThresholdView.length !== length || lastThresholdView.buffer !== scratch.buffer) {
+    lastThresholdView = scratch.subarray(0, length);
+  }
+  return lastThresholdView;
+}
 
 /** The per-format constants of the encoder, computed once per format and overflow mode. */
 interface Encoder {
@@ -125,11 +137,16 @@ interface Encoder {
   readonly keepsPayload: boolean;
 }
 
-const encoders = new Map<string, Encoder>();
+/** Encoders per format, for overflow 'infinity' and 'saturate': looked up on every call. */
+const encoders = new Map<FloatFormat, [Encoder | undefined, Encoder | undefined]>();
 
 function encoderFor(format: FloatFormat, saturate: boolean): Encoder {
-  const key = `${format.name}:${saturate}`;
-  let encoder = encoders.get(key);
+  let pair = encoders.get(format);
+  if (!pair) {
+    pair = [undefined, undefined];
+    encoders.set(format, pair);
+  }
+  let encoder = pair[saturate ? 1 : 0];
   if (!encoder) {
     encoder = {
       normalShift: 23 - format.mantissaBits,
@@ -143,7 +160,7 @@ function encoderFor(format: FloatFormat, saturate: boolean): Encoder {
       nanCode: format.nanCode,
       keepsPayload: format.hasInfinity,
     };
-    encoders.set(key, encoder);
+    pair[saturate ? 1 : 0] = encoder;
   }
   return encoder;
 }
@@ -247,7 +264,7 @@ export function encodeBits(
   for (let start = 0; start < n; start += CHUNK) {
     const end = Math.min(n, start + CHUNK);
     if (stochastic) {
-      rounding.fillThresholds!(thresholds.subarray(0, end - start), format);
+      rounding.fillThresholds!(thresholdView(thresholds, end - start), format);
       if (format.bits === 16) {
         encode16Stochastic(k, src, out as Uint16Array, start, end, thresholds);
         continue;
