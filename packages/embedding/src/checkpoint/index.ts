@@ -1,0 +1,34 @@
+/**
+ * Reading and writing checkpoints in the safetensors format (Hugging Face): an 8-byte
+ * little-endian header length, a JSON header naming each tensor's dtype, shape and byte range,
+ * then the raw little-endian data.
+ *
+ * @module
+ */
+export {
+  type DecodeOptions,
+  decodeSafetensors,
+  MAX_HEADER_BYTES,
+  parseHeader,
+  readHeaderLength,
+  type SafetensorsHeader,
+  type TensorEntry,
+} from './decode.js';
+export {
+  DTYPES,
+  type DtypeInfo,
+  HOST_LITTLE_ENDIAN,
+  isSafetensorsDtype,
+  SAFETENSORS_DTYPES,
+  type SafetensorsDtype,
+  type TensorData,
+  type TensorDataConstructor,
+} from './dtypes.js';
+export { encodeSafetensors, METADATA_KEY } from './encode.js';
+export {
+  CheckpointError,
+  type CheckpointErrorOptions,
+  type CheckpointErrorReason,
+} from './errors.js';
+export { MAX_WRITE_BYTES, readSafetensors, writeSafetensors } from './file.js';
+export type { Checkpoint, Tensor } from './tensor.js';
