@@ -1,0 +1,7 @@
+/**
+ * The reference halfstep backend in plain TypeScript on typed arrays: the oracle every other
+ * backend is tested against.
+ *
+ * @packageDocumentation
+ */
+export { createJsBackend, JsBackend, jsBackend } from './backend.js';

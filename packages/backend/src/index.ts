@@ -1,0 +1,50 @@
+/**
+ * The halfstep Backend interface: kernel contracts for low-precision embedding training, the
+ * shared input checks every backend runs, the counter-based random-bit mapping, and the registry.
+ *
+ * @packageDocumentation
+ */
+export { BadInputError } from './errors.js';
+export {
+  DOMAIN_INIT,
+  DOMAIN_STATE,
+  DOMAIN_WEIGHTS,
+  fillRowThresholds,
+  fillRowWords,
+  philoxSchedule,
+  randomBitsFor,
+  tableDomain,
+} from './random-bits.js';
+export type { BackendOptions, BackendRegistration, Rejection, Selection } from './registry.js';
+export {
+  createBackend,
+  registerBackend,
+  registeredBackends,
+  selectBackend,
+  unregisterBackend,
+} from './registry.js';
+export { bytesPerElement } from './storage.js';
+export type {
+  Backend,
+  BagInput,
+  BagUpdate,
+  BagUpdateResult,
+  MatmulArgs,
+  NonFinitePolicy,
+  Pooling,
+  RoundingMode,
+  StorageName,
+  TableData,
+  TableHandle,
+  TableSpec,
+} from './types.js';
+export {
+  checkBagInput,
+  checkBagUpdate,
+  checkTableSpec,
+  firstNonFinite,
+  nonFiniteGradient,
+  nonFiniteRowGradient,
+  toIndices,
+  toOffsets,
+} from './validate.js';

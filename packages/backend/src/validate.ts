@@ -1,0 +1,276 @@
+import { BadInputError } from './errors.js';
+import type { BagInput, BagUpdate, Pooling, TableSpec } from './types.js';
+
+const STORAGES = new Set(['float32', 'float16', 'bfloat16', 'float8e4m3', 'float8e5m2']);
+
+/**
+ * Checks a table spec: positive integer rows and dim with rows x dim < 2^31 elements, a known
+ * storage and rounding, a table index in 0..2^24 - 1 and a seed in [0, 2^64).
+ * @throws RangeError naming the field.
+ */
+export function checkTableSpec(spec: TableSpec): void {
+  const int = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
+  if (!int(spec.rows) || spec.rows < 1)
+    throw new RangeError(`rows: expected a positive integer, got ${spec.rows}`);
+  if (!int(spec.dim) || spec.dim < 1)
+    throw new RangeError(`dim: expected a positive integer, got ${spec.dim}`);
+  if (spec.rows * spec.dim >= 2 ** 31) {
+    throw new RangeError(
+      `rows x dim = ${spec.rows * spec.dim}: tables hold fewer than 2^31 elements`,
+    );
+  }
+  if (!STORAGES.has(spec.storage)) {
+    throw new RangeError(
+      `storage: expected one of ${[...STORAGES].join(', ')}, got ${String(spec.storage)}`,
+    );
+  }
+  if (spec.rounding !== 'stochastic' && spec.rounding !== 'nearest-even') {
+    throw new RangeError(
+      `rounding: expected "stochastic" or "nearest-even", got ${String(spec.rounding)}`,
+    );
+  }
+  if (!int(spec.index) || spec.index < 0 || spec.index >= 2 ** 24) {
+    throw new RangeError(`table index: expected an integer in 0..2^24 - 1, got ${spec.index}`);
+  }
+  if (typeof spec.seed !== 'bigint' || spec.seed < 0n || spec.seed >= 2n ** 64n) {
+    throw new RangeError(`seed: expected a bigint in [0, 2^64), got ${String(spec.seed)}`);
+  }
+}
+
+/**
+ * Checks one batch of lookups against a table of `rows` rows, before anything is read:
+ * `indices` an Int32Array of integers in [0, rows); `offsets` an Int32Array starting at 0 (when
+ * there is a bag), non-decreasing, none past `indices.length`; `perSampleWeights`, when given, a
+ * Float32Array of finite values, one per index, and only with sum pooling.
+ * @throws BadInputError naming the table, the argument, the position and the value.
+ */
+export function checkBagInput(
+  table: string,
+  rows: number,
+  input: BagInput,
+  pooling: Pooling,
+): void {
+  const { indices, offsets, perSampleWeights } = input;
+  if (!(indices instanceof Int32Array)) {
+    throw new BadInputError(table, 'indices', -1, Number.NaN, 'indices: expected an Int32Array');
+  }
+  if (!(offsets instanceof Int32Array)) {
+    throw new BadInputError(table, 'offsets', -1, Number.NaN, 'offsets: expected an Int32Array');
+  }
+  const n = indices.length;
+  for (let i = 0; i < n; i++) {
+    const v = indices[i];
+    if (v < 0 || v >= rows) {
+      throw new BadInputError(
+        table,
+        'indices',
+        i,
+        v,
+        `indices[${i}] = ${v} is out of range [0, ${rows})`,
+      );
+    }
+  }
+  const bags = offsets.length;
+  if (bags > 0 && offsets[0] !== 0) {
+    throw new BadInputError(
+      table,
+      'offsets',
+      0,
+      offsets[0],
+      `offsets[0] = ${offsets[0]}; the first bag must start at 0`,
+    );
+  }
+  for (let b = 0; b < bags; b++) {
+    const o = offsets[b];
+    if (o > n) {
+      throw new BadInputError(
+        table,
+        'offsets',
+        b,
+        o,
+        `offsets[${b}] = ${o} is past the end of indices (length ${n})`,
+      );
+    }
+    if (b > 0 && o < offsets[b - 1]) {
+      throw new BadInputError(
+        table,
+        'offsets',
+        b,
+        o,
+        `offsets[${b}] = ${o} is less than offsets[${b - 1}] = ${offsets[b - 1]}; offsets must be non-decreasing`,
+      );
+    }
+  }
+  if (bags === 0 && n > 0) {
+    throw new BadInputError(
+      table,
+      'offsets',
+      -1,
+      0,
+      `offsets is empty but indices has ${n} entries`,
+    );
+  }
+  if (perSampleWeights !== undefined) {
+    if (pooling !== 'sum') {
+      throw new BadInputError(
+        table,
+        'perSampleWeights',
+        -1,
+        Number.NaN,
+        'perSampleWeights: only sum pooling takes per-sample weights',
+      );
+    }
+    if (!(perSampleWeights instanceof Float32Array) || perSampleWeights.length !== n) {
+      throw new BadInputError(
+        table,
+        'perSampleWeights',
+        -1,
+        perSampleWeights.length,
+        `perSampleWeights: expected a Float32Array of ${n} values (one per index), got length ${perSampleWeights.length}`,
+      );
+    }
+    for (let i = 0; i < n; i++) {
+      const w = perSampleWeights[i];
+      if (w - w !== 0) {
+        throw new BadInputError(
+          table,
+          'perSampleWeights',
+          i,
+          w,
+          `perSampleWeights[${i}] = ${w} is not finite`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Checks an indices array that may not be an Int32Array (plain arrays, Float64Array) and returns
+ * it as one: every value must be an integer in [0, rows).
+ * @throws BadInputError naming the table, the position and the value.
+ */
+export function toIndices(table: string, rows: number, indices: ArrayLike<number>): Int32Array {
+  if (indices instanceof Int32Array) return indices;
+  const n = indices.length;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = indices[i];
+    if (typeof v !== 'number' || !Number.isInteger(v)) {
+      throw new BadInputError(
+        table,
+        'indices',
+        i,
+        Number(v),
+        `indices[${i}] = ${String(v)} is not an integer`,
+      );
+    }
+    if (v < 0 || v >= rows) {
+      throw new BadInputError(
+        table,
+        'indices',
+        i,
+        v,
+        `indices[${i}] = ${v} is out of range [0, ${rows})`,
+      );
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/**
+ * Checks an offsets array that may not be an Int32Array and returns it as one (integers only;
+ * the order is `checkBagInput`'s job).
+ * @throws BadInputError naming the table, the position and the value.
+ */
+export function toOffsets(table: string, offsets: ArrayLike<number>): Int32Array {
+  if (offsets instanceof Int32Array) return offsets;
+  const out = new Int32Array(offsets.length);
+  for (let i = 0; i < offsets.length; i++) {
+    const v = offsets[i];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= 2 ** 31) {
+      throw new BadInputError(
+        table,
+        'offsets',
+        i,
+        Number(v),
+        `offsets[${i}] = ${String(v)} is not a non-negative integer`,
+      );
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/**
+ * Checks a fused-backward request: a valid batch, and `gradOutput` a Float32Array of
+ * bags x dim values. With the 'error' policy (default) it also checks that every gradient value
+ * is finite.
+ * @throws BadInputError; the message names the table, the position (bag and column) and the value.
+ */
+export function checkBagUpdate(update: BagUpdate): void {
+  const { table, input, gradOutput } = update;
+  checkBagInput(table.name, table.rows, input, update.pooling);
+  const expected = input.offsets.length * table.dim;
+  if (!(gradOutput instanceof Float32Array) || gradOutput.length !== expected) {
+    const got =
+      gradOutput instanceof Float32Array ? `length ${gradOutput.length}` : 'not a Float32Array';
+    throw new BadInputError(
+      table.name,
+      'gradOutput',
+      -1,
+      gradOutput?.length ?? Number.NaN,
+      `gradOutput: expected a Float32Array of ${input.offsets.length} bags x ${table.dim} = ${expected} values, got ${got}`,
+    );
+  }
+  const policy = update.nonFinite ?? 'error';
+  if (policy !== 'error' && policy !== 'skip-rows') {
+    throw new RangeError(`nonFinite: expected "error" or "skip-rows", got ${String(policy)}`);
+  }
+  if (!Number.isInteger(update.step) || update.step < 0) {
+    throw new RangeError(`step: expected a non-negative integer, got ${update.step}`);
+  }
+  if (policy === 'error') {
+    const i = firstNonFinite(gradOutput);
+    if (i >= 0) throw nonFiniteGradient(table.name, i, table.dim, gradOutput[i]);
+  }
+}
+
+/** The position of the first NaN or infinity in `values`, or -1. */
+export function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
+/** The error for a non-finite gradient value at position `i` of a bags x dim gradient. */
+export function nonFiniteGradient(
+  table: string,
+  i: number,
+  dim: number,
+  value: number,
+): BadInputError {
+  const bag = Math.floor(i / dim);
+  return new BadInputError(
+    table,
+    'gradOutput',
+    i,
+    value,
+    `gradOutput[${i}] (bag ${bag}, column ${i - bag * dim}) = ${value} is not finite; nothing was updated (nonFinite: 'skip-rows' skips the affected rows instead)`,
+  );
+}
+
+/**
+ * The error for a row whose summed gradient overflowed to infinity although every input was finite.
+ */
+export function nonFiniteRowGradient(table: string, row: number): BadInputError {
+  return new BadInputError(
+    table,
+    'gradOutput',
+    -1,
+    row,
+    `the summed gradient of row ${row} overflows float32; nothing was updated (nonFinite: 'skip-rows' skips such rows instead)`,
+  );
+}

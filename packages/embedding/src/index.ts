@@ -1,0 +1,28 @@
+/**
+ * Embedding bags whose tables are stored in half precision (or 8-bit floats), trained with
+ * sparse optimizers in float32 and stored with stochastic rounding; reproducible across runs and
+ * backends; safetensors checkpoints.
+ *
+ * @packageDocumentation
+ */
+export type {
+  BagUpdateResult,
+  NonFinitePolicy,
+  Pooling,
+  RoundingMode,
+  StorageName,
+} from '@halfstep/backend';
+export { BadInputError } from '@halfstep/backend';
+export { createEmbeddingBag, EmbeddingBag } from './bag.js';
+export type { Checkpoint, SafetensorsDtype, Tensor } from './checkpoint/index.js';
+export {
+  CheckpointError,
+  decodeSafetensors,
+  encodeSafetensors,
+  readSafetensors,
+  writeSafetensors,
+} from './checkpoint/index.js';
+export type { BagBatch } from './collection.js';
+export { createEmbeddingBagCollection, EmbeddingBagCollection } from './collection.js';
+export type { CollectionOptions, EmbeddingBagConfig, Init, TableConfig } from './config.js';
+export { CHECKPOINT_FORMAT, CheckpointMismatchError } from './persist.js';

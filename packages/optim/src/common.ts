@@ -1,0 +1,101 @@
+import type { CommonOptions, StateStorage, WeightDecay } from './types.js';
+
+const f = Math.fround;
+
+/** Normalised common options: float32 scalars, 0 meaning "off". */
+export interface Common {
+  readonly lr: number;
+  readonly l2: number;
+  readonly decoupled: number;
+  readonly maxNorm: number;
+  readonly stateStorage: StateStorage;
+}
+
+function positive(value: unknown, name: string, allowZero: boolean): number {
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < 0 ||
+    (!allowZero && value === 0)
+  ) {
+    throw new RangeError(
+      `${name}: expected a finite number ${allowZero ? '>= 0' : '> 0'}, got ${String(value)}`,
+    );
+  }
+  return f(value);
+}
+
+/** Checks a finite number in [0, 1). */
+export function fraction(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
+    throw new RangeError(`${name}: expected a number in [0, 1), got ${String(value)}`);
+  }
+  return f(value);
+}
+
+/** Checks a finite number > 0 (or >= 0 with `allowZero`), as float32. */
+export { positive };
+
+/** Checks and normalises the options every optimizer shares. */
+export function commonOptions(options: CommonOptions): Common {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('optimizer options: expected an object with lr');
+  }
+  const lr = positive(options.lr, 'lr', false);
+  const decay: WeightDecay | undefined = options.weightDecay;
+  let l2 = 0;
+  let decoupled = 0;
+  if (decay !== undefined) {
+    const rate = positive(decay.rate, 'weightDecay.rate', true);
+    if (decay.mode === 'l2') l2 = rate;
+    else if (decay.mode === 'decoupled') decoupled = rate;
+    else
+      throw new RangeError(
+        `weightDecay.mode: expected "l2" or "decoupled", got ${String(decay.mode)}`,
+      );
+  }
+  const maxNorm = options.maxNorm === undefined ? 0 : positive(options.maxNorm, 'maxNorm', false);
+  const stateStorage = options.stateStorage ?? 'float32';
+  if (stateStorage !== 'float32' && stateStorage !== 'float16' && stateStorage !== 'bfloat16') {
+    throw new RangeError(
+      `stateStorage: expected "float32", "float16" or "bfloat16", got ${String(stateStorage)}`,
+    );
+  }
+  return { lr, l2, decoupled, maxNorm, stateStorage };
+}
+
+/**
+ * Applies weight decay before the rule, in float32: L2 adds `l2 * w[c]` to `g[c]`; decoupled
+ * decay sets `w[c] = w[c] - (lr * decoupled) * w[c]` with `lr * decoupled` rounded once.
+ */
+export function applyDecay(
+  c: Common,
+  w: Float32Array,
+  wo: number,
+  g: Float32Array,
+  go: number,
+  dim: number,
+): void {
+  if (c.l2 !== 0) {
+    const l2 = c.l2;
+    for (let i = 0; i < dim; i++) g[go + i] = f(g[go + i] + f(l2 * w[wo + i]));
+  }
+  if (c.decoupled !== 0) {
+    const shrink = f(c.lr * c.decoupled);
+    for (let i = 0; i < dim; i++) w[wo + i] = f(w[wo + i] - f(shrink * w[wo + i]));
+  }
+}
+
+/**
+ * The max-norm clip, in float32: n2 = sum of w[c]^2 in ascending c, n = sqrt(n2); when
+ * n > maxNorm every element becomes w[c] * (maxNorm / n).
+ */
+export function clipNorm(maxNorm: number, w: Float32Array, wo: number, dim: number): void {
+  if (maxNorm === 0) return;
+  let n2 = 0;
+  for (let i = 0; i < dim; i++) n2 = f(n2 + f(w[wo + i] * w[wo + i]));
+  const n = f(Math.sqrt(n2));
+  if (n <= maxNorm) return;
+  const scale = f(maxNorm / n);
+  for (let i = 0; i < dim; i++) w[wo + i] = f(w[wo + i] * scale);
+}

@@ -1,0 +1,201 @@
+import { applyDecay, type Common, clipNorm, commonOptions, fraction, positive } from './common.js';
+import type { CommonOptions, OptimizerKind, SparseOptimizer, StateSlot } from './types.js';
+
+const f = Math.fround;
+const NO_SLOTS: readonly StateSlot[] = Object.freeze([]);
+
+function describe(
+  kind: OptimizerKind,
+  c: Common,
+  extra: Record<string, number>,
+  slots: readonly StateSlot[],
+  scalarCount: number,
+  stepScalars: (step: number, out: Float32Array) => void,
+  rule: SparseOptimizer['updateRow'],
+): SparseOptimizer {
+  const perRow = slots.filter((slot) => !slot.perElement).length;
+  const perElement = slots.length - perRow;
+  return Object.freeze({
+    kind,
+    options: Object.freeze({
+      lr: c.lr,
+      l2: c.l2,
+      decoupled: c.decoupled,
+      maxNorm: c.maxNorm,
+      stateStorage: c.stateStorage,
+      ...extra,
+    }),
+    slots,
+    stateStorage: c.stateStorage,
+    maxNorm: c.maxNorm,
+    writesGradient: c.l2 !== 0,
+    stateSize: (dim: number) => perElement * dim + perRow,
+    scalarCount,
+    stepScalars,
+    updateRow(
+      w: Float32Array,
+      wo: number,
+      g: Float32Array,
+      go: number,
+      s: Float32Array,
+      so: number,
+      dim: number,
+      scalars: Float32Array,
+    ): void {
+      applyDecay(c, w, wo, g, go, dim);
+      rule(w, wo, g, go, s, so, dim, scalars);
+      clipNorm(c.maxNorm, w, wo, dim);
+    },
+  });
+}
+
+function noScalars(): void {}
+
+/** Options of {@link sgd}. */
+export type SgdOptions = CommonOptions;
+
+/**
+ * Plain SGD, no state: `w[c] = w[c] - fround(lr * g[c])`.
+ */
+export function sgd(options: SgdOptions): SparseOptimizer {
+  const c = commonOptions(options);
+  const lr = c.lr;
+  return describe('sgd', c, {}, NO_SLOTS, 0, noScalars, (w, wo, g, go, _s, _so, dim) => {
+    for (let i = 0; i < dim; i++) w[wo + i] = f(w[wo + i] - f(lr * g[go + i]));
+  });
+}
+
+/** Options of {@link momentum}. */
+export interface MomentumOptions extends CommonOptions {
+  /** Momentum factor mu in [0, 1); default 0.9. */
+  readonly momentum?: number;
+}
+
+/**
+ * SGD with momentum (PyTorch's form, no dampening), one state value per element, updated only
+ * on touched rows: `m[c] = fround(fround(mu * m[c]) + g[c])`, then `w[c] = w[c] - fround(lr * m[c])`.
+ */
+export function momentum(options: MomentumOptions): SparseOptimizer {
+  const c = commonOptions(options);
+  const mu = fraction(options.momentum ?? 0.9, 'momentum');
+  const lr = c.lr;
+  const slots = Object.freeze([{ name: 'momentum', perElement: true, initial: 0 }]);
+  return describe(
+    'momentum',
+    c,
+    { momentum: mu },
+    slots,
+    0,
+    noScalars,
+    (w, wo, g, go, s, so, dim) => {
+      for (let i = 0; i < dim; i++) {
+        const m = f(f(mu * s[so + i]) + g[go + i]);
+        s[so + i] = m;
+        w[wo + i] = f(w[wo + i] - f(lr * m));
+      }
+    },
+  );
+}
+
+/** Options of {@link adagrad} and {@link rowwiseAdagrad}. */
+export interface AdagradOptions extends CommonOptions {
+  /** Added to the square root of the accumulator; default 1e-10 (adagrad) / 1e-8 (row-wise). */
+  readonly eps?: number;
+  /** The accumulator's starting value; default 0. */
+  readonly initialAccumulator?: number;
+}
+
+/**
+ * Adagrad with one accumulator per element:
+ * `s[c] = fround(s[c] + fround(g[c] * g[c]))`, then
+ * `w[c] = w[c] - fround(fround(lr * g[c]) / fround(fround(sqrt(s[c])) + eps))`.
+ */
+export function adagrad(options: AdagradOptions): SparseOptimizer {
+  const c = commonOptions(options);
+  const eps = positive(options.eps ?? 1e-10, 'eps', true);
+  const init = positive(options.initialAccumulator ?? 0, 'initialAccumulator', true);
+  const lr = c.lr;
+  const slots = Object.freeze([{ name: 'sum_squares', perElement: true, initial: init }]);
+  const extra = { eps, initialAccumulator: init };
+  return describe('adagrad', c, extra, slots, 0, noScalars, (w, wo, g, go, s, so, dim) => {
+    for (let i = 0; i < dim; i++) {
+      const gi = g[go + i];
+      const acc = f(s[so + i] + f(gi * gi));
+      s[so + i] = acc;
+      w[wo + i] = f(w[wo + i] - f(f(lr * gi) / f(f(Math.sqrt(acc)) + eps)));
+    }
+  });
+}
+
+/**
+ * Row-wise Adagrad (FBGEMM's `EXACT_ROWWISE_ADAGRAD`): one float32 accumulator per row.
+ * `m = fround(sum_c fround(g[c]^2))` summed in ascending c, `s = fround(s + fround(m / dim))`,
+ * `r = fround(lr / fround(fround(sqrt(s)) + eps))`, then `w[c] = w[c] - fround(r * g[c])`.
+ */
+export function rowwiseAdagrad(options: AdagradOptions): SparseOptimizer {
+  const c = commonOptions(options);
+  const eps = positive(options.eps ?? 1e-8, 'eps', true);
+  const init = positive(options.initialAccumulator ?? 0, 'initialAccumulator', true);
+  const lr = c.lr;
+  const slots = Object.freeze([{ name: 'sum_squares', perElement: false, initial: init }]);
+  const extra = { eps, initialAccumulator: init };
+  return describe('rowwise-adagrad', c, extra, slots, 0, noScalars, (w, wo, g, go, s, so, dim) => {
+    let sum = 0;
+    for (let i = 0; i < dim; i++) sum = f(sum + f(g[go + i] * g[go + i]));
+    const acc = f(s[so] + f(sum / dim));
+    s[so] = acc;
+    const rate = f(lr / f(f(Math.sqrt(acc)) + eps));
+    for (let i = 0; i < dim; i++) w[wo + i] = f(w[wo + i] - f(rate * g[go + i]));
+  });
+}
+
+/** Options of {@link adam}. */
+export interface AdamOptions extends CommonOptions {
+  /** Default 0.9. */
+  readonly beta1?: number;
+  /** Default 0.999. */
+  readonly beta2?: number;
+  /** Default 1e-8. */
+  readonly eps?: number;
+}
+
+/**
+ * Lazy (sparse) Adam, as PyTorch's `SparseAdam` and TF's `LazyAdam`: the moments of a row are
+ * updated only when the row is touched, with the bias corrections of the global step t = step + 1.
+ * Per step (host, float64 then rounded): `bc1 = fround(1 - beta1^t)`, `bc2 = fround(1 - beta2^t)`.
+ * Per element: `m = fround(fround(b1 * m) + fround(fround(1 - b1) * g))`,
+ * `v = fround(fround(b2 * v) + fround(fround(1 - b2) * fround(g * g)))`,
+ * `w = w - fround(lr * fround(fround(m / bc1) / fround(fround(sqrt(fround(v / bc2))) + eps)))`.
+ */
+export function adam(options: AdamOptions): SparseOptimizer {
+  const c = commonOptions(options);
+  const b1 = fraction(options.beta1 ?? 0.9, 'beta1');
+  const b2 = fraction(options.beta2 ?? 0.999, 'beta2');
+  const eps = positive(options.eps ?? 1e-8, 'eps', true);
+  const lr = c.lr;
+  const a1 = f(1 - b1);
+  const a2 = f(1 - b2);
+  const slots = Object.freeze([
+    { name: 'exp_avg', perElement: true, initial: 0 },
+    { name: 'exp_avg_sq', perElement: true, initial: 0 },
+  ]);
+  const scalars = (step: number, out: Float32Array) => {
+    out[0] = f(1 - b1 ** (step + 1));
+    out[1] = f(1 - b2 ** (step + 1));
+  };
+  const extra = { beta1: b1, beta2: b2, eps };
+  return describe('adam', c, extra, slots, 2, scalars, (w, wo, g, go, s, so, dim, k) => {
+    const bc1 = k[0];
+    const bc2 = k[1];
+    const vo = so + dim;
+    for (let i = 0; i < dim; i++) {
+      const gi = g[go + i];
+      const m = f(f(b1 * s[so + i]) + f(a1 * gi));
+      const v = f(f(b2 * s[vo + i]) + f(a2 * f(gi * gi)));
+      s[so + i] = m;
+      s[vo + i] = v;
+      const denom = f(f(Math.sqrt(f(v / bc2))) + eps);
+      w[wo + i] = f(w[wo + i] - f(lr * f(f(m / bc1) / denom)));
+    }
+  });
+}
