@@ -1,10 +1,20 @@
-import { open } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { type DecodeOptions, decodeSafetensors } from './decode.js';
 import { encodeSafetensors } from './encode.js';
 import { CheckpointError } from './errors.js';
 import type { Checkpoint, Tensor } from './tensor.js';
+
+/**
+ * Node's file system, loaded on first use: the rest of the package (and encode/decode of
+ * safetensors bytes) also runs in browsers, where these modules do not exist.
+ */
+async function nodeFs() {
+  const [{ open }, { dirname }, { default: writeFileAtomic }] = await Promise.all([
+    import('node:fs/promises'),
+    import('node:path'),
+    import('write-file-atomic'),
+  ]);
+  return { open, dirname, writeFileAtomic };
+}
 
 /**
  * Largest checkpoint {@link writeSafetensors} writes, in bytes (2^31 - 1): write-file-atomic
@@ -54,6 +64,7 @@ export async function writeSafetensors(
       { path },
     );
   }
+  const { writeFileAtomic, dirname, open } = await nodeFs();
   try {
     // fsync defaults to true in write-file-atomic; set it explicitly so it cannot regress.
     await writeFileAtomic(path, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), {
@@ -62,12 +73,14 @@ export async function writeSafetensors(
   } catch (cause) {
     throw ioError('atomic write', path, cause);
   }
-  await fsyncDirectory(dirname(path));
+  await fsyncDirectory(open, dirname(path));
 }
 
+type Open = Awaited<ReturnType<typeof nodeFs>>['open'];
+
 /** fsyncs a directory so a rename in it survives a crash; ignores platforms that refuse it. */
-async function fsyncDirectory(dir: string): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>> | undefined;
+async function fsyncDirectory(open: Open, dir: string): Promise<void> {
+  let handle: Awaited<ReturnType<Open>> | undefined;
   try {
     handle = await open(dir, 'r');
     await handle.sync();
@@ -99,7 +112,8 @@ export async function readSafetensors(
 }
 
 async function readWholeFile(path: string): Promise<Uint8Array> {
-  let handle: Awaited<ReturnType<typeof open>>;
+  const { open } = await nodeFs();
+  let handle: Awaited<ReturnType<Open>>;
   try {
     handle = await open(path, 'r');
   } catch (cause) {
