@@ -14,15 +14,34 @@ export type {
 } from '@halfstep/backend';
 export { BadInputError } from '@halfstep/backend';
 export { createEmbeddingBag, EmbeddingBag } from './bag.js';
-export type { Checkpoint, SafetensorsDtype, Tensor } from './checkpoint/index.js';
+export type {
+  Checkpoint,
+  CheckpointErrorOptions,
+  CheckpointErrorReason,
+  DecodeOptions,
+  DtypeInfo,
+  SafetensorsDtype,
+  Tensor,
+  TensorData,
+  TensorDataConstructor,
+} from './checkpoint/index.js';
 export {
   CheckpointError,
+  DTYPES,
   decodeSafetensors,
   encodeSafetensors,
+  MAX_HEADER_BYTES,
+  MAX_WRITE_BYTES,
   readSafetensors,
   writeSafetensors,
 } from './checkpoint/index.js';
 export type { BagBatch } from './collection.js';
 export { createEmbeddingBagCollection, EmbeddingBagCollection } from './collection.js';
-export type { CollectionOptions, EmbeddingBagConfig, Init, TableConfig } from './config.js';
+export type {
+  CollectionOptions,
+  EmbeddingBagConfig,
+  Init,
+  ResolvedTableConfig,
+  TableConfig,
+} from './config.js';
 export { CHECKPOINT_FORMAT, CheckpointMismatchError } from './persist.js';
