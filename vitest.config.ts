@@ -15,13 +15,17 @@ export default defineConfig({
   resolve: { conditions: ['@halfstep/source'] },
   ssr: { resolve: { conditions: ['@halfstep/source'] } },
   test: {
-    projects: workspaceDirs.map((root) => ({
-      extends: true,
-      test: {
-        name: root.split('/')[1],
-        root,
-        include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-      },
-    })),
+    projects: [
+      ...workspaceDirs.map((root) => ({
+        extends: true,
+        test: {
+          name: root.split('/')[1],
+          root,
+          include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+        },
+      })),
+      // The docs site has its own config: it builds the site and drives a browser.
+      'docs/vitest.config.ts',
+    ],
   },
 });

@@ -1,0 +1,276 @@
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { writeSyntheticCriteo } from './data/synthetic/index.js';
+import { parseLayers } from './model/config.js';
+import { isPrecision, PRECISIONS, type Precision } from './model/precision.js';
+import { runComparison } from './report/compare.js';
+import { runTraining, writeMetrics } from './run.js';
+import { DEFAULT_SETTINGS, DEFAULT_TRAIN_EXAMPLES, type RunSettings } from './settings.js';
+import { OPTIMIZERS, type OptimizerName } from './train/dense-optimizer.js';
+
+/** The precisions `compare` runs by default. */
+export const DEFAULT_COMPARE: readonly Precision[] = ['fp32', 'fp16-sr', 'fp16-nearest'];
+
+function integer(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`expected an integer >= ${min}, got "${value}"`);
+    }
+    return n;
+  };
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(Number.isFinite(n) && n > 0))
+    throw new InvalidArgumentError(`expected a number > 0, got "${value}"`);
+  return n;
+}
+
+function layers(value: string): number[] {
+  try {
+    return parseLayers(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+/** Parses `fp32,fp16-sr,...`. */
+export function parsePrecisions(value: string): Precision[] {
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const bad = list.filter((p) => !isPrecision(p));
+  if (list.length === 0 || bad.length > 0) {
+    throw new InvalidArgumentError(
+      `unknown precision ${bad.join(', ') || '(none)'}; expected some of ${PRECISIONS.join(', ')}`,
+    );
+  }
+  return list as Precision[];
+}
+
+function addRunOptions(command: Command): Command {
+  const d = DEFAULT_SETTINGS;
+  return command
+    .option('--data <file>', 'Criteo TSV (plain or .gz); default: built-in synthetic data')
+    .option(
+      '--max-ind-range <n>',
+      'hash categorical values of --data into this many rows per table',
+      integer(2),
+      d.maxIndRange,
+    )
+    .addOption(
+      new Option('--precision <p>', 'embedding storage and rounding')
+        .choices(PRECISIONS)
+        .default(d.precision),
+    )
+    .option('--backend <name>', 'js | wasm | webgpu | auto (best available)', d.backend)
+    .addOption(new Option('--optimizer <o>', 'optimizer').choices(OPTIMIZERS).default(d.optimizer))
+    .option('--lr <rate>', 'learning rate', positiveNumber, d.lr)
+    .option('--batch-size <n>', 'training batch size', integer(1), d.batchSize)
+    .option(
+      '--train-examples <n>',
+      `training examples (built-in data default ${DEFAULT_TRAIN_EXAMPLES}; with --data: at most this many)`,
+      integer(1),
+    )
+    .option(
+      '--validation-examples <n>',
+      'validation examples of the built-in data',
+      integer(1),
+      d.validationExamples,
+    )
+    .option('--cap <n>', 'built-in data: cap on table rows', integer(2), d.cap)
+    .option('--data-seed <n>', 'built-in data: seed', integer(0), d.dataSeed)
+    .option('--epochs <n>', 'epochs', integer(1), d.epochs)
+    .option('--seed <n>', 'seed of the init and the stochastic rounding bits', integer(0), d.seed)
+    .addOption(
+      new Option('--bottom-mlp <sizes>', 'bottom MLP widths after the 13 inputs')
+        .argParser(layers)
+        .default([...d.bottom], d.bottom.join('-')),
+    )
+    .addOption(
+      new Option('--top-mlp <sizes>', 'top MLP widths after the interaction')
+        .argParser(layers)
+        .default([...d.top], d.top.join('-')),
+    )
+    .option(
+      '--embedding-dim <n>',
+      'embedding width (= the bottom MLP output)',
+      integer(1),
+      d.embeddingDim,
+    )
+    .option(
+      '--eval-every <n>',
+      'also validate every n batches (0: end of each epoch only)',
+      integer(0),
+      d.evalEvery,
+    )
+    .option('--checkpoint <dir>', 'save to / resume from this folder')
+    .option(
+      '--checkpoint-every <n>',
+      'also checkpoint every n batches',
+      integer(0),
+      d.checkpointEvery,
+    )
+    .option(
+      '--max-steps <n>',
+      'stop (and checkpoint) after n steps in total, as if interrupted',
+      integer(0),
+    )
+    .option(
+      '--progress-every <n>',
+      'without a terminal: a progress line every n batches',
+      integer(1),
+      d.progressEvery,
+    )
+    .option('--quiet', 'no progress bar or progress lines', false);
+}
+
+interface RunFlags {
+  data?: string;
+  maxIndRange: number;
+  precision: Precision;
+  backend: string;
+  optimizer: OptimizerName;
+  lr: number;
+  batchSize: number;
+  trainExamples?: number;
+  validationExamples: number;
+  cap: number;
+  dataSeed: number;
+  epochs: number;
+  seed: number;
+  bottomMlp: number[];
+  topMlp: number[];
+  embeddingDim: number;
+  evalEvery: number;
+  checkpoint?: string;
+  checkpointEvery: number;
+  maxSteps?: number;
+  progressEvery: number;
+  quiet: boolean;
+}
+
+function settingsOf(flags: RunFlags): RunSettings {
+  return {
+    ...(flags.data === undefined ? {} : { data: resolve(flags.data) }),
+    maxIndRange: flags.maxIndRange,
+    cap: flags.cap,
+    dataSeed: flags.dataSeed,
+    ...(flags.trainExamples === undefined ? {} : { trainExamples: flags.trainExamples }),
+    validationExamples: flags.validationExamples,
+    precision: flags.precision,
+    backend: flags.backend,
+    optimizer: flags.optimizer,
+    lr: flags.lr,
+    batchSize: flags.batchSize,
+    epochs: flags.epochs,
+    seed: flags.seed,
+    bottom: flags.bottomMlp,
+    top: flags.topMlp,
+    embeddingDim: flags.embeddingDim,
+    evalEvery: flags.evalEvery,
+    ...(flags.checkpoint === undefined ? {} : { checkpoint: resolve(flags.checkpoint) }),
+    checkpointEvery: flags.checkpointEvery,
+    ...(flags.maxSteps === undefined ? {} : { maxSteps: flags.maxSteps }),
+    progressEvery: flags.progressEvery,
+    quiet: flags.quiet,
+  };
+}
+
+const log = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+/** Runs the comparison and prints the markdown table. */
+async function compare(
+  settings: RunSettings,
+  precisions: readonly Precision[],
+  outDir: string,
+): Promise<void> {
+  const comparison = await runComparison(settings, precisions, outDir, log);
+  log('');
+  log(comparison.table);
+  log(`wrote ${comparison.files.markdown}, ${comparison.files.svg}, ${comparison.files.json}`);
+}
+
+/** The `halfstep-recsys` program (commander), ready to `parseAsync`. */
+export function createProgram(): Command {
+  const program = new Command('halfstep-recsys')
+    .description(
+      'DLRM on Criteo-format data with half-precision embedding tables and stochastic rounding',
+    )
+    .showHelpAfterError();
+
+  addRunOptions(
+    program.command('train').description('train one model (or compare precisions with --compare)'),
+  )
+    .option('--metrics-out <file>', 'write the metrics as JSON')
+    .option(
+      '--compare <precisions>',
+      'train once per precision (e.g. fp32,fp16-sr,fp16-nearest) and write a report',
+      parsePrecisions,
+    )
+    .option('--out-dir <dir>', 'where --compare writes its report', 'results')
+    .action(
+      async (flags: RunFlags & { metricsOut?: string; compare?: Precision[]; outDir: string }) => {
+        const settings = settingsOf(flags);
+        if (flags.compare) {
+          await compare(settings, flags.compare, resolve(flags.outDir));
+          return;
+        }
+        const result = await runTraining(settings, log);
+        const v = result.validation;
+        log(
+          `${result.precision} on ${result.backend}: validation logloss ${v.logloss.toFixed(5)}, AUC ${v.auc.toFixed(5)}, accuracy ${v.accuracy.toFixed(5)}; ${result.examplesPerSecond.toFixed(0)} examples/s; embeddings ${result.embeddingBytes} bytes${result.completed ? '' : ` (stopped at step ${result.steps})`}`,
+        );
+        if (flags.metricsOut) {
+          await writeMetrics(resolve(flags.metricsOut), result, settings);
+          log(`metrics written to ${resolve(flags.metricsOut)}`);
+        }
+      },
+    );
+
+  addRunOptions(
+    program
+      .command('compare')
+      .description(
+        'train once per precision on the same seed and data; print and write the report',
+      ),
+  )
+    .option('--precisions <list>', 'precisions to compare', parsePrecisions, [...DEFAULT_COMPARE])
+    .option('--out-dir <dir>', 'where the report is written', 'results')
+    .action(async (flags: RunFlags & { precisions: Precision[]; outDir: string }) => {
+      await compare(settingsOf(flags), flags.precisions, resolve(flags.outDir));
+    });
+
+  program
+    .command('generate')
+    .description('write built-in synthetic data as Criteo TSV (gzipped when FILE ends in .gz)')
+    .requiredOption('--out <file>', 'output file')
+    .requiredOption('--examples <n>', 'number of examples', integer(0))
+    .option('--seed <n>', 'data seed', integer(0), DEFAULT_SETTINGS.dataSeed)
+    .option('--cap <n>', 'cap on table rows', integer(2), DEFAULT_SETTINGS.cap)
+    .action(async (flags: { out: string; examples: number; seed: number; cap: number }) => {
+      const path = resolve(flags.out);
+      const n = await writeSyntheticCriteo(path, {
+        examples: flags.examples,
+        seed: flags.seed,
+        cap: flags.cap,
+      });
+      log(`wrote ${n} examples to ${path}`);
+    });
+  return program;
+}
+
+/** Runs the CLI on `argv` (process.argv form); prints errors as `error: ...` and sets exit code 1. */
+export async function main(argv: readonly string[]): Promise<void> {
+  try {
+    await createProgram().parseAsync([...argv]);
+  } catch (error) {
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  }
+}

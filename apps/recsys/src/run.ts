@@ -1,0 +1,105 @@
+import { writeFile } from 'node:fs/promises';
+import { type BackendChoice, chooseBackend } from './backends.js';
+import type { RunSettings } from './settings.js';
+import { DEFAULT_TRAIN_EXAMPLES } from './settings.js';
+import { type DataSource, fileSource, syntheticSource } from './train/data-source.js';
+import { createProgress } from './train/progress.js';
+import type { CurvePoint } from './train/state.js';
+import { Trainer, type TrainResult } from './train/trainer.js';
+
+/** Where a run's lines go. */
+export type Log = (line: string) => void;
+
+/** The data a run trains on: the file, or the built-in synthetic data. */
+export async function openData(settings: RunSettings): Promise<DataSource> {
+  if (settings.data !== undefined) {
+    return fileSource({
+      path: settings.data,
+      maxIndRange: settings.maxIndRange,
+      ...(settings.trainExamples === undefined ? {} : { trainExamples: settings.trainExamples }),
+    });
+  }
+  return syntheticSource({
+    seed: settings.dataSeed,
+    cap: settings.cap,
+    trainExamples: settings.trainExamples ?? DEFAULT_TRAIN_EXAMPLES,
+    validationExamples: settings.validationExamples,
+  });
+}
+
+/** Logs which backend runs and why each better one was passed over. */
+export function describeBackend(choice: BackendChoice, log: Log): void {
+  log(`backend: ${choice.name}`);
+  for (const r of choice.rejected) log(`  (not ${r.name}: ${r.reason})`);
+}
+
+function formatPoint(p: CurvePoint): string {
+  return `validation @ ${p.examplesSeen} examples (step ${p.step}): logloss ${p.logloss.toFixed(5)}  AUC ${p.auc.toFixed(5)}  accuracy ${p.accuracy.toFixed(5)}`;
+}
+
+/**
+ * One training run with a progress display: picks the backend (or uses `choice`), opens the
+ * data, trains, and returns the result.
+ */
+export async function runTraining(
+  settings: RunSettings,
+  log: Log,
+  choice?: BackendChoice,
+  data?: DataSource,
+): Promise<TrainResult> {
+  const backendChoice = choice ?? (await chooseBackend(settings.backend));
+  if (!choice) describeBackend(backendChoice, log);
+  const source = data ?? (await openData(settings));
+  if (!data) log(`data: ${source.description}`);
+  const stepsPerEpoch = Math.ceil(source.trainExamples / settings.batchSize);
+  const progress = createProgress({
+    totalSteps: stepsPerEpoch * settings.epochs,
+    every: settings.progressEvery,
+    label: settings.precision,
+    quiet: settings.quiet,
+    write: log,
+  });
+  const trainer = await Trainer.create({
+    backend: backendChoice.backend,
+    config: {
+      denseFeatures: 13,
+      bottom: settings.bottom,
+      top: settings.top,
+      embeddingDim: settings.embeddingDim,
+      tableSizes: source.tableSizes,
+    },
+    precision: settings.precision,
+    optimizer: { name: settings.optimizer, lr: settings.lr },
+    data: source,
+    batchSize: settings.batchSize,
+    epochs: settings.epochs,
+    seed: settings.seed,
+    evalEvery: settings.evalEvery,
+    ...(settings.checkpoint === undefined ? {} : { checkpointDir: settings.checkpoint }),
+    checkpointEvery: settings.checkpointEvery,
+    ...(settings.maxSteps === undefined ? {} : { maxSteps: settings.maxSteps }),
+    onBatch: (event) => progress.batch(event),
+    onEval: (point) => progress.log(`[${settings.precision}] ${formatPoint(point)}`),
+    log: (line) => progress.log(line),
+  });
+  try {
+    return await trainer.run();
+  } finally {
+    progress.stop();
+    trainer.model.dispose();
+  }
+}
+
+/** The metrics JSON of a run (`--metrics-out`). */
+export function metricsJson(result: TrainResult, settings: RunSettings): string {
+  return `${JSON.stringify({ ...result, settings }, null, 2)}\n`;
+}
+
+/** Writes {@link metricsJson} to `path`. */
+export async function writeMetrics(
+  path: string,
+  result: TrainResult,
+  settings: RunSettings,
+): Promise<void> {
+  await writeFile(path, metricsJson(result, settings));
+}
