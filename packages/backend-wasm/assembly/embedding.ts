@@ -1,0 +1,415 @@
+// Embedding-bag forward and the fused backward update (optimizer rule + rounded store), ports of
+// @halfstep/backend-js' forward.ts and update.ts and @halfstep/optim's rules, in float32 without
+// contraction, so that results are bit-identical.
+
+import { encode, loadEncoder } from './codec';
+import { b0, b1, b2, b3, M0, M1, philoxBlock, storeBlocks } from './philox-block';
+
+/** Storage kinds (the JS side's STORAGE_KINDS). */
+const F32: i32 = 0;
+const F16: i32 = 1;
+const BF16: i32 = 2;
+
+/** The float32 value of element `i` of a table stored as `kind`, through `lut` for table formats. */
+// @ts-ignore: decorator
+@inline
+function loadValue(base: usize, i: usize, kind: i32, lut: usize): f32 {
+  if (kind == F32) return load<f32>(base + (i << 2));
+  if (kind == BF16) return reinterpret<f32>((<u32>load<u16>(base + (i << 1))) << 16);
+  if (kind == F16) return load<f32>(lut + ((<usize>load<u16>(base + (i << 1))) << 2));
+  return load<f32>(lut + ((<usize>load<u8>(base + i)) << 2));
+}
+
+/**
+ * Embedding-bag forward: for bag b and column c, positions i ascending, acc = acc + v (each add
+ * in float32, from +0), v the stored element or fround(psw[i] * element); mean pooling divides
+ * by the bag's size. Writes bags x dim float32 at `out`.
+ */
+export function embeddingBagForward(
+  weights: usize,
+  kind: i32,
+  lut: usize,
+  dim: i32,
+  indices: usize,
+  n: i32,
+  offsets: usize,
+  bags: i32,
+  psw: usize,
+  hasPsw: bool,
+  mean: bool,
+  out: usize,
+): void {
+  const d = <usize>dim;
+  for (let b = 0; b < bags; b++) {
+    const start = load<i32>(offsets + (<usize>b << 2));
+    const end = b + 1 < bags ? load<i32>(offsets + (<usize>(b + 1) << 2)) : n;
+    const o = out + ((<usize>b * d) << 2);
+    memory.fill(o, 0, d << 2);
+    for (let i = start; i < end; i++) {
+      const r = <usize>load<i32>(indices + (<usize>i << 2)) * d;
+      let c: usize = 0;
+      let s: f32 = 1;
+      if (hasPsw) s = load<f32>(psw + (<usize>i << 2));
+      if (ASC_FEATURE_SIMD && kind <= BF16) {
+        const vs = f32x4.splat(s);
+        const mask = i32x4.splat(0x7fff);
+        const scale = f32x4.splat(reinterpret<f32>(<u32>0x77800000)); // 2^112
+        const infCode = i32x4.splat(0x7c00);
+        for (; c + 4 <= d; c += 4) {
+          let v: v128;
+          if (kind == F32) v = v128.load(weights + ((r + c) << 2));
+          else {
+            const h = i32x4.extend_low_i16x8_u(v128.load64_zero(weights + ((r + c) << 1)));
+            if (kind == BF16) v = i32x4.shl(h, 16);
+            else {
+              // float16: exact for finite codes; infinities and NaNs take the scalar path.
+              const m = v128.and(h, mask);
+              if (v128.any_true(i32x4.ge_u(m, infCode))) break;
+              v = v128.or(f32x4.mul(i32x4.shl(m, 13), scale), i32x4.shl(i32x4.shr_u(h, 15), 31));
+            }
+          }
+          if (hasPsw) v = f32x4.mul(vs, v);
+          const p = o + (c << 2);
+          v128.store(p, f32x4.add(v128.load(p), v));
+        }
+      }
+      for (; c < d; c++) {
+        const p = o + (c << 2);
+        const v = loadValue(weights, r + c, kind, lut);
+        store<f32>(p, load<f32>(p) + (hasPsw ? s * v : v));
+      }
+    }
+    if (mean && end > start) {
+      const size = <f32>(end - start);
+      for (let c: usize = 0; c < d; c++) {
+        const p = o + (c << 2);
+        store<f32>(p, load<f32>(p) / size);
+      }
+    }
+  }
+}
+
+// Parameter block of `applyUpdate` (i32 / f32 slots, 4 bytes each); the JS side writes it.
+const P_KIND = 0;
+const P_DIM = 1;
+const P_STATE_SIZE = 2;
+const P_W_KIND = 3;
+const P_S_KIND = 4;
+const P_STOCHASTIC = 5;
+const P_WEIGHTS = 6;
+const P_STATE = 7;
+const P_SCHEDULE = 8;
+const P_STEP = 9;
+const P_TD_WEIGHTS = 10;
+const P_TD_STATE = 11;
+const P_ROWS = 12;
+const P_GRADS = 13;
+const P_COUNT = 14;
+const P_W_ENCODER = 15;
+const P_S_ENCODER = 16;
+const P_W_LUT = 17;
+const P_S_LUT = 18;
+const P_W_BITS = 19;
+const P_S_BITS = 20;
+const P_SCRATCH = 21;
+const P_LR = 32;
+const P_L2 = 33;
+const P_SHRINK = 34;
+const P_MAX_NORM = 35;
+const P_EPS = 36;
+const P_MU = 37;
+const P_B1 = 38;
+const P_B2 = 39;
+const P_A1 = 40;
+const P_A2 = 41;
+const P_BC1 = 42;
+const P_BC2 = 43;
+const P_W_MAX = 44;
+const P_S_MAX = 45;
+
+// @ts-ignore: decorator
+@inline
+function pi(p: usize, slot: i32): i32 {
+  return load<i32>(p + (<usize>slot << 2));
+}
+
+// @ts-ignore: decorator
+@inline
+function pf(p: usize, slot: i32): f32 {
+  return load<f32>(p + (<usize>slot << 2));
+}
+
+/**
+ * Philox4x32-10 on counters (c0, c1 + lane, c2, c3) for lanes 0..3, the 16 output words written
+ * block after block to `out` (SIMD build).
+ */
+function philox4(c0: u32, c1: u32, c2: u32, c3: u32, schedule: usize, out: usize): void {
+  const vM0 = i32x4.splat(M0);
+  const vM1 = i32x4.splat(M1);
+  let x0 = i32x4.splat(c0);
+  let x1 = i32x4(c1, c1 + 1, c1 + 2, c1 + 3);
+  let x2 = i32x4.splat(c2);
+  let x3 = i32x4.splat(c3);
+  for (let r = 0; r < 10; r++) {
+    const k = schedule + (<usize>r << 3);
+    const p0lo = i64x2.extmul_low_i32x4_u(x0, vM0);
+    const p0hi = i64x2.extmul_high_i32x4_u(x0, vM0);
+    const p1lo = i64x2.extmul_low_i32x4_u(x2, vM1);
+    const p1hi = i64x2.extmul_high_i32x4_u(x2, vM1);
+    x0 = v128.xor(v128.xor(v128.shuffle<i32>(p1lo, p1hi, 1, 3, 5, 7), x1), i32x4.splat(load<u32>(k)));
+    x1 = v128.shuffle<i32>(p1lo, p1hi, 0, 2, 4, 6);
+    x2 = v128.xor(v128.xor(v128.shuffle<i32>(p0lo, p0hi, 1, 3, 5, 7), x3), i32x4.splat(load<u32>(k, 4)));
+    x3 = v128.shuffle<i32>(p0lo, p0hi, 0, 2, 4, 6);
+  }
+  storeBlocks(out, x0, x1, x2, x3);
+}
+
+/**
+ * Writes the stochastic thresholds of elements 0..count-1 of a row (backend's fillRowThresholds):
+ * word j is lane j % 4 of Philox4x32-10 block (row, j / 4, step, td); element e takes slot
+ * e % P of word e / P; threshold = (word << slot * bits) | (2^(32 - bits) - 1).
+ */
+function rowThresholds(
+  schedule: usize,
+  row: u32,
+  step: u32,
+  td: u32,
+  bits: i32,
+  count: i32,
+  words: usize,
+  out: usize,
+): void {
+  const perWord: i32 = bits <= 16 ? 32 / bits : 1;
+  const wordCount = (count + perWord - 1) / perWord;
+  let j = 0;
+  let b: u32 = 0;
+  if (ASC_FEATURE_SIMD) {
+    // Four blocks (c1 = b .. b + 3) side by side, one per lane.
+    for (; j < wordCount; j += 16, b += 4) {
+      philox4(row, b, step, td, schedule, words + (<usize>j << 2));
+    }
+  }
+  for (; j < wordCount; j += 4, b++) {
+    philoxBlock(row, b, step, td, schedule, 10);
+    const p = words + (<usize>j << 2);
+    store<u32>(p, b0);
+    store<u32>(p, b1, 4);
+    store<u32>(p, b2, 8);
+    store<u32>(p, b3, 12);
+  }
+  const low: u32 = 0xffffffff >>> bits;
+  let e = 0;
+  for (let w: usize = 0; e < count; w++) {
+    const word = load<u32>(words + (w << 2));
+    for (let shift: u32 = 0, slot = 0; slot < perWord && e < count; slot++, e++, shift += <u32>bits) {
+      store<u32>(out + (<usize>e << 2), (word << shift) | low);
+    }
+  }
+}
+
+/**
+ * Clamps `width` float32 at `values` to +-max (NaN stays), encodes them with nearest-even or the
+ * thresholds at `thresholds` (overflow to infinity, as the reference's store), and writes the
+ * codes to `target` (u16 for 16-bit kinds, u8 otherwise).
+ */
+function storeRow(
+  values: usize,
+  width: i32,
+  max: f32,
+  wide: bool,
+  stochastic: bool,
+  thresholds: usize,
+  target: usize,
+): void {
+  let c = 0;
+  if (ASC_FEATURE_SIMD) {
+    // pmin/pmax keep NaN (the comparison is false) and -0, like the scalar clamp below.
+    const hi = f32x4.splat(max);
+    const lo = f32x4.splat(-max);
+    for (; c + 4 <= width; c += 4) {
+      const p = values + (<usize>c << 2);
+      v128.store(p, f32x4.pmax(f32x4.pmin(v128.load(p), hi), lo));
+    }
+  }
+  for (; c < width; c++) {
+    const p = values + (<usize>c << 2);
+    const v = load<f32>(p);
+    if (v > max) store<f32>(p, max);
+    else if (v < -max) store<f32>(p, -max);
+  }
+  encode(values, target, width, wide, stochastic ? 6 : 0, thresholds);
+}
+
+/** Decodes `count` stored elements from element `start` of `base` (kind `kind`) into float32 at `out`. */
+function decodeRow(base: usize, start: usize, count: i32, kind: i32, lut: usize, out: usize): void {
+  let c = 0;
+  if (kind == F16) {
+    if (ASC_FEATURE_SIMD) {
+      const mask = i32x4.splat(0x7fff);
+      const scale = f32x4.splat(reinterpret<f32>(<u32>0x77800000)); // 2^112
+      const infCode = i32x4.splat(0x7c00);
+      for (; c + 4 <= count; c += 4) {
+        const h = i32x4.extend_low_i16x8_u(v128.load64_zero(base + ((start + <usize>c) << 1)));
+        const m = v128.and(h, mask);
+        if (v128.any_true(i32x4.ge_u(m, infCode))) break;
+        const value = f32x4.mul(i32x4.shl(m, 13), scale);
+        v128.store(out + (<usize>c << 2), v128.or(value, i32x4.shl(i32x4.shr_u(h, 15), 31)));
+      }
+    }
+    for (; c < count; c++) {
+      const code = <usize>load<u16>(base + ((start + <usize>c) << 1));
+      store<f32>(out + (<usize>c << 2), load<f32>(lut + (code << 2)));
+    }
+  } else if (kind == BF16) {
+    for (; c < count; c++) {
+      store<u32>(out + (<usize>c << 2), (<u32>load<u16>(base + ((start + <usize>c) << 1))) << 16);
+    }
+  } else {
+    for (; c < count; c++) {
+      const code = <usize>load<u8>(base + start + <usize>c);
+      store<f32>(out + (<usize>c << 2), load<f32>(lut + (code << 2)));
+    }
+  }
+}
+
+/**
+ * The fused update of `count` distinct rows (rows at P_ROWS, their summed gradients at P_GRADS,
+ * count x dim): decode each row and its state to float32, apply weight decay, the optimizer's
+ * rule and the max-norm clip exactly as @halfstep/optim's updateRow, then store (rounded) or
+ * write back (float32).
+ */
+export function applyUpdate(p: usize): void {
+  const kind = pi(p, P_KIND);
+  const dim = pi(p, P_DIM);
+  const d = <usize>dim;
+  const stateSize = <usize>pi(p, P_STATE_SIZE);
+  const wKind = pi(p, P_W_KIND);
+  const sKind = pi(p, P_S_KIND);
+  const stochastic = pi(p, P_STOCHASTIC) != 0;
+  const weights = <usize>pi(p, P_WEIGHTS);
+  const state = <usize>pi(p, P_STATE);
+  const schedule = <usize>pi(p, P_SCHEDULE);
+  const step = <u32>pi(p, P_STEP);
+  const rowsPtr = <usize>pi(p, P_ROWS);
+  const grads = <usize>pi(p, P_GRADS);
+  const count = pi(p, P_COUNT);
+  const wLut = <usize>pi(p, P_W_LUT);
+  const sLut = <usize>pi(p, P_S_LUT);
+  const scratch = <usize>pi(p, P_SCRATCH);
+  const lr = pf(p, P_LR);
+  const l2 = pf(p, P_L2);
+  const shrink = pf(p, P_SHRINK);
+  const maxNorm = pf(p, P_MAX_NORM);
+  const eps = pf(p, P_EPS);
+  const mu = pf(p, P_MU);
+  const b1 = pf(p, P_B1);
+  const b2 = pf(p, P_B2);
+  const a1 = pf(p, P_A1);
+  const a2 = pf(p, P_A2);
+  const bc1 = pf(p, P_BC1);
+  const bc2 = pf(p, P_BC2);
+  const width = d > stateSize ? d : stateSize;
+  // Scratch: w row, s row, words, thresholds.
+  const wRow = scratch;
+  const sRow = wRow + (width << 2);
+  const words = sRow + (width << 2);
+  const thresholds = words + ((width + 16) << 2); // philox4 writes whole groups of 16 words
+  const wWide = wKind == F16 || wKind == BF16;
+  for (let u = 0; u < count; u++) {
+    const row = <usize>load<i32>(rowsPtr + (<usize>u << 2));
+    const g = grads + ((<usize>u * d) << 2);
+    // Decode (or point at) the weights and the state.
+    const w = wKind == F32 ? weights + ((row * d) << 2) : wRow;
+    if (wKind != F32) decodeRow(weights, row * d, dim, wKind, wLut, wRow);
+    const s = sKind == F32 ? state + ((row * stateSize) << 2) : sRow;
+    if (sKind != F32) decodeRow(state, row * stateSize, <i32>stateSize, sKind, sLut, sRow);
+    // Weight decay.
+    if (l2 != 0) {
+      for (let c: usize = 0; c < d; c++) {
+        store<f32>(g + (c << 2), load<f32>(g + (c << 2)) + l2 * load<f32>(w + (c << 2)));
+      }
+    }
+    if (shrink != 0) {
+      for (let c: usize = 0; c < d; c++) {
+        const wc = load<f32>(w + (c << 2));
+        store<f32>(w + (c << 2), wc - shrink * wc);
+      }
+    }
+    // The rule.
+    if (kind == 0) {
+      let c: usize = 0;
+      if (ASC_FEATURE_SIMD) {
+        const vlr = f32x4.splat(lr);
+        for (; c + 4 <= d; c += 4) {
+          const pw = w + (c << 2);
+          v128.store(pw, f32x4.sub(v128.load(pw), f32x4.mul(vlr, v128.load(g + (c << 2)))));
+        }
+      }
+      for (; c < d; c++) store<f32>(w + (c << 2), load<f32>(w + (c << 2)) - lr * load<f32>(g + (c << 2)));
+    } else if (kind == 1) {
+      for (let c: usize = 0; c < d; c++) {
+        const m = mu * load<f32>(s + (c << 2)) + load<f32>(g + (c << 2));
+        store<f32>(s + (c << 2), m);
+        store<f32>(w + (c << 2), load<f32>(w + (c << 2)) - lr * m);
+      }
+    } else if (kind == 2) {
+      for (let c: usize = 0; c < d; c++) {
+        const gi = load<f32>(g + (c << 2));
+        const acc = load<f32>(s + (c << 2)) + gi * gi;
+        store<f32>(s + (c << 2), acc);
+        store<f32>(w + (c << 2), load<f32>(w + (c << 2)) - (lr * gi) / (sqrt<f32>(acc) + eps));
+      }
+    } else if (kind == 3) {
+      let sum: f32 = 0;
+      for (let c: usize = 0; c < d; c++) {
+        const gi = load<f32>(g + (c << 2));
+        sum = sum + gi * gi;
+      }
+      const acc = load<f32>(s) + sum / <f32>dim;
+      store<f32>(s, acc);
+      const rate = lr / (sqrt<f32>(acc) + eps);
+      for (let c: usize = 0; c < d; c++) {
+        store<f32>(w + (c << 2), load<f32>(w + (c << 2)) - rate * load<f32>(g + (c << 2)));
+      }
+    } else {
+      const vo = s + (d << 2);
+      for (let c: usize = 0; c < d; c++) {
+        const gi = load<f32>(g + (c << 2));
+        const m = b1 * load<f32>(s + (c << 2)) + a1 * gi;
+        const v = b2 * load<f32>(vo + (c << 2)) + a2 * (gi * gi);
+        store<f32>(s + (c << 2), m);
+        store<f32>(vo + (c << 2), v);
+        const denom = sqrt<f32>(v / bc2) + eps;
+        store<f32>(w + (c << 2), load<f32>(w + (c << 2)) - lr * (m / bc1 / denom));
+      }
+    }
+    // Max-norm clip.
+    if (maxNorm != 0) {
+      let n2: f32 = 0;
+      for (let c: usize = 0; c < d; c++) {
+        const wc = load<f32>(w + (c << 2));
+        n2 = n2 + wc * wc;
+      }
+      const norm = sqrt<f32>(n2);
+      if (!(norm <= maxNorm)) {
+        const scale = maxNorm / norm;
+        for (let c: usize = 0; c < d; c++) store<f32>(w + (c << 2), load<f32>(w + (c << 2)) * scale);
+      }
+    }
+    // Rounded stores.
+    if (wKind != F32) {
+      loadEncoder(<usize>pi(p, P_W_ENCODER));
+      if (stochastic) {
+        rowThresholds(schedule, <u32>row, step, <u32>pi(p, P_TD_WEIGHTS), pi(p, P_W_BITS), dim, words, thresholds);
+      }
+      const target = wWide ? weights + ((row * d) << 1) : weights + row * d;
+      storeRow(wRow, dim, pf(p, P_W_MAX), wWide, stochastic, thresholds, target);
+    }
+    if (sKind != F32 && stateSize > 0) {
+      loadEncoder(<usize>pi(p, P_S_ENCODER));
+      const width = <i32>stateSize;
+      rowThresholds(schedule, <u32>row, step, <u32>pi(p, P_TD_STATE), pi(p, P_S_BITS), width, words, thresholds);
+      storeRow(sRow, width, pf(p, P_S_MAX), true, true, thresholds, state + ((row * stateSize) << 1));
+    }
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * The halfstep kernels in WebAssembly (AssemblyScript, SIMD and scalar builds): bulk codecs,
+ * random engines' bulk fill, and a `Backend` whose results are bit-identical to
+ * `@halfstep/backend-js`.
+ *
+ * @packageDocumentation
+ */
+
+export type { WasmBackendOptions } from './backend.js';
+export { createWasmBackend, WasmBackend, wasmBackend } from './backend.js';
+export { RULE_CODES, setEncoder, WasmCodec } from './codec.js';
+export type { KernelExports, Kernels, LoadOptions, WasmBuild } from './kernels.js';
+export { chooseBuild, loadKernels } from './kernels.js';
+export { Allocator, MAX_PAGES, PAGE_BYTES, WasmMemoryLimitError } from './memory.js';
+export type { WasmEngineName } from './random.js';
+export { WasmRandom } from './random.js';
+export { Scratch } from './scratch.js';
+export type {
+  StreamEngineLike,
+  WasmStreamEngineName,
+  WasmStreamStochasticOptions,
+} from './stream-stochastic.js';
+export { WasmStreamStochastic } from './stream-stochastic.js';
+export { STORAGE_KINDS } from './table.js';
+export { UpdatePool } from './threads.js';
+export type { WasmApi, WasmMemory, WasmModule } from './wasm-api.js';

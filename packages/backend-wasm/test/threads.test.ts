@@ -1,0 +1,103 @@
+import type { Backend, BagInput, TableSpec } from '@halfstep/backend';
+import { JsBackend } from '@halfstep/backend-js';
+import { adam, rowwiseAdagrad, sgd } from '@halfstep/optim';
+import { createEngine } from '@halfstep/rng';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createWasmBackend, type WasmBackend } from '../src/index.js';
+import { firstDifference } from './helpers.js';
+
+/** Trains the same tables on several backends and returns their exported bytes per step. */
+function train(backend: Backend, specs: TableSpec[], steps: number): Uint8Array[] {
+  const rng = createEngine('xoshiro128++', 11);
+  const tables = specs.map((s) => backend.createTable(s));
+  for (const t of tables) {
+    backend.writeRows(
+      t,
+      new Float32Array(t.rows * t.dim).map(() => rng.nextFloat() - 0.5),
+    );
+  }
+  const snapshots: Uint8Array[] = [];
+  for (let step = 0; step < steps; step++) {
+    const updates = tables.map((table) => {
+      const n = 300;
+      const indices = new Int32Array(n).map(() => Math.floor(table.rows * rng.nextFloat() ** 2));
+      const input: BagInput = {
+        indices,
+        offsets: Int32Array.from({ length: 100 }, (_, b) => 3 * b),
+      };
+      const gradOutput = new Float32Array(100 * table.dim).map(() => rng.nextFloat() - 0.5);
+      return { table, input, pooling: 'sum' as const, gradOutput, step };
+    });
+    backend.embeddingBagBackward(updates);
+    for (const t of tables) {
+      const { weights, state } = backend.exportTable(t);
+      snapshots.push(weights, state);
+    }
+  }
+  return snapshots;
+}
+
+describe('WasmBackend with worker threads (reproducible mode)', () => {
+  const backends: WasmBackend[] = [];
+  afterAll(() => {
+    for (const b of backends) b.dispose();
+  });
+
+  it('runs on shared memory and reports its threads', async () => {
+    const backend = await createWasmBackend({ threads: 3, minRowsPerThread: 1 });
+    backends.push(backend);
+    expect(backend.threads).toBe(3);
+    expect(backend.kernels.shared).toBe(true);
+    expect(backend.build).toBe('simd');
+  });
+
+  it('gives results bit-identical to one thread and to the JS reference, for every thread count', async () => {
+    const specs: TableSpec[] = [
+      {
+        name: 'a',
+        index: 0,
+        rows: 500,
+        dim: 16,
+        storage: 'float16',
+        rounding: 'stochastic',
+        optimizer: sgd({ lr: 0.3 }),
+        seed: 7n,
+      },
+      {
+        name: 'b',
+        index: 1,
+        rows: 300,
+        dim: 5,
+        storage: 'bfloat16',
+        rounding: 'stochastic',
+        optimizer: adam({ lr: 0.01, stateStorage: 'float16' }),
+        seed: 8n,
+      },
+      {
+        name: 'c',
+        index: 2,
+        rows: 200,
+        dim: 8,
+        storage: 'float8e4m3',
+        rounding: 'nearest-even',
+        optimizer: rowwiseAdagrad({ lr: 0.1 }),
+        seed: 9n,
+      },
+    ];
+    const expected = train(new JsBackend(), specs, 4);
+    for (const threads of [1, 2, 3]) {
+      const backend = await createWasmBackend({ threads, minRowsPerThread: 1 });
+      backends.push(backend);
+      const got = train(backend, specs, 4);
+      expect(got.length).toBe(expected.length);
+      for (let i = 0; i < got.length; i++) {
+        expect(firstDifference(got[i], expected[i]), `threads ${threads}, snapshot ${i}`).toBe(-1);
+      }
+    }
+  });
+
+  it('rejects a bad thread count', async () => {
+    await expect(createWasmBackend({ threads: 0 })).rejects.toThrow(RangeError);
+    await expect(createWasmBackend({ threads: 1.5 })).rejects.toThrow(/threads/);
+  });
+});
