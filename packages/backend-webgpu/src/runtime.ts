@@ -1,0 +1,101 @@
+/** What the backend reports about the adapter it got. */
+export interface AdapterReport {
+  readonly vendor: string;
+  readonly architecture: string;
+  readonly description: string;
+  /** Where the GPU came from: the browser's `navigator.gpu`, or the `webgpu` package in Node. */
+  readonly source: 'navigator.gpu' | 'webgpu (Node)';
+}
+
+/** Options of `createWebGpuBackend`. */
+export interface WebGpuOptions {
+  /** Passed to `requestAdapter`. */
+  readonly powerPreference?: 'low-power' | 'high-performance';
+  /** Dawn toggles passed to the Node `webgpu` package's `create` (ignored in browsers). */
+  readonly dawnOptions?: readonly string[];
+}
+
+/** An open device and what the adapter said about itself. */
+export interface GpuContext {
+  readonly device: GPUDevice;
+  readonly adapter: AdapterReport;
+}
+
+/** Debian's chromium ships SwiftShader's Vulkan driver here; Dawn finds it through this ICD file. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+interface NodeProcessLike {
+  env: Record<string, string | undefined>;
+}
+
+let nodeGpu: Promise<GPU> | undefined;
+
+/** The Node GPU object, created once per process (Dawn misbehaves when it is created twice). */
+async function gpuFromNode(options: WebGpuOptions): Promise<GPU> {
+  nodeGpu ??= (async () => {
+    const proc = (globalThis as { process?: NodeProcessLike }).process;
+    if (proc?.env && proc.env.VK_ICD_FILENAMES === undefined) {
+      const fsName = 'node:fs';
+      const fs = (await import(/* @vite-ignore */ fsName)) as {
+        existsSync(path: string): boolean;
+      };
+      if (fs.existsSync(SWIFTSHADER_ICD)) proc.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    }
+    // A variable specifier keeps bundlers from pulling the Node-only package into browser code.
+    const name = 'webgpu';
+    let mod: { create(options: string[]): GPU; globals: object };
+    try {
+      mod = (await import(/* @vite-ignore */ name)) as typeof mod;
+    } catch (error) {
+      throw new Error(
+        `WebGPU is not available: no navigator.gpu, and the optional peer package "webgpu" could not be loaded (${error instanceof Error ? error.message : String(error)}); install it with "pnpm add webgpu"`,
+      );
+    }
+    Object.assign(globalThis, mod.globals);
+    return mod.create([...(options.dawnOptions ?? [])]);
+  })();
+  try {
+    return await nodeGpu;
+  } catch (error) {
+    nodeGpu = undefined;
+    throw error;
+  }
+}
+
+/**
+ * Opens a WebGPU device: `navigator.gpu` when the platform has it (browsers, Deno), else the
+ * `webgpu` package (Dawn) in Node, imported only now. In Node, when `VK_ICD_FILENAMES` is unset
+ * and `SWIFTSHADER_ICD` exists, it is set to that file so that Dawn finds a (software) Vulkan
+ * adapter on machines without a GPU.
+ * @throws Error saying why: no WebGPU at all, no adapter, or the device request failed.
+ */
+export async function openGpu(options: WebGpuOptions = {}): Promise<GpuContext> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  const fromNavigator = nav?.gpu !== undefined;
+  const gpu = fromNavigator ? (nav?.gpu as GPU) : await gpuFromNode(options);
+  const request: GPURequestAdapterOptions = {};
+  if (options.powerPreference) request.powerPreference = options.powerPreference;
+  const adapter = await gpu.requestAdapter(request);
+  if (!adapter) {
+    throw new Error(
+      fromNavigator
+        ? 'WebGPU: navigator.gpu.requestAdapter() returned no adapter (WebGPU disabled, or no supported GPU)'
+        : `WebGPU: the "webgpu" package found no adapter (no Vulkan/Metal/D3D12 driver; on Linux without a GPU install chromium and libvulkan1 and set VK_ICD_FILENAMES=${SWIFTSHADER_ICD})`,
+    );
+  }
+  const info = adapter.info;
+  const report: AdapterReport = Object.freeze({
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    description: info?.description ?? '',
+    source: fromNavigator ? 'navigator.gpu' : 'webgpu (Node)',
+  });
+  const limits = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+    },
+  });
+  return { device, adapter: report };
+}

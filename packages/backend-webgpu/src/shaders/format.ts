@@ -1,0 +1,130 @@
+/**
+ * WGSL of the number formats, shared by the kernels: `encode_one` (float32 bits to a code, the
+ * exact algorithm of `@halfstep/codecs`' encoder: every rounding rule, gradual underflow,
+ * overflow to infinity or saturation, NaN payloads) and `decode_one` (a code to float32 bits, as
+ * `@halfstep/codecs`' `decodeBits`), on integers only so that no float rounding mode, flush to
+ * zero or NaN canonicalisation of the GPU can change a bit. The format's constants are words
+ * 0..15 of the storage array `P` (see `formatParams`); codes are packed little-endian into u32
+ * words (`load_code`).
+ */
+export const FORMAT_WGSL = /* wgsl */ `
+const F_NORMAL_SHIFT = 0u;
+const F_REBIAS = 1u;
+const F_MIN_NORMAL = 2u;
+const F_SUBNORMAL_BASE = 3u;
+const F_MAX_FINITE = 4u;
+const F_OVERFLOW = 5u;
+const F_SIGN_SHIFT = 6u;
+const F_SIGN_MASK = 7u;
+const F_NAN = 8u;
+const F_KEEPS_PAYLOAD = 9u;
+const F_BITS = 10u;
+const F_MANTISSA = 11u;
+const F_BIAS = 12u;
+const F_BFLOAT = 13u;
+const F_FENCE = 15u;
+
+// Rules: 0 nearest-even, 1 nearest-away, 2 toward-zero, 3 toward-positive, 4 toward-negative,
+// 5 to-odd, 6 stochastic (up iff the 32-bit gap fraction exceeds th).
+fn encode_one(x: u32, rule: u32, th: u32) -> u32 {
+  let a = x & 0x7fffffffu;
+  let sign = (x >> P[F_SIGN_SHIFT]) & P[F_SIGN_MASK];
+  var lower: u32;
+  var fraction: u32;
+  if (a >= P[F_MIN_NORMAL]) {
+    if (a >= 0x7f800000u) {
+      if (a == 0x7f800000u) { return sign | P[F_OVERFLOW]; }
+      if (P[F_KEEPS_PAYLOAD] != 0u) {
+        return sign | P[F_NAN] | ((a & 0x7fffffu) >> P[F_NORMAL_SHIFT]);
+      }
+      return sign | P[F_NAN];
+    }
+    let d = a - P[F_REBIAS];
+    lower = d >> P[F_NORMAL_SHIFT];
+    fraction = d << (32u - P[F_NORMAL_SHIFT]);
+    if (lower > P[F_MAX_FINITE]) {
+      let away = rule <= 1u || rule == 6u || select(rule == 4u, rule == 3u, sign == 0u);
+      return sign | select(P[F_MAX_FINITE], P[F_OVERFLOW], away);
+    }
+  } else {
+    let e = a >> 23u;
+    let significand = select((a & 0x7fffffu) | 0x800000u, a, e == 0u);
+    let shift = P[F_SUBNORMAL_BASE] - select(e, 1u, e == 0u);
+    if (shift < 32u) {
+      lower = significand >> shift;
+      fraction = significand << (32u - shift);
+    } else {
+      let drop = shift - 32u;
+      lower = 0u;
+      if (drop >= 24u) {
+        fraction = select(1u, 0u, significand == 0u);
+      } else {
+        let sticky = select(1u, 0u, (significand & ((1u << drop) - 1u)) == 0u);
+        fraction = (significand >> drop) | sticky;
+      }
+    }
+  }
+  var up = false;
+  switch rule {
+    case 0u: { up = fraction > 0x80000000u || (fraction == 0x80000000u && (lower & 1u) == 1u); }
+    case 1u: { up = fraction >= 0x80000000u; }
+    case 2u: { up = false; }
+    case 3u: { up = fraction != 0u && sign == 0u; }
+    case 4u: { up = fraction != 0u && sign != 0u; }
+    case 5u: { up = fraction != 0u && (lower & 1u) == 0u; }
+    default: { up = fraction > th; }
+  }
+  let code = lower + select(0u, 1u, up);
+  if (code > P[F_MAX_FINITE]) {
+    return sign | select(P[F_OVERFLOW], P[F_MAX_FINITE], rule == 5u);
+  }
+  return sign | code;
+}
+
+fn decode_one(code: u32) -> u32 {
+  let bits = P[F_BITS];
+  let m = P[F_MANTISSA];
+  if (P[F_BFLOAT] != 0u) { return code << 16u; }
+  let sign = (code & P[F_SIGN_MASK]) << (32u - bits);
+  let magnitude = code & (P[F_SIGN_MASK] - 1u);
+  if (magnitude > P[F_MAX_FINITE]) {
+    if (P[F_KEEPS_PAYLOAD] != 0u && magnitude == P[F_MAX_FINITE] + 1u) {
+      return sign | 0x7f800000u;
+    }
+    var payload = 0u;
+    if (P[F_KEEPS_PAYLOAD] != 0u) { payload = (magnitude & ((1u << m) - 1u)) << (23u - m); }
+    return sign | 0x7fc00000u | payload;
+  }
+  let exponent = magnitude >> m;
+  let mantissa = magnitude & ((1u << m) - 1u);
+  if (exponent == 0u) {
+    if (mantissa == 0u) { return sign; }
+    // mantissa x 2^(1 - bias - m) is a float32 normal for every format here.
+    let p = firstLeadingBit(mantissa);
+    let biased = p + 128u - P[F_BIAS] - m;
+    return sign | (biased << 23u) | ((mantissa ^ (1u << p)) << (23u - p));
+  }
+  return sign | ((exponent + 127u - P[F_BIAS]) << 23u) | (mantissa << (23u - m));
+}
+
+// x, rounded to float32 and opaque to the compiler: P[F_FENCE] is always 0 at run time, so a
+// product passed through here cannot be contracted with a following add into a fused multiply-add.
+fn fenced(x: f32) -> f32 {
+  return bitcast<f32>(bitcast<u32>(x) ^ P[F_FENCE]);
+}
+
+// Code i of an array of codes of P[F_BITS] bits packed little-endian into u32 words.
+fn unpack_code(word: u32, i: u32) -> u32 {
+  let bits = P[F_BITS];
+  if (bits == 32u) { return word; }
+  let per = 32u / bits;
+  return (word >> ((i % per) * bits)) & ((1u << bits) - 1u);
+}
+`;
+
+/** WGSL of a flat invocation index over a 2-D grid of 64-wide workgroups. */
+export const INDEX_WGSL = /* wgsl */ `
+fn flat_index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
+  return gid.y * groups.x * 64u + gid.x;
+}
+`;

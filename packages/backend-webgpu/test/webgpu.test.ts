@@ -1,0 +1,481 @@
+import {
+  BadInputError,
+  registerBackend,
+  type StorageName,
+  selectBackend,
+  type TableSpec,
+  unregisterBackend,
+} from '@halfstep/backend';
+import { JsBackend } from '@halfstep/backend-js';
+import { decode, encode, type FloatFormat, type RoundingStrategy } from '@halfstep/codecs';
+import { momentum, type SparseOptimizer, sgd } from '@halfstep/optim';
+import { afterAll, describe, expect, it } from 'vitest';
+import { WebGpuBackend, webgpuBackend } from '../src/index.js';
+import { bitsOf, lcg, openDevice } from './device.js';
+
+const device = await openDevice();
+const gpu = device.backend;
+afterAll(() => gpu?.dispose());
+
+const T = { timeout: 30_000 };
+
+it.skipIf(!gpu && !device.required)('opens a WebGPU adapter and reports it', () => {
+  if (!gpu) throw new Error(`no WebGPU adapter in CI: ${device.reason}`);
+  expect(gpu.name).toBe('webgpu');
+  expect(typeof gpu.adapter.vendor).toBe('string');
+  expect(typeof gpu.adapter.architecture).toBe('string');
+  console.info(`webgpu adapter: ${JSON.stringify(gpu.adapter)}`);
+});
+
+it('registers as "webgpu" above wasm (10) and js (0)', () => {
+  expect(webgpuBackend.name).toBe('webgpu');
+  expect(webgpuBackend.priority).toBeGreaterThan(10);
+});
+
+it.skipIf(!gpu)('is selected by the registry when it starts', T, async () => {
+  registerBackend(webgpuBackend);
+  try {
+    const selection = await selectBackend(['webgpu']);
+    expect(selection.name).toBe('webgpu');
+    expect(selection.rejected).toEqual([]);
+    selection.backend.dispose();
+  } finally {
+    unregisterBackend('webgpu');
+  }
+});
+
+/** Random float32 bit patterns: every class (NaN, infinities, subnormals, near overflow). */
+function randomBits(n: number, seed: number): Float32Array {
+  const next = lcg(seed);
+  const out = new Uint32Array(n);
+  const specials = [
+    0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001, 0xffa00001, 0x00000001,
+    0x477fe000, 0x477ff000, 0x477fefff, 0x38800000, 0x387fffff, 0x33000000, 0x7f7fffff, 0x43e00000,
+    0x43f00000, 0x47600000,
+  ];
+  for (let i = 0; i < n; i++) {
+    const kind = i % 4;
+    const r = Math.floor(next() * 2 ** 32) >>> 0;
+    if (i < specials.length) out[i] = specials[i];
+    else if (kind === 0) out[i] = r;
+    // Magnitudes around the 16- and 8-bit formats' ranges.
+    else out[i] = (r & 0x807fffff) | ((100 + Math.floor(next() * 60)) << 23);
+  }
+  return new Float32Array(out.buffer);
+}
+
+class ListedThresholds implements RoundingStrategy {
+  readonly rule = 'stochastic' as const;
+  private readonly next: () => number;
+  constructor(seed: number) {
+    this.next = lcg(seed);
+  }
+  fillThresholds(out: Uint32Array, _format: FloatFormat): void {
+    for (let i = 0; i < out.length; i++) out[i] = Math.floor(this.next() * 2 ** 32);
+  }
+}
+
+const FORMATS = ['float16', 'bfloat16', 'float8e4m3', 'float8e5m2'] as const;
+const RULES = [
+  'nearest-even',
+  'nearest-away',
+  'toward-zero',
+  'toward-positive',
+  'toward-negative',
+  'to-odd',
+] as const;
+
+describe.skipIf(!gpu)('encode and decode on the GPU', () => {
+  it('decodes every code of every format bit-identically to @halfstep/codecs', T, async () => {
+    for (const format of FORMATS) {
+      const size = format.startsWith('float8') ? 256 : 65536;
+      const codes = size === 256 ? new Uint8Array(size) : new Uint16Array(size);
+      for (let i = 0; i < size; i++) codes[i] = i;
+      const out = new Float32Array(size);
+      await gpu!.decodeAsync(format, codes, out);
+      expect(bitsOf(out)).toEqual(bitsOf(decode(format, codes)));
+    }
+  });
+
+  it('encodes with every rule and overflow mode bit-identically', T, async () => {
+    for (const format of FORMATS) {
+      for (const n of [1, 3, 4097, 10_001]) {
+        const src = randomBits(n, n + format.length);
+        for (const overflow of ['infinity', 'saturate'] as const) {
+          const strategies: [RoundingStrategy, RoundingStrategy][] = [
+            ...RULES.map((rule): [RoundingStrategy, RoundingStrategy] => [{ rule }, { rule }]),
+            [new ListedThresholds(n), new ListedThresholds(n)],
+          ];
+          for (const [mine, reference] of strategies) {
+            const out = format.startsWith('float8') ? new Uint8Array(n) : new Uint16Array(n);
+            await gpu!.encodeAsync(format, src, out, mine, overflow);
+            const expected = encode(format, src, { rounding: reference, overflow });
+            expect({ format, n, overflow, rule: mine.rule, out }).toEqual({
+              format,
+              n,
+              overflow,
+              rule: mine.rule,
+              out: expected,
+            });
+          }
+        }
+      }
+    }
+  });
+
+  it('decodes 4.3 million codes (a 2-D dispatch grid) like @halfstep/codecs', T, async () => {
+    // 65535 workgroups of 64 cover 4,194,240 invocations; beyond that the grid gets a y extent.
+    const codes = new Uint16Array(4_300_000);
+    for (let i = 0; i < codes.length; i++) codes[i] = (i * 40503) & 0xffff;
+    const out = new Float32Array(codes.length);
+    const started = performance.now();
+    await gpu!.decodeAsync('float16', codes, out);
+    const gpuMs = performance.now() - started;
+    const got = bitsOf(out);
+    const want = bitsOf(decode('float16', codes));
+    let first = -1;
+    for (let i = 0; i < got.length && first < 0; i++) if (got[i] !== want[i]) first = i;
+    console.info(`decode of ${codes.length} codes on the GPU: ${gpuMs.toFixed(0)} ms`);
+    expect(first).toBe(-1);
+  });
+
+  it('rejects bad arguments with the errors of @halfstep/codecs', async () => {
+    const js = new JsBackend();
+    const src = new Float32Array(4);
+    const attempts = [
+      () => ['float16', src, new Uint16Array(3), { rule: 'nearest-even' }] as const,
+      () => ['float16', src, new Uint8Array(4), { rule: 'nearest-even' }] as const,
+      () => ['float16', src, new Uint16Array(4), { rule: 'stochastic' }] as const,
+    ];
+    for (const make of attempts) {
+      const [f, s, o, r] = make();
+      let expected: unknown;
+      try {
+        js.encode(f, s, o as Uint16Array, r as RoundingStrategy);
+      } catch (error) {
+        expected = error;
+      }
+      expect(expected).toBeInstanceOf(Error);
+      await expect(gpu!.encodeAsync(f, s, o as Uint16Array, r as RoundingStrategy)).rejects.toThrow(
+        (expected as Error).message,
+      );
+    }
+  });
+});
+
+function spec(
+  storage: StorageName,
+  rows: number,
+  dim: number,
+  extra: Partial<TableSpec> = {},
+): TableSpec {
+  return {
+    name: `t-${storage}`,
+    index: 3,
+    rows,
+    dim,
+    storage,
+    rounding: 'stochastic',
+    optimizer: sgd({ lr: 0.1 }) as SparseOptimizer,
+    seed: 0x0123456789abcdefn,
+    ...extra,
+  };
+}
+
+/** A random batch: `bags` bags of 0..maxBag lookups, with duplicates. */
+function batch(rows: number, bags: number, maxBag: number, seed: number, weights: boolean) {
+  const next = lcg(seed);
+  const offsets = new Int32Array(bags);
+  const list: number[] = [];
+  for (let b = 0; b < bags; b++) {
+    offsets[b] = list.length;
+    const size = Math.floor(next() * (maxBag + 1));
+    for (let i = 0; i < size; i++) list.push(Math.floor(next() * rows));
+  }
+  const indices = Int32Array.from(list);
+  const perSampleWeights = weights ? Float32Array.from(list, () => next() * 4 - 2) : undefined;
+  return { indices, offsets, perSampleWeights };
+}
+
+function randomValues(n: number, seed: number, scale = 1): Float32Array {
+  const next = lcg(seed);
+  return Float32Array.from({ length: n }, () => (next() * 2 - 1) * scale);
+}
+
+const STORAGES: StorageName[] = ['float32', 'float16', 'bfloat16', 'float8e4m3', 'float8e5m2'];
+
+describe.skipIf(!gpu)('embedding bags on the GPU', () => {
+  it('forward (sum, mean, per-sample weights) equals the JS backend bit for bit', T, async () => {
+    const js = new JsBackend();
+    let seed = 1;
+    for (const storage of STORAGES) {
+      for (const [rows, dim] of [
+        [1, 1],
+        [7, 3],
+        [50, 16],
+        [200, 33],
+      ]) {
+        const s = spec(storage, rows, dim);
+        const a = gpu!.createTable(s);
+        const b = js.createTable(s);
+        const values = randomValues(rows * dim, seed++, 8);
+        gpu!.writeRows(a, values);
+        js.writeRows(b, values);
+        expect(bitsOf(await gpu!.readRowsAsync(a))).toEqual(bitsOf(js.readRows(b)));
+        const some = Int32Array.of(rows - 1, 0, rows - 1);
+        expect(bitsOf(await gpu!.readRowsAsync(a, some))).toEqual(bitsOf(js.readRows(b, some)));
+        for (const [pooling, weights] of [
+          ['sum', false],
+          ['mean', false],
+          ['sum', true],
+        ] as const) {
+          const input = batch(rows, 1 + (seed % 9), 6, seed++, weights);
+          const got = await gpu!.embeddingBagForwardAsync(a, input, pooling);
+          const want = js.embeddingBagForward(b, input, pooling);
+          expect(bitsOf(got)).toEqual(bitsOf(want));
+        }
+        gpu!.disposeTable(a);
+      }
+    }
+  });
+
+  it(
+    'forward with float32 subnormals: within (2 x bag size + 1) x 2^-126 of the JS backend',
+    T,
+    async () => {
+      // WGSL lets a GPU flush float32 subnormals (|x| < 2^-126) to zero in arithmetic, and
+      // SwiftShader does: each flushed operand or result moves a sum by less than 2^-126.
+      const js = new JsBackend();
+      for (const storage of ['float32', 'bfloat16'] as const) {
+        const s = spec(storage, 4, 3);
+        const a = gpu!.createTable(s);
+        const b = js.createTable(s);
+        const values = Float32Array.of(
+          1e-40,
+          -3e-39,
+          1,
+          2e-39,
+          5e-39,
+          -1e-45,
+          0.5,
+          1e-38,
+          0,
+          2,
+          3,
+          4,
+        );
+        gpu!.writeRows(a, values);
+        js.writeRows(b, values);
+        const input = { indices: Int32Array.of(0, 1, 0, 3, 2), offsets: Int32Array.of(0, 2, 3) };
+        const got = await gpu!.embeddingBagForwardAsync(a, input, 'sum');
+        const want = js.embeddingBagForward(b, input, 'sum');
+        const sizes = [2, 2, 2, 1, 1, 1, 2, 2, 2];
+        for (let i = 0; i < got.length; i++) {
+          expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual((2 * sizes[i] + 1) * 2 ** -126);
+        }
+        gpu!.disposeTable(a);
+      }
+    },
+  );
+
+  it(
+    'fused backward + SGD + rounded store equals the JS backend over several steps',
+    T,
+    async () => {
+      const js = new JsBackend();
+      let seed = 100;
+      for (const storage of STORAGES) {
+        for (const rounding of ['stochastic', 'nearest-even'] as const) {
+          for (const [rows, dim] of [
+            [5, 1],
+            [9, 7],
+            [64, 16],
+          ]) {
+            const s = spec(storage, rows, dim, { rounding });
+            const s2 = { ...s, name: 'second', index: 4, optimizer: sgd({ lr: 0.37 }) };
+            const a = [gpu!.createTable(s), gpu!.createTable(s2)];
+            const b = [js.createTable(s), js.createTable(s2)];
+            expect(a.map((t) => WebGpuBackend.runsOnGpu(t))).toEqual([true, true]);
+            for (let k = 0; k < 2; k++) {
+              const values = randomValues(rows * dim, seed++, 2);
+              gpu!.writeRows(a[k], values);
+              js.writeRows(b[k], values);
+            }
+            for (let step = 0; step < 3; step++) {
+              const pooling = step === 1 ? 'mean' : 'sum';
+              const inputs = [0, 1].map((k) => batch(rows, 6, 5, seed++, step === 2 && k === 0));
+              const grads = inputs.map((input) =>
+                randomValues(input.offsets.length * dim, seed++, 0.5),
+              );
+              const make = (tables: typeof a) =>
+                tables.map((table, k) => ({
+                  table,
+                  input: inputs[k],
+                  pooling: pooling as 'sum' | 'mean',
+                  gradOutput: grads[k],
+                  step,
+                }));
+              const got = await gpu!.embeddingBagBackwardAsync(make(a));
+              const want = js.embeddingBagBackward(make(b));
+              expect(got).toEqual(want);
+              for (let k = 0; k < 2; k++) {
+                expect({
+                  storage,
+                  rounding,
+                  rows,
+                  dim,
+                  step,
+                  k,
+                  w: gpu!.exportTable(a[k]).weights,
+                }).toEqual({
+                  storage,
+                  rounding,
+                  rows,
+                  dim,
+                  step,
+                  k,
+                  w: js.exportTable(b[k]).weights,
+                });
+              }
+            }
+            for (const t of a) gpu!.disposeTable(t);
+          }
+        }
+      }
+    },
+  );
+
+  it('runs other optimizers on the CPU with the same results', T, async () => {
+    const js = new JsBackend();
+    const s = spec('float16', 20, 5, { optimizer: momentum({ lr: 0.1 }) as SparseOptimizer });
+    const a = gpu!.createTable(s);
+    const b = js.createTable(s);
+    expect(WebGpuBackend.runsOnGpu(a)).toBe(false);
+    const values = randomValues(100, 7);
+    gpu!.writeRows(a, values);
+    js.writeRows(b, values);
+    const input = batch(20, 4, 4, 9, false);
+    const gradOutput = randomValues(4 * 5, 11);
+    const u = { input, pooling: 'sum' as const, gradOutput, step: 0 };
+    await gpu!.embeddingBagBackwardAsync([{ ...u, table: a }]);
+    js.embeddingBagBackward([{ ...u, table: b }]);
+    expect(gpu!.exportTable(a)).toEqual(js.exportTable(b));
+    const f = await gpu!.embeddingBagForwardAsync(a, input, 'sum');
+    expect(bitsOf(f)).toEqual(bitsOf(js.embeddingBagForward(b, input, 'sum')));
+  });
+
+  it('skips rows with a non-finite sum and rejects bad input like the JS backend', T, async () => {
+    const js = new JsBackend();
+    const s = spec('float16', 6, 2);
+    const a = gpu!.createTable(s);
+    const b = js.createTable(s);
+    const input = { indices: Int32Array.of(1, 1, 2), offsets: Int32Array.of(0, 1, 2) };
+    const gradOutput = Float32Array.of(3e38, 1, 3e38, 1, 0.5, 0.5);
+    const u = { input, pooling: 'sum' as const, gradOutput, step: 0 };
+    await expect(gpu!.embeddingBagBackwardAsync([{ ...u, table: a }])).rejects.toThrow(
+      BadInputError,
+    );
+    const skip = { ...u, nonFinite: 'skip-rows' as const };
+    const got = await gpu!.embeddingBagBackwardAsync([{ ...skip, table: a }]);
+    expect(got).toEqual(js.embeddingBagBackward([{ ...skip, table: b }]));
+    expect(gpu!.exportTable(a)).toEqual(js.exportTable(b));
+    const bad = { indices: Int32Array.of(0, 6), offsets: Int32Array.of(0) };
+    let expected = '';
+    try {
+      js.embeddingBagForward(b, bad, 'sum');
+    } catch (error) {
+      expected = (error as Error).message;
+    }
+    expect(expected).toContain('out of range');
+    await expect(gpu!.embeddingBagForwardAsync(a, bad, 'sum')).rejects.toThrow(expected);
+    await expect(
+      gpu!.embeddingBagBackwardAsync([
+        { table: a, input: bad, pooling: 'sum', gradOutput: new Float32Array(2), step: 0 },
+      ]),
+    ).rejects.toThrow(expected);
+  });
+});
+
+describe.skipIf(!gpu)('dense ops on the GPU', () => {
+  it('matmul equals the JS backend bit for bit (all transposes, alpha, beta)', T, async () => {
+    const js = new JsBackend();
+    let seed = 500;
+    for (const [m, n, k] of [
+      [1, 1, 1],
+      [3, 5, 7],
+      [16, 13, 64],
+      [33, 8, 100],
+      [2, 3, 0],
+    ]) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          for (const [alpha, beta] of [
+            [1, 0],
+            [0.3, 0.7],
+          ]) {
+            const a = randomValues(m * k, seed++, 3);
+            const b = randomValues(k * n, seed++, 3);
+            const c0 = randomValues(m * n, seed++, 3);
+            const mine = c0.slice();
+            const want = c0.slice();
+            const args = { m, n, k, a, b, transA, transB, alpha, beta };
+            await gpu!.matmulAsync({ ...args, c: mine });
+            js.matmul({ ...args, c: want });
+            expect({ m, n, k, transA, transB, alpha, c: bitsOf(mine) }).toEqual({
+              m,
+              n,
+              k,
+              transA,
+              transB,
+              alpha,
+              c: bitsOf(want),
+            });
+          }
+        }
+      }
+    }
+    await expect(
+      gpu!.matmulAsync({
+        m: 2,
+        n: 2,
+        k: 2,
+        a: new Float32Array(3),
+        b: new Float32Array(4),
+        c: new Float32Array(4),
+      }),
+    ).rejects.toThrow('a: expected a Float32Array of at least 4 values, got 3');
+  });
+
+  it('addBias, relu, reluBackward and sumRows equal the JS backend bit for bit', T, async () => {
+    const js = new JsBackend();
+    const rows = 37;
+    const cols = 11;
+    const x = randomValues(rows * cols, 900, 5);
+    x.set([0, -0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-40, -1e-40]);
+    const grad = randomValues(rows * cols, 901);
+    const bias = randomValues(cols, 902);
+    const finite = randomValues(rows * cols, 903, 5);
+
+    const mine = new Float32Array(x.length);
+    const want = new Float32Array(x.length);
+    await gpu!.reluAsync(x, mine);
+    js.relu(x, want);
+    expect(bitsOf(mine)).toEqual(bitsOf(want));
+
+    await gpu!.reluBackwardAsync(grad, x, mine);
+    js.reluBackward(grad, x, want);
+    expect(bitsOf(mine)).toEqual(bitsOf(want));
+
+    const y1 = finite.slice();
+    const y2 = finite.slice();
+    await gpu!.addBiasAsync(y1, bias, rows, cols);
+    js.addBias(y2, bias, rows, cols);
+    expect(bitsOf(y1)).toEqual(bitsOf(y2));
+
+    const s1 = new Float32Array(cols);
+    const s2 = new Float32Array(cols);
+    await gpu!.sumRowsAsync(finite, rows, cols, s1);
+    js.sumRows(finite, rows, cols, s2);
+    expect(bitsOf(s1)).toEqual(bitsOf(s2));
+  });
+});
