@@ -1,0 +1,16 @@
+import type { Theme } from 'vitepress';
+import DefaultTheme from 'vitepress/theme';
+import BenchTables from './BenchTables.vue';
+import FormatTable from './FormatTable.vue';
+import './style.css';
+
+const theme: Theme = {
+  extends: DefaultTheme,
+  enhanceApp({ app }) {
+    app.component('BenchTables', BenchTables);
+    app.component('FormatTable', FormatTable);
+  },
+};
+
+// VitePress requires the theme as the default export of this file.
+export default theme;
