@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" />
 /**
  * The halfstep backend in WGSL compute shaders: browsers (`navigator.gpu`) and Node (the
  * `webgpu` package), with kernels bit-identical to `@halfstep/backend-js`.

@@ -5,6 +5,7 @@ import { recsysGroup } from './recsys.js';
 import { rngGroup } from './rng.js';
 import { roundingGroup } from './rounding.js';
 import { wasmGroup } from './wasm.js';
+import { webgpuGroup } from './webgpu.js';
 
 /** Every benchmark group, in the order `pnpm bench` runs them. */
 export const groups: readonly BenchGroup[] = [
@@ -14,4 +15,5 @@ export const groups: readonly BenchGroup[] = [
   embeddingGroup,
   recsysGroup,
   wasmGroup,
+  webgpuGroup,
 ];
