@@ -1,16 +1,16 @@
 import {
-  type CodeArray,
-  checkStrategy,
+  checkCodeArray,
+  checkEncodeArguments,
+  checkFloat32Array,
+  checkLength,
   decode as decodeJs,
   type EncodeOptions,
   type FloatFormat,
   type Format8Like,
   type Format16Like,
   type FormatLike,
-  type Overflow,
   type RoundingStrategy,
   resolveFormat,
-  roundNearestEven,
 } from '@halfstep/codecs';
 import type { Kernels } from './kernels.js';
 import { Scratch } from './scratch.js';
@@ -48,42 +48,6 @@ export function setEncoder(k: Kernels, format: FloatFormat, saturate: boolean): 
   );
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'object') return value.constructor?.name ?? 'object';
-  return typeof value;
-}
-
-/** codecs' checkFloat32Array, same message. */
-export function checkFloat32Array(value: unknown, argument: string): Float32Array {
-  if (!(value instanceof Float32Array)) {
-    throw new TypeError(`${argument}: expected a Float32Array, got ${describe(value)}`);
-  }
-  return value;
-}
-
-/** codecs' checkCodeArray, same message. */
-export function checkCodeArray(
-  value: unknown,
-  format: FloatFormat,
-  argument: string,
-): Uint16Array | Uint8Array {
-  const expected = format.bits === 16 ? Uint16Array : Uint8Array;
-  if (!(value instanceof expected)) {
-    throw new TypeError(
-      `${argument}: expected a ${expected.name} of ${format.name} codes, got ${describe(value)}`,
-    );
-  }
-  return value;
-}
-
-/** codecs' checkLength, same message. */
-export function checkLength(array: ArrayLike<unknown>, length: number, argument: string): void {
-  if (array.length !== length) {
-    throw new RangeError(`${argument}: expected length ${length}, got ${array.length}`);
-  }
-}
-
 /**
  * Bulk float32 <-> narrow-format conversion in WASM linear memory, with the exact semantics and
  * errors of `@halfstep/codecs`' `encode` and `decode` (bit-identical results; see the README).
@@ -117,22 +81,9 @@ export class WasmCodec {
     src: Float32Array,
     options: EncodeOptions = {},
   ): Uint16Array | Uint8Array {
-    const fmt = resolveFormat(format);
-    checkFloat32Array(src, 'src');
-    const rounding = checkStrategy(options.rounding ?? roundNearestEven);
-    const overflow: Overflow = options.overflow ?? 'infinity';
-    if (overflow !== 'infinity' && overflow !== 'saturate') {
-      throw new TypeError(`options.overflow: expected "infinity" or "saturate", got "${overflow}"`);
-    }
-    let out: CodeArray;
-    if (options.out === undefined) {
-      out = fmt.bits === 16 ? new Uint16Array(src.length) : new Uint8Array(src.length);
-    } else {
-      out = checkCodeArray(options.out, fmt, 'options.out');
-      checkLength(out, src.length, 'options.out');
-    }
-    this.encodeTrusted(fmt, src, out, rounding, overflow === 'saturate');
-    return out;
+    const call = checkEncodeArguments(format, src, options);
+    this.encodeTrusted(call.format, src, call.out, call.rounding, call.saturate);
+    return call.out;
   }
 
   /** `encode` without the argument checks (the backend checks first). */

@@ -18,7 +18,10 @@ import {
 } from '@halfstep/backend';
 import { JsBackend } from '@halfstep/backend-js';
 import {
-  checkStrategy,
+  checkCodeArray,
+  checkEncodeArguments,
+  checkFloat32Array,
+  checkLength,
   type FloatFormat,
   type FormatName,
   type Overflow,
@@ -26,7 +29,7 @@ import {
   resolveFormat,
 } from '@halfstep/codecs';
 import { aggregateRows } from './aggregate.js';
-import { checkAtLeast, checkCodes, checkFloat32, checkSameLength } from './checks.js';
+import { checkAtLeast } from './checks.js';
 import { GpuRunner } from './gpu.js';
 import { formatParams, PARAM_WORDS, RULE_NUMBERS } from './params.js';
 import { type AdapterReport, type GpuContext, openGpu, type WebGpuOptions } from './runtime.js';
@@ -228,14 +231,9 @@ export class WebGpuBackend implements Backend {
     overflow: Overflow = 'infinity',
   ): Promise<void> {
     if (this.disposed) throw new Error('backend "webgpu" was disposed');
-    const fmt = resolveFormat(format);
-    checkFloat32(src, 'src');
-    const strategy = checkStrategy(rounding);
-    if (overflow !== 'infinity' && overflow !== 'saturate') {
-      throw new TypeError(`options.overflow: expected "infinity" or "saturate", got "${overflow}"`);
-    }
-    checkCodes(out, fmt, 'options.out');
-    checkSameLength(out, src.length, 'options.out');
+    const call = checkEncodeArguments(format, src, { out, rounding, overflow });
+    const fmt = call.format;
+    const strategy = call.rounding;
     const n = src.length;
     if (n === 0) return;
     const stochastic = strategy.rule === 'stochastic';
@@ -273,9 +271,9 @@ export class WebGpuBackend implements Backend {
   ): Promise<void> {
     if (this.disposed) throw new Error('backend "webgpu" was disposed');
     const fmt = resolveFormat(format);
-    checkCodes(codes, fmt, 'src');
-    checkFloat32(out, 'out');
-    checkSameLength(out, codes.length, 'out');
+    checkCodeArray(codes, fmt, 'src');
+    checkFloat32Array(out, 'out');
+    checkLength(out, codes.length, 'out');
     const n = codes.length;
     if (n === 0) return;
     const params = formatParams(fmt, false);

@@ -84,6 +84,33 @@ export function encode(
   src: Float32Array,
   options: EncodeOptions = {},
 ): Uint16Array | Uint8Array {
+  const call = checkEncodeArguments(format, src, options);
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  encodeBits(call.format, bits, call.out, call.rounding, call.saturate);
+  return call.out;
+}
+
+/** The arguments of an `encode` call, checked and with their defaults filled in. */
+export interface EncodeCall {
+  readonly format: FloatFormat;
+  readonly rounding: RoundingStrategy;
+  /** `options.overflow === 'saturate'`. */
+  readonly saturate: boolean;
+  /** `options.out`, or a new code array of `src.length` elements. */
+  readonly out: Uint16Array | Uint8Array;
+}
+
+/**
+ * Checks the arguments of `encode` exactly as `encode` does, with the same errors, and fills in
+ * the defaults. Other implementations of `encode` (the WASM and WebGPU backends) call it so that
+ * bad input is rejected the same way everywhere.
+ * @throws the TypeError or RangeError `encode` throws, naming the argument.
+ */
+export function checkEncodeArguments(
+  format: FormatLike,
+  src: Float32Array,
+  options: EncodeOptions = {},
+): EncodeCall {
   const fmt = resolveFormat(format);
   checkFloat32Array(src, 'src');
   const rounding = checkStrategy(options.rounding ?? roundNearestEven);
@@ -98,9 +125,7 @@ export function encode(
     out = checkCodeArray(options.out, fmt, 'options.out');
     checkLength(out, src.length, 'options.out');
   }
-  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
-  encodeBits(fmt, bits, out, rounding, overflow === 'saturate');
-  return out;
+  return { format: fmt, rounding, saturate: overflow === 'saturate', out };
 }
 
 const NO_THRESHOLDS = new Uint32Array(0);

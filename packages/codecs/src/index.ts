@@ -5,9 +5,10 @@
  * @packageDocumentation
  */
 
+export { checkCodeArray, checkFloat32Array, checkLength } from './checks.js';
 export { decode, decodeBits } from './decode.js';
-export type { EncodeOptions, Overflow } from './encode.js';
-export { encode, encodeBits } from './encode.js';
+export type { EncodeCall, EncodeOptions, Overflow } from './encode.js';
+export { checkEncodeArguments, encode, encodeBits } from './encode.js';
 export type {
   CodeArray,
   FloatFormat,
