@@ -5,3 +5,4 @@
  * @packageDocumentation
  */
 export { createJsBackend, JsBackend, jsBackend } from './backend.js';
+export { bceWithLogits, sigmoid } from './dense.js';

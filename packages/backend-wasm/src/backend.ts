@@ -17,6 +17,7 @@ import {
   type TableSpec,
   tableDomain,
 } from '@halfstep/backend';
+import { bceWithLogits, sigmoid } from '@halfstep/backend-js';
 import {
   type FloatFormat,
   type FormatName,
@@ -25,7 +26,7 @@ import {
   roundNearestEven,
 } from '@halfstep/codecs';
 import { WasmCodec } from './codec.js';
-import { bceWithLogits, checkLength, checkMatmul, sigmoid } from './dense.js';
+import { checkLength, checkMatmul } from './dense.js';
 import { type Kernels, type LoadOptions, loadKernels, type WasmBuild } from './kernels.js';
 import { Scratch } from './scratch.js';
 import { allocateTable, lutOf, STORAGE_KINDS, tableBlocks, type WasmTable } from './table.js';

@@ -26,34 +26,3 @@ export function checkMatmul(args: MatmulArgs): MatmulArgs {
   checkLength(c, m * n, 'c');
   return args;
 }
-
-/**
- * out[i] = fround(1 / (1 + exp(-x[i]))) in float64 with `Math.exp`, as backend-js (WASM has no
- * `exp`; running the reference's JS keeps the result bit-identical on the same engine).
- */
-export function sigmoid(x: Float32Array, out: Float32Array): void {
-  checkLength(out, x.length, 'out');
-  for (let i = 0; i < x.length; i++) out[i] = 1 / (1 + Math.exp(-x[i]));
-}
-
-/**
- * Mean binary cross-entropy with logits, exactly as backend-js: float64 per element and in the
- * sum (max(x, 0) - x y + log1p(exp(-|x|))); `grad[i] = fround((sigmoid(x) - y) / n)`.
- */
-export function bceWithLogits(
-  logits: Float32Array,
-  labels: Float32Array,
-  grad?: Float32Array,
-): number {
-  const n = logits.length;
-  checkLength(labels, n, 'labels');
-  if (grad !== undefined) checkLength(grad, n, 'grad');
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    const x = logits[i];
-    const y = labels[i];
-    sum += Math.max(x, 0) - x * y + Math.log1p(Math.exp(-Math.abs(x)));
-    if (grad !== undefined) grad[i] = (1 / (1 + Math.exp(-x)) - y) / n;
-  }
-  return n === 0 ? 0 : sum / n;
-}
