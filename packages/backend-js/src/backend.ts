@@ -5,6 +5,7 @@ import {
   type BagUpdate,
   type BagUpdateResult,
   checkBagUpdate,
+  checkRowNumbers,
   type MatmulArgs,
   type Pooling,
   type TableData,
@@ -61,7 +62,7 @@ export class JsBackend implements Backend {
   readRows(table: TableHandle, rows?: Int32Array, out?: Float32Array): Float32Array {
     const t = this.get(table);
     const dim = table.dim;
-    const count = rows === undefined ? table.rows : rows.length;
+    const count = checkRowNumbers(table, rows);
     const result = out ?? new Float32Array(count * dim);
     if (result.length !== count * dim) {
       throw new RangeError(
@@ -70,11 +71,6 @@ export class JsBackend implements Backend {
     }
     for (let k = 0; k < count; k++) {
       const row = rows === undefined ? k : rows[k];
-      if (!(row >= 0 && row < table.rows)) {
-        throw new RangeError(
-          `table "${table.name}": rows[${k}] = ${row} is out of range [0, ${table.rows})`,
-        );
-      }
       const r = row * dim;
       const o = k * dim;
       if (t.format === null) {
@@ -95,15 +91,7 @@ export class JsBackend implements Backend {
         `values: expected a Float32Array of ${count} rows x ${dim} = ${count * dim} values`,
       );
     }
-    if (rows !== undefined) {
-      for (let k = 0; k < count; k++) {
-        if (!(rows[k] >= 0 && rows[k] < table.rows)) {
-          throw new RangeError(
-            `table "${table.name}": rows[${k}] = ${rows[k]} is out of range [0, ${table.rows})`,
-          );
-        }
-      }
-    }
+    checkRowNumbers(table, rows);
     if (t.format === null) {
       if (rows === undefined) t.weights.set(values);
       else

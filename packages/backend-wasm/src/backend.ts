@@ -6,6 +6,7 @@ import {
   type BagUpdateResult,
   checkBagInput,
   checkBagUpdate,
+  checkRowNumbers,
   DOMAIN_STATE,
   DOMAIN_WEIGHTS,
   type MatmulArgs,
@@ -133,7 +134,7 @@ export class WasmBackend implements Backend {
   readRows(table: TableHandle, rows?: Int32Array, out?: Float32Array): Float32Array {
     const t = this.get(table);
     const dim = table.dim;
-    const count = rows === undefined ? table.rows : rows.length;
+    const count = checkRowNumbers(table, rows);
     const result = out ?? new Float32Array(count * dim);
     if (result.length !== count * dim) {
       throw new RangeError(
@@ -144,11 +145,6 @@ export class WasmBackend implements Backend {
     const lut = t.format === null ? null : lutOf(t.format);
     for (let k = 0; k < count; k++) {
       const row = rows === undefined ? k : rows[k];
-      if (!(row >= 0 && row < table.rows)) {
-        throw new RangeError(
-          `table "${table.name}": rows[${k}] = ${row} is out of range [0, ${table.rows})`,
-        );
-      }
       const r = row * dim;
       const o = k * dim;
       if (lut === null) result.set((w as Float32Array).subarray(r, r + dim), o);
@@ -166,15 +162,7 @@ export class WasmBackend implements Backend {
         `values: expected a Float32Array of ${count} rows x ${dim} = ${count * dim} values`,
       );
     }
-    if (rows !== undefined) {
-      for (let k = 0; k < count; k++) {
-        if (!(rows[k] >= 0 && rows[k] < table.rows)) {
-          throw new RangeError(
-            `table "${table.name}": rows[${k}] = ${rows[k]} is out of range [0, ${table.rows})`,
-          );
-        }
-      }
-    }
+    checkRowNumbers(table, rows);
     let encoded: Float32Array | Uint16Array | Uint8Array = values;
     if (t.format !== null) {
       encoded =

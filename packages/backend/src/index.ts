@@ -41,6 +41,7 @@ export type {
 export {
   checkBagInput,
   checkBagUpdate,
+  checkRowNumbers,
   checkTableSpec,
   firstNonFinite,
   nonFiniteGradient,

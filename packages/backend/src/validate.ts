@@ -274,3 +274,24 @@ export function nonFiniteRowGradient(table: string, row: number): BadInputError 
     `the summed gradient of row ${row} overflows float32; nothing was updated (nonFinite: 'skip-rows' skips such rows instead)`,
   );
 }
+
+/**
+ * Checks the `rows` argument of `readRows`/`writeRows`: every entry must lie in [0, table.rows).
+ * @returns the number of rows the call covers: `rows.length`, or `table.rows` when `rows` is
+ *   omitted (every row).
+ * @throws RangeError naming the table, the position and the value.
+ */
+export function checkRowNumbers(
+  table: Pick<TableSpec, 'name' | 'rows'>,
+  rows: Int32Array | undefined,
+): number {
+  if (rows === undefined) return table.rows;
+  for (let k = 0; k < rows.length; k++) {
+    if (!(rows[k] >= 0 && rows[k] < table.rows)) {
+      throw new RangeError(
+        `table "${table.name}": rows[${k}] = ${rows[k]} is out of range [0, ${table.rows})`,
+      );
+    }
+  }
+  return rows.length;
+}
