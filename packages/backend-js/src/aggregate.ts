@@ -18,14 +18,22 @@ export interface Aggregated {
 
 /** Reusable scratch for `aggregate`, grown on demand. */
 export class AggregateScratch {
+  /** Sort keys `row * n + position`. */
   keys = new Float64Array(0);
+  /** The bag of each position. */
   bagOf = new Int32Array(0);
+  /** Backs `Aggregated.rows`. */
   rows = new Int32Array(0);
+  /** Backs `Aggregated.grads`. */
   grads = new Float32Array(0);
+  /** Backs `Aggregated.bad`. */
   bad = new Uint8Array(0);
+  /** Backs `Aggregated.direct`. */
   direct = new Uint8Array(0);
+  /** Backs `Aggregated.offsetOf`. */
   offsetOf = new Int32Array(0);
 
+  /** Grows the buffers for `n` lookups of rows of width `dim`. */
   ensure(n: number, dim: number): void {
     if (this.keys.length < n) {
       const size = Math.max(n, 2 * this.keys.length);

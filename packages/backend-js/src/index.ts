@@ -4,5 +4,7 @@
  *
  * @packageDocumentation
  */
+
+export { type Aggregated, AggregateScratch, aggregate } from './aggregate.js';
 export { createJsBackend, JsBackend, jsBackend } from './backend.js';
 export { bceWithLogits, sigmoid } from './dense.js';

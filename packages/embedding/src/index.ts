@@ -45,3 +45,22 @@ export type {
   TableConfig,
 } from './config.js';
 export { CHECKPOINT_FORMAT, CheckpointMismatchError } from './persist.js';
+export type {
+  OpenedTable,
+  StoreBagUpdateResult,
+  StoreCollectionOptions,
+  StoreTableSpec,
+  StoreUpdateResult,
+  TableStore,
+} from './store/index.js';
+export {
+  checkApplyArguments,
+  checkTableIdentity,
+  createMemoryTableStore,
+  createStoreEmbeddingBagCollection,
+  initialRows,
+  MemoryTableStore,
+  StoreEmbeddingBagCollection,
+  TableMismatchError,
+  tableIdentity,
+} from './store/index.js';

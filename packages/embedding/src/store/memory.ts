@@ -1,0 +1,126 @@
+import type { Backend, TableHandle } from '@halfstep/backend';
+import { resolveBackend } from '../backend.js';
+import { initializeTable } from '../init.js';
+import { checkApplyArguments, checkTableIdentity, tableIdentity } from './checks.js';
+import type { OpenedTable, StoreTableSpec, StoreUpdateResult, TableStore } from './types.js';
+
+interface MemoryTable {
+  readonly spec: StoreTableSpec;
+  readonly handle: TableHandle;
+  readonly identity: Record<string, string | number>;
+  /** 0, 1, ..., n - 1: the offsets of n one-row bags. */
+  offsets: Int32Array;
+}
+
+/**
+ * The default store: tables in this process, on a halfstep `Backend` (the JS backend unless
+ * given). `applyGradients` runs the backend's fused update on one-row bags, so training through
+ * it is bit-identical to `EmbeddingBagCollection` on the same backend.
+ */
+export class MemoryTableStore implements TableStore {
+  /** Always "memory". */
+  readonly kind = 'memory';
+  /** The backend holding the tables. */
+  readonly backend: Backend;
+  readonly #tables = new Map<string, MemoryTable>();
+  #closed = false;
+
+  /** @param backend - the backend that owns the tables' memory. */
+  constructor(backend: Backend) {
+    this.backend = backend;
+  }
+
+  #table(name: string): MemoryTable {
+    if (this.#closed) throw new Error('this memory table store was closed');
+    const t = this.#tables.get(name);
+    if (!t) throw new Error(`table "${name}" is not open in this store (call openTables first)`);
+    return t;
+  }
+
+  /** Creates the missing tables (initialised from their `init`) and checks the existing ones. */
+  async openTables(specs: readonly StoreTableSpec[]): Promise<OpenedTable[]> {
+    if (this.#closed) throw new Error('this memory table store was closed');
+    const opened: OpenedTable[] = [];
+    for (const spec of specs) {
+      const existing = this.#tables.get(spec.name);
+      if (existing) {
+        checkTableIdentity(spec, existing.identity);
+        opened.push({ name: spec.name, created: false });
+        continue;
+      }
+      const handle = this.backend.createTable({
+        name: spec.name,
+        index: spec.index,
+        rows: spec.rows,
+        dim: spec.dim,
+        storage: spec.storage,
+        rounding: spec.rounding,
+        optimizer: spec.optimizer,
+        seed: spec.seed,
+      });
+      initializeTable(this.backend, handle, spec.init);
+      this.#tables.set(spec.name, {
+        spec,
+        handle,
+        identity: tableIdentity(spec),
+        offsets: new Int32Array(0),
+      });
+      opened.push({ name: spec.name, created: true });
+    }
+    return opened;
+  }
+
+  /** Decoded rows, rows x dim. @throws RangeError naming the table for a row out of range. */
+  async readRows(table: string, rows: Int32Array): Promise<Float32Array> {
+    const t = this.#table(table);
+    return this.backend.readRows(t.handle, rows);
+  }
+
+  /** One optimizer step on distinct rows, through the backend's fused update. */
+  async applyGradients(
+    table: string,
+    rows: Int32Array,
+    gradients: Float32Array,
+    step: number,
+  ): Promise<StoreUpdateResult> {
+    const t = this.#table(table);
+    checkApplyArguments(t.spec, rows, gradients, step);
+    const n = rows.length;
+    if (t.offsets.length < n) {
+      t.offsets = new Int32Array(Math.max(n, 2 * t.offsets.length));
+      for (let i = 0; i < t.offsets.length; i++) t.offsets[i] = i;
+    }
+    const [result] = this.backend.embeddingBagBackward([
+      {
+        table: t.handle,
+        input: { indices: rows, offsets: t.offsets.subarray(0, n) },
+        pooling: 'sum',
+        gradOutput: gradients,
+        step,
+      },
+    ]);
+    return { updatedRows: result.updatedRows, acknowledgedRows: result.updatedRows };
+  }
+
+  /** The backend handle of an open table (for `exportTable` and other backend-level access). */
+  handle(table: string): TableHandle {
+    return this.#table(table).handle;
+  }
+
+  /** Frees every table on the backend (the backend stays usable). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    for (const t of this.#tables.values()) this.backend.disposeTable(t.handle);
+    this.#tables.clear();
+    this.#closed = true;
+  }
+}
+
+/**
+ * A memory store on `backend` (an instance, or a registered backend's name; default "js").
+ */
+export async function createMemoryTableStore(
+  backend?: Backend | string,
+): Promise<MemoryTableStore> {
+  return new MemoryTableStore(await resolveBackend(backend));
+}

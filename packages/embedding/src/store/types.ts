@@ -1,0 +1,129 @@
+/**
+ * # Table stores: the contract
+ *
+ * A {@link TableStore} keeps the rows of embedding tables somewhere (this process's memory, or a
+ * Redis Cluster shared by many trainers) and runs the sparse optimizer step on them. A
+ * {@link StoreEmbeddingBagCollection} trains against any store: it validates each batch, fetches
+ * the distinct rows a batch touches (`readRows`), pools them locally exactly as
+ * `@halfstep/backend-js` does, and on backward sums the gradients of duplicate rows exactly as
+ * backend-js does before handing one summed gradient per distinct row to `applyGradients`.
+ *
+ * Contract every store keeps:
+ * - Tables are addressed by name. `openTables` creates the tables that do not exist yet
+ *   (weights initialised from `init` and the seed exactly as `createEmbeddingBagCollection` does,
+ *   optimizer state at each slot's `initial`) and attaches to those that do, after checking that
+ *   rows, dim, storage, rounding, optimizer kind and options, and seed match
+ *   ({@link TableMismatchError} otherwise, naming the table and the field). Several processes may
+ *   open the same tables concurrently: exactly one creates each.
+ * - `readRows(table, rows)` returns rows x dim decoded float32 values, in the order asked
+ *   (duplicates allowed). A missing table or a damaged row is an error naming the table and the
+ *   row; a store never returns zeros for a row it cannot read.
+ * - `applyGradients(table, rows, gradients, step)`: `rows` are distinct; `gradients` is
+ *   rows x dim float32 (already summed per row, all finite). Each row is updated atomically:
+ *   decode weights and state to float32, `optimizer.updateRow`, store with the table's rounding,
+ *   the stochastic bits being the counter-based bits of (seed, step, table index, row) (see
+ *   `@halfstep/backend`'s README). For one writer and the same sequence of calls the stored bytes
+ *   are bit-identical to `EmbeddingBagCollection` on `@halfstep/backend-js`.
+ * - `close()` releases connections/memory; the store is unusable afterwards.
+ *
+ * @module
+ */
+import type { RoundingMode, StorageName } from '@halfstep/backend';
+import type { SparseOptimizer } from '@halfstep/optim';
+import type { Init } from '../config.js';
+
+/** What a store needs to create (or check) one table. */
+export interface StoreTableSpec {
+  /** The table's name: its identity in the store and in error messages. */
+  readonly name: string;
+  /** The table number t of the counter-based random bits, 0..2^24 - 1. */
+  readonly index: number;
+  /** Rows of the table. */
+  readonly rows: number;
+  /** Width of a row. */
+  readonly dim: number;
+  /** Storage format of the weights. */
+  readonly storage: StorageName;
+  /** Rounding of the weights' stores (float32 storage stores exactly). */
+  readonly rounding: RoundingMode;
+  /** The sparse optimizer (its kind and options are part of the table's identity). */
+  readonly optimizer: SparseOptimizer;
+  /** The 64-bit key of the counter-based random bits, an unsigned bigint < 2^64. */
+  readonly seed: bigint;
+  /** The initial weights of a table the store creates. */
+  readonly init: Init;
+}
+
+/** What `openTables` did for one table. */
+export interface OpenedTable {
+  /** The table's name. */
+  readonly name: string;
+  /** True when this call created the table, false when it attached to an existing one. */
+  readonly created: boolean;
+}
+
+/** What one `applyGradients` call did. */
+export interface StoreUpdateResult {
+  /** Rows whose update the store confirmed applied. */
+  readonly updatedRows: number;
+  /**
+   * Rows whose update was applied and acknowledged as durable by the store's durability rule
+   * (for the in-memory store: every updated row; for a replicated store: applied and copied to
+   * the required number of replicas).
+   */
+  readonly acknowledgedRows: number;
+}
+
+/** A place that holds embedding tables and applies sparse optimizer steps to their rows. */
+export interface TableStore {
+  /** What kind of store this is, e.g. "memory" or "redis-cluster". */
+  readonly kind: string;
+  /**
+   * Creates the tables that do not exist and attaches to those that do.
+   * @throws TableMismatchError when an existing table differs from its spec.
+   */
+  openTables(specs: readonly StoreTableSpec[]): Promise<OpenedTable[]>;
+  /**
+   * Decoded float32 values of `rows` of `table`, rows x dim, in the order given.
+   * @throws Error naming the table (and the row) when the table was not opened, a row is out of
+   *   range, or a row cannot be read.
+   */
+  readRows(table: string, rows: Int32Array): Promise<Float32Array>;
+  /**
+   * Applies one optimizer step to distinct `rows` of `table` with their summed float32
+   * `gradients` (rows x dim), at optimizer step `step`.
+   * @throws Error naming the table when the arguments are bad (nothing is written), or naming the
+   *   table and row when the store fails.
+   */
+  applyGradients(
+    table: string,
+    rows: Int32Array,
+    gradients: Float32Array,
+    step: number,
+  ): Promise<StoreUpdateResult>;
+  /** Releases the store's resources; it is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** An existing table differs from the spec it was opened with. */
+export class TableMismatchError extends Error {
+  /** The table's name. */
+  readonly table: string;
+  /** The field that differs, e.g. "dim". */
+  readonly field: string;
+
+  /**
+   * @param table - the table's name.
+   * @param field - the field that differs.
+   * @param stored - the stored value.
+   * @param requested - the value asked for.
+   */
+  constructor(table: string, field: string, stored: unknown, requested: unknown) {
+    super(
+      `table "${table}": the stored table has ${field} = ${String(stored)}, but ${String(requested)} was requested`,
+    );
+    this.name = 'TableMismatchError';
+    this.table = table;
+    this.field = field;
+  }
+}

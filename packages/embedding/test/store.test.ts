@@ -1,0 +1,173 @@
+import { adam, rowwiseAdagrad, sgd } from '@halfstep/optim';
+import { describe, expect, it } from 'vitest';
+import {
+  createEmbeddingBagCollection,
+  createMemoryTableStore,
+  createStoreEmbeddingBagCollection,
+  initialRows,
+  type TableConfig,
+  TableMismatchError,
+} from '../src/index.js';
+
+/** A small deterministic generator for test data (independent of the code under test). */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const tables: TableConfig[] = [
+  { name: 'users', rows: 50, dim: 8, storage: 'float16', optimizer: rowwiseAdagrad({ lr: 0.1 }) },
+  {
+    name: 'items',
+    rows: 30,
+    dim: 5,
+    storage: 'bfloat16',
+    pooling: 'mean',
+    optimizer: sgd({ lr: 0.3, weightDecay: { mode: 'l2', rate: 0.01 } }),
+  },
+  {
+    name: 'tags',
+    rows: 20,
+    dim: 4,
+    storage: 'float16',
+    optimizer: adam({ lr: 0.05, stateStorage: 'float16' }),
+  },
+  { name: 'plain', rows: 10, dim: 3, storage: 'float32', optimizer: sgd({ lr: 0.5 }) },
+];
+
+function batch(rand: () => number, rows: number, bags: number, weighted: boolean) {
+  const offsets: number[] = [];
+  const indices: number[] = [];
+  for (let b = 0; b < bags; b++) {
+    offsets.push(indices.length);
+    const size = Math.floor(rand() * 4); // empty bags too
+    // Few distinct rows, so duplicates are frequent.
+    for (let k = 0; k < size; k++) indices.push(Math.floor(rand() * Math.min(rows, 7)));
+  }
+  const perSampleWeights = weighted ? Float32Array.from(indices, () => rand() * 2 - 1) : undefined;
+  return { indices, offsets, perSampleWeights };
+}
+
+describe('StoreEmbeddingBagCollection on the memory store', () => {
+  it('trains bit-identically to EmbeddingBagCollection (duplicates, mean, weights, 16-bit state)', async () => {
+    const reference = await createEmbeddingBagCollection(tables, { seed: 99n });
+    const stored = await createStoreEmbeddingBagCollection(tables, { seed: 99n });
+    const rand = lcg(7);
+    for (let step = 0; step < 12; step++) {
+      const batches = tables.map((c, t) => batch(rand, c.rows, 6, t === 0));
+      const expected = reference.forward(batches);
+      const got = await stored.forward(batches);
+      for (let t = 0; t < tables.length; t++) expect(got[t]).toEqual(expected[t]);
+      const grads = expected.map((o) => Float32Array.from(o, () => rand() - 0.5));
+      const r1 = reference.backward(grads);
+      const r2 = await stored.backward(grads);
+      for (let t = 0; t < tables.length; t++) {
+        expect(r2[t].updatedRows).toBe(r1[t].updatedRows);
+        expect(r2[t].acknowledgedRows).toBe(r1[t].updatedRows);
+      }
+    }
+    for (let t = 0; t < tables.length; t++) {
+      const a = reference.readRows(t);
+      const b = await stored.readRows(t);
+      // Bit patterns, so that -0 vs +0 and NaN payloads would show.
+      expect(new Uint32Array(b.buffer)).toEqual(new Uint32Array(a.buffer));
+    }
+    // Something did change: the tables are not at their initial values.
+    const init = initialRows({ ...stored.specs[0] }, 0, 50);
+    expect(await stored.readRows(0)).not.toEqual(init);
+    await stored.close();
+  });
+
+  it("skips the rows a non-finite gradient reaches under 'skip-rows', as the sync collection does", async () => {
+    const config: TableConfig = {
+      name: 'skip',
+      rows: 6,
+      dim: 2,
+      storage: 'float16',
+      optimizer: sgd({ lr: 1 }),
+      nonFinite: 'skip-rows',
+    };
+    const reference = await createEmbeddingBagCollection([config], { seed: 2 });
+    const stored = await createStoreEmbeddingBagCollection([config], { seed: 2 });
+    const batches = [{ indices: [0, 1, 1, 2], offsets: [0, 1, 3] }];
+    reference.forward(batches);
+    await stored.forward(batches);
+    const grad = Float32Array.of(0.5, 0.25, Number.NaN, 1, 0.125, -0.5);
+    const r1 = reference.backward([grad]);
+    const r2 = await stored.backward([grad]);
+    expect(r2[0]).toEqual({ ...r1[0], acknowledgedRows: r1[0].updatedRows });
+    expect(r2[0].skippedRows).toBe(1);
+    expect(await stored.readRows(0)).toEqual(reference.readRows(0));
+  });
+
+  it('initialRows reproduces the initial table of createEmbeddingBagCollection', async () => {
+    const config: TableConfig = {
+      name: 'w',
+      rows: 40,
+      dim: 6,
+      storage: 'float32',
+      optimizer: sgd({ lr: 1 }),
+      init: { uniform: 0.25 },
+    };
+    const reference = await createEmbeddingBagCollection([config], { seed: 5 });
+    const stored = await createStoreEmbeddingBagCollection([config], { seed: 5 });
+    const values = initialRows(stored.specs[0], 10, 20);
+    expect(values).toEqual(reference.readRows(0).slice(60, 180));
+    for (const v of values) expect(Math.abs(v)).toBeLessThanOrEqual(0.25);
+  });
+
+  it('attaches to existing tables and rejects a mismatch naming the table and field', async () => {
+    const store = await createMemoryTableStore();
+    const a = await createStoreEmbeddingBagCollection([tables[0]], { seed: 1, store });
+    const b = await createStoreEmbeddingBagCollection([tables[0]], { seed: 1, store });
+    expect(await b.readRows(0)).toEqual(await a.readRows(0));
+    await expect(
+      createStoreEmbeddingBagCollection([{ ...tables[0], dim: 9 }], { seed: 1, store }),
+    ).rejects.toThrow(TableMismatchError);
+    await expect(
+      createStoreEmbeddingBagCollection([{ ...tables[0], optimizer: sgd({ lr: 0.1 }) }], {
+        seed: 1,
+        store,
+      }),
+    ).rejects.toThrow(/table "users".*optimizer/);
+    await store.close();
+  });
+
+  it('gives trainers disjoint optimizer steps and rejects bad worker numbers', async () => {
+    const c = await createStoreEmbeddingBagCollection([tables[3]], { worker: 2, workers: 3 });
+    expect(c.optimizerStep).toBe(2);
+    await c.forward([{ indices: [1], offsets: [0] }]);
+    await c.backward([new Float32Array(3)]);
+    expect(c.optimizerStep).toBe(5);
+    await expect(
+      createStoreEmbeddingBagCollection([tables[3]], { worker: 3, workers: 3 }),
+    ).rejects.toThrow(/worker must be an integer in \[0, 3\)/);
+  });
+
+  it('store.applyGradients rejects repeated rows, bad lengths and non-finite values', async () => {
+    const store = await createMemoryTableStore();
+    await createStoreEmbeddingBagCollection([tables[3]], { store });
+    const before = await store.readRows('plain', Int32Array.of(1, 2));
+    await expect(
+      store.applyGradients('plain', Int32Array.of(1, 1), new Float32Array(6), 0),
+    ).rejects.toThrow(/table "plain": rows\[1\] = 1 is repeated/);
+    await expect(
+      store.applyGradients('plain', Int32Array.of(1, 2), new Float32Array(5), 0),
+    ).rejects.toThrow(/table "plain".*2 rows x 3 = 6 values/);
+    await expect(
+      store.applyGradients(
+        'plain',
+        Int32Array.of(1, 2),
+        Float32Array.of(0, 0, 0, 0, Number.NaN, 0),
+        0,
+      ),
+    ).rejects.toThrow(/not finite/);
+    await expect(store.readRows('nope', Int32Array.of(0))).rejects.toThrow(
+      /table "nope" is not open/,
+    );
+    expect(await store.readRows('plain', Int32Array.of(1, 2))).toEqual(before);
+  });
+});

@@ -1,0 +1,24 @@
+/**
+ * A sharded row store for halfstep's embedding tables on Redis Cluster: rows kept in their
+ * storage format, the optimizer step and the stochastic-rounding store run atomically inside
+ * Redis, so that many trainers on many machines share the tables.
+ *
+ * @packageDocumentation
+ */
+export type { RedisStoreErrorReason } from './errors.js';
+export { RedisStoreError } from './errors.js';
+export type { TableLayout } from './layout.js';
+export {
+  DEFAULT_BLOCK_BYTES,
+  MAX_RECORD_VALUES,
+  SUPPORTED_STORAGES,
+  tableLayout,
+} from './layout.js';
+export { LIBRARY_NAME, LIBRARY_SOURCE, READ_FUNCTION, UPDATE_FUNCTION } from './lua.js';
+export type { RedisClusterStoreOptions, RedisNodeAddress, RedisStoreStats } from './store.js';
+export {
+  createRedisClusterStore,
+  keySlot,
+  parseRedisNodes,
+  RedisClusterStore,
+} from './store.js';
