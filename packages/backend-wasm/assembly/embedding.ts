@@ -2,7 +2,8 @@
 // @halfstep/backend-js' forward.ts and update.ts and @halfstep/optim's rules, in float32 without
 // contraction, so that results are bit-identical.
 
-import { encode, loadEncoder } from './codec';
+import { encode, encodeOne, encoderLowest, encoderRebias, encoderSpan, loadEncoder } from './codec';
+import { thresholdsFromWords } from './rng';
 import { b0, b1, b2, b3, M0, M1, philoxBlock, storeBlocks } from './philox-block';
 
 /** Storage kinds (the JS side's STORAGE_KINDS). */
@@ -165,6 +166,31 @@ function philox4(c0: u32, c1: u32, c2: u32, c3: u32, schedule: usize, out: usize
 }
 
 /**
+ * Philox4x32-10 blocks 0 and 1 of two rows at once (SIMD build): lanes (rowA, 0), (rowA, 1),
+ * (rowB, 0), (rowB, 1) with counters (row, block, step, td); writes row A's 8 words, then row B's.
+ */
+function philoxPair(rowA: u32, rowB: u32, step: u32, td: u32, schedule: usize, out: usize): void {
+  const vM0 = i32x4.splat(M0);
+  const vM1 = i32x4.splat(M1);
+  let x0 = i32x4(rowA, rowA, rowB, rowB);
+  let x1 = i32x4(0, 1, 0, 1);
+  let x2 = i32x4.splat(step);
+  let x3 = i32x4.splat(td);
+  for (let r = 0; r < 10; r++) {
+    const k = schedule + (<usize>r << 3);
+    const p0lo = i64x2.extmul_low_i32x4_u(x0, vM0);
+    const p0hi = i64x2.extmul_high_i32x4_u(x0, vM0);
+    const p1lo = i64x2.extmul_low_i32x4_u(x2, vM1);
+    const p1hi = i64x2.extmul_high_i32x4_u(x2, vM1);
+    x0 = v128.xor(v128.xor(v128.shuffle<i32>(p1lo, p1hi, 1, 3, 5, 7), x1), i32x4.splat(load<u32>(k)));
+    x1 = v128.shuffle<i32>(p1lo, p1hi, 0, 2, 4, 6);
+    x2 = v128.xor(v128.xor(v128.shuffle<i32>(p0lo, p0hi, 1, 3, 5, 7), x3), i32x4.splat(load<u32>(k, 4)));
+    x3 = v128.shuffle<i32>(p0lo, p0hi, 0, 2, 4, 6);
+  }
+  storeBlocks(out, x0, x1, x2, x3);
+}
+
+/**
  * Writes the stochastic thresholds of elements 0..count-1 of a row (backend's fillRowThresholds):
  * word j is lane j % 4 of Philox4x32-10 block (row, j / 4, step, td); element e takes slot
  * e % P of word e / P; threshold = (word << slot * bits) | (2^(32 - bits) - 1).
@@ -273,6 +299,100 @@ function decodeRow(base: usize, start: usize, count: i32, kind: i32, lut: usize,
 }
 
 /**
+ * The whole SGD update of one float16 (`f16`, shift 13) or bfloat16 (shift 16) row of `dim` = 8 or
+ * 16 elements with stochastic rounding and 2 random words per 4 elements (9..16 bits), in
+ * registers (SIMD build): decode, w - lr * g, clamp to +-max, thresholds from the row's words,
+ * encode, store. The same operations in the same order as decodeRow, the SGD rule, storeRow and
+ * encode16Stochastic (elements outside the fast encode range take encodeOne, through `spill`).
+ * Returns false, having written nothing, when a float16 code is an infinity or NaN (the caller
+ * then takes the general path).
+ */
+// @ts-ignore: decorator
+@inline
+function sgdRow16(
+  target: usize,
+  g: usize,
+  dim: i32,
+  f16: bool,
+  shift: i32,
+  lr: f32,
+  max: f32,
+  words: usize,
+  bits: i32,
+  spill: usize,
+): bool {
+  const mask = i16x8.splat(0x7fff);
+  if (f16) {
+    const infCode = i16x8.splat(0x7c00);
+    let special = i16x8.ge_u(v128.and(v128.load(target), mask), infCode);
+    if (dim == 16) special = v128.or(special, i16x8.ge_u(v128.and(v128.load(target, 16), mask), infCode));
+    if (v128.any_true(special)) return false;
+  }
+  const vlr = f32x4.splat(lr);
+  const hi = f32x4.splat(max);
+  const lo = f32x4.splat(-max);
+  const lowMask = i32x4.splat(0x7fff);
+  const scale = f32x4.splat(reinterpret<f32>(<u32>0x77800000)); // 2^112
+  const magnitude = i32x4.splat(0x7fffffff);
+  const signBit = i32x4.splat(0x8000);
+  const tScale = i32x4(1, 1 << bits, 1, 1 << bits);
+  const tLow = i32x4.splat(0xffffffff >>> bits);
+  const lowest = i32x4.splat(encoderLowest());
+  const span = i32x4.splat(encoderSpan());
+  const rebias = i32x4.splat(encoderRebias());
+  for (let c = 0; c < dim; c += 8) {
+    const p = target + (<usize>c << 1);
+    const codes = v128.load(p);
+    const h0 = i32x4.extend_low_i16x8_u(codes);
+    const h1 = i32x4.extend_high_i16x8_u(codes);
+    let x0: v128;
+    let x1: v128;
+    if (f16) {
+      x0 = v128.or(f32x4.mul(i32x4.shl(v128.and(h0, lowMask), 13), scale), i32x4.shl(i32x4.shr_u(h0, 15), 31));
+      x1 = v128.or(f32x4.mul(i32x4.shl(v128.and(h1, lowMask), 13), scale), i32x4.shl(i32x4.shr_u(h1, 15), 31));
+    } else {
+      x0 = i32x4.shl(h0, 16);
+      x1 = i32x4.shl(h1, 16);
+    }
+    const gp = g + (<usize>c << 2);
+    x0 = f32x4.sub(x0, f32x4.mul(vlr, v128.load(gp)));
+    x1 = f32x4.sub(x1, f32x4.mul(vlr, v128.load(gp, 16)));
+    x0 = f32x4.pmax(f32x4.pmin(x0, hi), lo);
+    x1 = f32x4.pmax(f32x4.pmin(x1, hi), lo);
+    // Elements c .. c + 7 take slots 0, 1 of words c / 2 .. c / 2 + 3.
+    const wp = words + (<usize>c << 1);
+    const pair0 = v128.load64_zero(wp);
+    const pair1 = v128.load64_zero(wp, 8);
+    const t0 = v128.or(i32x4.mul(v128.shuffle<i32>(pair0, pair0, 0, 0, 1, 1), tScale), tLow);
+    const t1 = v128.or(i32x4.mul(v128.shuffle<i32>(pair1, pair1, 0, 0, 1, 1), tScale), tLow);
+    const a0 = v128.and(x0, magnitude);
+    const a1 = v128.and(x1, magnitude);
+    const ok = v128.and(i32x4.lt_u(i32x4.sub(a0, lowest), span), i32x4.lt_u(i32x4.sub(a1, lowest), span));
+    if (i32x4.all_true(ok)) {
+      const r0 = v128.or(
+        v128.and(i32x4.shr_u(x0, 16), signBit),
+        i32x4.shr_u(i32x4.add(i32x4.sub(a0, rebias), i32x4.shr_u(v128.not(t0), 32 - shift)), shift),
+      );
+      const r1 = v128.or(
+        v128.and(i32x4.shr_u(x1, 16), signBit),
+        i32x4.shr_u(i32x4.add(i32x4.sub(a1, rebias), i32x4.shr_u(v128.not(t1), 32 - shift)), shift),
+      );
+      v128.store(p, i16x8.narrow_i32x4_u(r0, r1));
+    } else {
+      v128.store(spill, x0);
+      v128.store(spill, x1, 16);
+      v128.store(spill, t0, 32);
+      v128.store(spill, t1, 48);
+      for (let j: usize = 0; j < 8; j++) {
+        const t = load<u32>(spill + 32 + (j << 2));
+        store<u16>(p + (j << 1), encodeOne(load<u32>(spill + (j << 2)), 6, t));
+      }
+    }
+  }
+  return true;
+}
+
+/**
  * The fused update of `count` distinct rows (rows at P_ROWS, their summed gradients at P_GRADS,
  * count x dim): decode each row and its state to float32, apply weight decay, the optimizer's
  * rule and the max-norm clip exactly as @halfstep/optim's updateRow, then store (rounded) or
@@ -315,9 +435,33 @@ export function applyUpdate(p: usize): void {
   const words = sRow + (width << 2);
   const thresholds = words + ((width + 16) << 2); // philox4 writes whole groups of 16 words
   const wWide = wKind == F16 || wKind == BF16;
+  const wBits = pi(p, P_W_BITS);
+  const tdWeights = <u32>pi(p, P_TD_WEIGHTS);
+  const wPerWord: i32 = wBits > 0 && wBits <= 16 ? 32 / wBits : 1;
+  // Rows of at most 8 random words (2 Philox blocks; e.g. float16 up to dim 16) draw their bits
+  // two rows at a time (one 4-lane Philox for both; the state's store would reuse `words`).
+  const paired =
+    ASC_FEATURE_SIMD && stochastic && wKind != F32 && (dim + wPerWord - 1) / wPerWord <= 8 && (sKind == F32 || stateSize == 0);
+  // Plain SGD of 16-bit rows of 8 or 16 elements, 2 elements per word: the whole row in registers.
+  const wholeRow =
+    paired && kind == 0 && l2 == 0 && shrink == 0 && maxNorm == 0 && (wKind == F16 || wKind == BF16) && wPerWord == 2 && (dim == 8 || dim == 16);
+  if (wholeRow) loadEncoder(<usize>pi(p, P_W_ENCODER));
+  const wMax = pf(p, P_W_MAX);
   for (let u = 0; u < count; u++) {
     const row = <usize>load<i32>(rowsPtr + (<usize>u << 2));
     const g = grads + ((<usize>u * d) << 2);
+    if (wholeRow) {
+      if ((u & 1) == 0) {
+        const next = u + 1 < count ? <u32>load<i32>(rowsPtr + (<usize>(u + 1) << 2)) : <u32>row;
+        philoxPair(<u32>row, next, step, tdWeights, schedule, words);
+      }
+      const rowWords = words + (<usize>(u & 1) << 5);
+      const target = weights + ((row * d) << 1);
+      const done = wKind == F16
+        ? sgdRow16(target, g, dim, true, 13, lr, wMax, rowWords, wBits, thresholds)
+        : sgdRow16(target, g, dim, false, 16, lr, wMax, rowWords, wBits, thresholds);
+      if (done) continue;
+    }
     // Decode (or point at) the weights and the state.
     const w = wKind == F32 ? weights + ((row * d) << 2) : wRow;
     if (wKind != F32) decodeRow(weights, row * d, dim, wKind, wLut, wRow);
@@ -399,11 +543,18 @@ export function applyUpdate(p: usize): void {
     // Rounded stores.
     if (wKind != F32) {
       loadEncoder(<usize>pi(p, P_W_ENCODER));
-      if (stochastic) {
-        rowThresholds(schedule, <u32>row, step, <u32>pi(p, P_TD_WEIGHTS), pi(p, P_W_BITS), dim, words, thresholds);
+      if (paired) {
+        if ((u & 1) == 0 && !wholeRow) {
+          // This row's words at `words`, the next row's at `words + 32` (for the next iteration).
+          const next = u + 1 < count ? <u32>load<i32>(rowsPtr + (<usize>(u + 1) << 2)) : <u32>row;
+          philoxPair(<u32>row, next, step, tdWeights, schedule, words);
+        }
+        thresholdsFromWords(words + (<usize>(u & 1) << 5), wBits, thresholds, dim);
+      } else if (stochastic) {
+        rowThresholds(schedule, <u32>row, step, tdWeights, wBits, dim, words, thresholds);
       }
       const target = wWide ? weights + ((row * d) << 1) : weights + row * d;
-      storeRow(wRow, dim, pf(p, P_W_MAX), wWide, stochastic, thresholds, target);
+      storeRow(wRow, dim, wMax, wWide, stochastic, thresholds, target);
     }
     if (sKind != F32 && stateSize > 0) {
       loadEncoder(<usize>pi(p, P_S_ENCODER));

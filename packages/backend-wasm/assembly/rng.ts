@@ -2,6 +2,16 @@
 // stream engines xorshift128+ and xoshiro128++ whose state lives in linear memory.
 
 import { M0, M1 } from './philox-block';
+import {
+  XORSHIFT_JUMP,
+  XOSHIRO_JUMP,
+  xorshift128PlusBlock,
+  xorshiftJumpReady,
+  xoshiro128PlusPlusBlock,
+  xoshiroJumpReady,
+} from './stream-jump';
+
+export { initJumpTable } from './stream-jump';
 const W0: u32 = 0x9e3779b9;
 const W1: u32 = 0xbb67ae85;
 
@@ -131,12 +141,19 @@ export function philoxFill(
 /**
  * xorshift128+ (23, 18, 5), one 32-bit word per step (low 32 bits of s0 + s1 before the step),
  * as rng's Xorshift128Plus.fillUint32. State: 4 u32 at `state` (s0 low, s0 high, s1 low, s1 high),
- * updated in place.
+ * updated in place. The SIMD build with a jump table fills whole blocks of 4 * XORSHIFT_JUMP
+ * words with `xorshift128PlusBlock` (the same words).
  */
 export function xorshift128PlusFill(state: usize, out: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD && xorshiftJumpReady()) {
+    for (; i + 4 * XORSHIFT_JUMP <= n; i += 4 * XORSHIFT_JUMP) {
+      xorshift128PlusBlock(state, out + (<usize>i << 2));
+    }
+  }
   let s0 = load<u64>(state);
   let s1 = load<u64>(state, 8);
-  for (let i = 0; i < n; i++) {
+  for (; i < n; i++) {
     store<u32>(out + (<usize>i << 2), <u32>(s0 + s1));
     const t = s0 ^ (s0 << 23);
     s0 = s1;
@@ -148,14 +165,21 @@ export function xorshift128PlusFill(state: usize, out: usize, n: i32): void {
 
 /**
  * xoshiro128++: output rotl(s0 + s3, 7) + s0 before the step, as rng's
- * Xoshiro128PlusPlus.fillUint32. State: 4 u32 at `state`, updated in place.
+ * Xoshiro128PlusPlus.fillUint32. State: 4 u32 at `state`, updated in place. The SIMD build with
+ * a jump table fills whole blocks of 4 * XOSHIRO_JUMP words with `xoshiro128PlusPlusBlock`.
  */
 export function xoshiro128PlusPlusFill(state: usize, out: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD && xoshiroJumpReady()) {
+    for (; i + 4 * XOSHIRO_JUMP <= n; i += 4 * XOSHIRO_JUMP) {
+      xoshiro128PlusPlusBlock(state, out + (<usize>i << 2));
+    }
+  }
   let s0 = load<u32>(state);
   let s1 = load<u32>(state, 4);
   let s2 = load<u32>(state, 8);
   let s3 = load<u32>(state, 12);
-  for (let i = 0; i < n; i++) {
+  for (; i < n; i++) {
     store<u32>(out + (<usize>i << 2), rotl<u32>(s0 + s3, 7) + s0);
     const t = s1 << 9;
     s2 ^= s0;

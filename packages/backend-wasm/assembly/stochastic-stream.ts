@@ -10,6 +10,14 @@ import {
   encoderSpan,
 } from './codec';
 import { xorshift128PlusFill, xoshiro128PlusPlusFill, thresholdsFromWords } from './rng';
+import {
+  XORSHIFT_JUMP,
+  XOSHIRO_JUMP,
+  xorshift128PlusBlock,
+  xorshiftJumpReady,
+  xoshiro128PlusPlusBlock,
+  xoshiroJumpReady,
+} from './stream-jump';
 
 /** Elements per chunk of the fused stochastic encode: its words and thresholds stay in L1. */
 const STREAM_CHUNK: i32 = 2048;
@@ -124,6 +132,21 @@ function addends(w0: u32, w1: u32, bits: i32, scale: v128, low: v128, second: i3
 }
 
 /**
+ * encode8 with 8 random bits per element, the two words at `words`: slot s of a word is its byte
+ * 3 - s; ~threshold >>> (32 - shift) = (~byte) << (shift - 8), the complement of the bytes moved
+ * to the top of each lane, then shifted down.
+ */
+// @ts-ignore: decorator
+@inline
+function encode8Bytes(src: usize, dst: usize, i: i32, words: usize, shift: i32, lowest: v128, span: v128, rebias: v128): void {
+  const inverted = v128.not(v128.load64_zero(words));
+  const zero = i32x4.splat(0);
+  const n0 = i32x4.shr_u(v128.shuffle<u8>(inverted, zero, 16, 16, 16, 3, 16, 16, 16, 2, 16, 16, 16, 1, 16, 16, 16, 0), 32 - shift);
+  const n1 = i32x4.shr_u(v128.shuffle<u8>(inverted, zero, 16, 16, 16, 7, 16, 16, 16, 6, 16, 16, 16, 5, 16, 16, 16, 4), 32 - shift);
+  encode8(src, dst, i, n0, n1, load<u32>(words), load<u32>(words, 4), 8, shift, lowest, span, rebias);
+}
+
+/**
  * The fused stochastic encode for 16-bit formats with 4 elements per random word (bits 7 or 8),
  * SIMD build: the engine steps inline (scalar) beside the vector rounding, 2 words per 8 codes.
  */
@@ -137,6 +160,29 @@ function encode16Stream4(src: usize, dst: usize, n: i32, engine: i32, state: usi
   const rebias = i32x4.splat(encoderRebias());
   let last: u32 = 0;
   let i = 0;
+  // Whole blocks: the engine's SIMD block fill (four streams side by side, the same words) into
+  // the words scratch that follows the state (2048 words), then the vector rounding from it.
+  const block = engine == 0 ? 4 * XORSHIFT_JUMP : 4 * XOSHIRO_JUMP;
+  if (engine == 0 ? xorshiftJumpReady() : xoshiroJumpReady()) {
+    const buffer = state + 16;
+    for (; i + 4 * block <= n; i += 4 * block) {
+      if (engine == 0) xorshift128PlusBlock(state, buffer);
+      else xoshiro128PlusPlusBlock(state, buffer);
+      if (shift == 13 && bits == 8) {
+        // float16 with 8 bits: constant shifts (a variable vector shift costs extra instructions).
+        for (let e = 0; e < 4 * block; e += 8) encode8Bytes(src, dst, i + e, buffer + <usize>e, 13, lowest, span, rebias);
+      } else if (bits == 8) {
+        for (let e = 0; e < 4 * block; e += 8) encode8Bytes(src, dst, i + e, buffer + <usize>e, shift, lowest, span, rebias);
+      } else {
+        for (let e = 0; e < 4 * block; e += 8) {
+          const w0 = load<u32>(buffer + <usize>e);
+          const w1 = load<u32>(buffer + <usize>e, 4);
+          encode8(src, dst, i + e, addends(w0, w1, bits, scale, low, 0, complement), addends(w0, w1, bits, scale, low, 1, complement), w0, w1, bits, shift, lowest, span, rebias);
+        }
+      }
+      last = load<u32>(buffer + (<usize>(block - 1) << 2));
+    }
+  }
   if (engine == 0) {
     let s0 = load<u64>(state);
     let s1 = load<u64>(state, 8);

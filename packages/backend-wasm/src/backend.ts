@@ -31,7 +31,7 @@ import { checkLength, checkMatmul } from './dense.js';
 import { type Kernels, type LoadOptions, loadKernels, type WasmBuild } from './kernels.js';
 import { Scratch } from './scratch.js';
 import { allocateTable, lutOf, STORAGE_KINDS, tableBlocks, type WasmTable } from './table.js';
-import { UpdatePool } from './threads.js';
+import { HogwildPool, UpdatePool } from './threads.js';
 import { UPDATE_PARAMS_BYTES, writeUpdateParams } from './update-params.js';
 
 // Scratch slots (see Scratch): 0-2 codec, 3.. backend.
@@ -53,6 +53,21 @@ const P_ROWS = 12;
 const P_GRADS = 13;
 const P_COUNT = 14;
 const P_SCRATCH = 21;
+// Scratch slots of a hogwild worker's own Scratch: the job descriptor, the work area, then two
+// per table (aggregated rows + gradients, parameter block).
+const J_DESCRIPTOR = 0;
+const J_WORK = 1;
+const J_TABLE = 2;
+/** Hogwild: a backward call waits for any update handed off more than this many calls ago. */
+const HOGWILD_MAX_LAG = 4;
+
+/**
+ * How threads share the fused update. 'reproducible': each table's distinct rows are split
+ * across the threads, bit-identical for every thread count. 'hogwild': each backward call is
+ * one job, run by an idle worker thread while the caller goes on (or by the caller when every
+ * worker is busy), so that jobs overlap and race on shared rows (see the README's "Threads").
+ */
+export type ThreadMode = 'reproducible' | 'hogwild';
 
 /**
  * The WASM backend: tables in WebAssembly linear memory, kernels in AssemblyScript (SIMD build
@@ -73,31 +88,62 @@ export class WasmBackend implements Backend {
   private readonly encoders = new Map<string, number>();
   private readonly params: number;
   private readonly pool: UpdatePool | undefined;
+  private readonly hogwild: HogwildPool | undefined;
+  /** Per hogwild worker: the buffers of the job it runs (reused only while it is idle). */
+  private readonly jobScratch: Scratch[];
   private readonly workerParams: number[];
   private readonly minRowsPerThread: number;
   private disposed = false;
 
+  /** The threads' mode: 'reproducible' (default) or 'hogwild' (see {@link ThreadMode}). */
+  readonly mode: ThreadMode;
+
   /**
-   * A backend on `kernels`; with a `pool` (and shared-memory kernels) the fused update of a table
-   * is split by rows across the pool's workers and the calling thread.
+   * A backend on `kernels`. With an `UpdatePool` (and shared-memory kernels) the fused update of
+   * a table is split by rows across the pool's workers and the calling thread (reproducible
+   * mode); with a `HogwildPool` each backward call's update is handed to an idle worker
+   * (hogwild mode). `mode` defaults to 'hogwild' for a `HogwildPool`, else 'reproducible'; a
+   * 'hogwild' backend without a pool runs everything on the calling thread.
    */
-  constructor(kernels: Kernels, pool?: UpdatePool, minRowsPerThread = 64) {
+  constructor(
+    kernels: Kernels,
+    pool?: UpdatePool | HogwildPool,
+    minRowsPerThread = 64,
+    mode: ThreadMode = pool instanceof HogwildPool ? 'hogwild' : 'reproducible',
+  ) {
     this.kernels = kernels;
+    this.mode = mode;
     this.build = kernels.build;
     this.simdRejected = kernels.simdRejected;
     this.scratch = new Scratch(kernels);
     this.codec = new WasmCodec(kernels, this.scratch);
     this.params = kernels.allocator.alloc(UPDATE_PARAMS_BYTES, 'update parameters');
-    this.pool = pool;
+    this.pool = pool instanceof UpdatePool ? pool : undefined;
+    this.hogwild = pool instanceof HogwildPool ? pool : undefined;
     this.minRowsPerThread = minRowsPerThread;
-    this.workerParams = Array.from({ length: pool?.workers ?? 0 }, () =>
+    this.workerParams = Array.from({ length: this.pool?.workers ?? 0 }, () =>
       kernels.allocator.alloc(UPDATE_PARAMS_BYTES, 'update parameters'),
+    );
+    this.jobScratch = Array.from(
+      { length: this.hogwild?.workers ?? 0 },
+      () => new Scratch(kernels),
     );
   }
 
   /** Threads that run the fused update: 1, or the pool's workers plus the calling thread. */
   get threads(): number {
-    return (this.pool?.workers ?? 0) + 1;
+    return (this.pool?.workers ?? this.hogwild?.workers ?? 0) + 1;
+  }
+
+  /**
+   * Waits until every update handed to a worker thread (hogwild mode) is stored. `readRows`,
+   * `writeRows`, `exportTable`, `importTable`, `disposeTable` and `dispose` call it; the forward
+   * pass and the backward pass do not (they race with the updates in flight). A no-op in
+   * reproducible mode, whose calls return with their updates stored.
+   * @throws the first error a worker thread reported.
+   */
+  flush(): void {
+    this.hogwild?.settle();
   }
 
   private get(table: TableHandle): WasmTable {
@@ -118,6 +164,7 @@ export class WasmBackend implements Backend {
 
   disposeTable(table: TableHandle): void {
     const t = this.get(table);
+    this.flush();
     for (const address of tableBlocks(t)) this.kernels.allocator.release(address);
     this.tables.delete(table.id);
   }
@@ -133,6 +180,7 @@ export class WasmBackend implements Backend {
 
   readRows(table: TableHandle, rows?: Int32Array, out?: Float32Array): Float32Array {
     const t = this.get(table);
+    this.flush();
     const dim = table.dim;
     const count = checkRowNumbers(table, rows);
     const result = out ?? new Float32Array(count * dim);
@@ -155,6 +203,7 @@ export class WasmBackend implements Backend {
 
   writeRows(table: TableHandle, values: Float32Array, rows?: Int32Array): void {
     const t = this.get(table);
+    this.flush();
     const dim = table.dim;
     const count = rows === undefined ? table.rows : rows.length;
     if (!(values instanceof Float32Array) || values.length !== count * dim) {
@@ -179,6 +228,7 @@ export class WasmBackend implements Backend {
 
   exportTable(table: TableHandle): TableData {
     const t = this.get(table);
+    this.flush();
     const u8 = this.kernels.u8();
     return {
       weights: u8.slice(t.weights, t.weights + table.weightBytes),
@@ -188,6 +238,7 @@ export class WasmBackend implements Backend {
 
   importTable(table: TableHandle, data: TableData): void {
     const t = this.get(table);
+    this.flush();
     if (data.weights.byteLength !== table.weightBytes) {
       throw new RangeError(
         `table "${table.name}": weights have ${data.weights.byteLength} bytes, expected ${table.weightBytes}`,
@@ -318,7 +369,15 @@ export class WasmBackend implements Backend {
     }
     // Phase 1: check and aggregate every table; nothing is written before all succeed.
     const staged = updates.map((u, i) => this.stageUpdate(u, S_TABLE + 8 * i));
-    const aggregated = updates.map((u, i) => this.aggregate(u, staged[i], S_TABLE + 8 * i));
+    // Hogwild: the aggregated rows go to an idle worker's own buffers, and the worker runs the
+    // whole call's update while this thread returns (when all are busy, this thread runs it).
+    const worker = this.hogwild?.nextCall(HOGWILD_MAX_LAG) ?? -1;
+    if (worker >= 0) return this.handOff(updates, tables, staged, worker);
+    const aggregated = updates.map((u, i) =>
+      this.aggregate(u, staged[i], S_TABLE + 8 * i, (bytes) =>
+        this.scratch.get(S_TABLE + 8 * i + 7, bytes),
+      ),
+    );
     // Phase 2: the fused update, in WASM.
     return updates.map((u, i) => {
       const agg = aggregated[i];
@@ -353,8 +412,52 @@ export class WasmBackend implements Backend {
     return { ...batch, grad };
   }
 
-  /** Sums the staged gradient per distinct row in WASM (backend-js' aggregate, same order). */
-  private aggregate(u: BagUpdate, s: StagedUpdate, slot: number): Aggregated {
+  /**
+   * Hogwild: aggregates every table into idle worker `worker`'s buffers, writes its parameter
+   * blocks and job descriptor, and hands the job to it (returns without waiting).
+   */
+  private handOff(
+    updates: readonly BagUpdate[],
+    tables: readonly WasmTable[],
+    staged: readonly StagedUpdate[],
+    worker: number,
+  ): BagUpdateResult[] {
+    const js = this.jobScratch[worker];
+    const aggregated = updates.map((u, i) =>
+      this.aggregate(u, staged[i], S_TABLE + 8 * i, (bytes) => js.get(J_TABLE + 2 * i, bytes)),
+    );
+    // One work area for the whole job (sized for its widest table: tables run one by one).
+    const width = Math.max(1, ...tables.map((t) => Math.max(t.handle.dim, t.stateSize)));
+    const work = js.get(J_WORK, (4 * width + 16) * 4);
+    const blocks: number[] = [];
+    for (let i = 0; i < updates.length; i++) {
+      const t = tables[i];
+      const params = js.get(J_TABLE + 2 * i + 1, UPDATE_PARAMS_BYTES);
+      if (this.prepareUpdate(t, aggregated[i], updates[i].step, params, work) > 0) {
+        blocks.push(params);
+      }
+    }
+    const descriptor = js.get(J_DESCRIPTOR, 4 * (1 + updates.length));
+    const i32 = this.kernels.i32();
+    i32[descriptor >>> 2] = blocks.length;
+    i32.set(blocks, (descriptor >>> 2) + 1);
+    if (blocks.length > 0) this.hogwild?.assign(worker, descriptor);
+    return aggregated.map((agg) => ({
+      updatedRows: agg.count - agg.badCount,
+      skippedRows: agg.badCount,
+    }));
+  }
+
+  /**
+   * Sums the staged gradient per distinct row in WASM (backend-js' aggregate, same order) into
+   * the block that `output(bytes)` returns (rows, gradients, bad flags).
+   */
+  private aggregate(
+    u: BagUpdate,
+    s: StagedUpdate,
+    slot: number,
+    output: (bytes: number) => number,
+  ): Aggregated {
     const k = this.kernels;
     const dim = u.table.dim;
     const n = s.n;
@@ -362,7 +465,7 @@ export class WasmBackend implements Backend {
     const tmp = this.scratch.get(slot + 5, n * 8);
     const bagOf = this.scratch.get(slot + 6, n * 4);
     // Rows, their gradients and bad flags share one block: n i32, n x dim f32, n u8.
-    const rows = this.scratch.get(slot + 7, n * 4 * (1 + dim) + n);
+    const rows = output(n * 4 * (1 + dim) + n);
     const grads = rows + n * 4;
     const bad = grads + n * dim * 4;
     const count = k.exports.aggregate(
@@ -389,14 +492,22 @@ export class WasmBackend implements Backend {
     return { rows, grads, bad, count, badCount };
   }
 
-  private applyUpdate(t: WasmTable, agg: Aggregated, step: number): void {
+  /**
+   * Drops skipped rows (in place) and writes the parameter block of `applyUpdate` at `params`
+   * with the work area `work`; returns the rows to update.
+   */
+  private prepareUpdate(
+    t: WasmTable,
+    agg: Aggregated,
+    step: number,
+    params: number,
+    work: number,
+  ): number {
     const good = agg.count - agg.badCount;
-    if (good === 0) return;
+    if (good === 0) return 0;
     const k = this.kernels;
     const h = t.handle;
     const dim = h.dim;
-    const width = Math.max(dim, t.stateSize);
-    const work = this.scratch.get(S_UPDATE, (4 * width + 16) * 4);
     if (agg.badCount > 0) {
       // Drop the skipped rows, in place (rare: 'skip-rows' with non-finite gradients).
       const rows = k.i32();
@@ -416,7 +527,7 @@ export class WasmBackend implements Backend {
     const opt = h.optimizer;
     const scalars = new Float32Array(Math.max(2, opt.scalarCount));
     opt.stepScalars(step, scalars);
-    writeUpdateParams(k, this.params, {
+    writeUpdateParams(k, params, {
       table: t,
       step,
       rows: rowsPtr,
@@ -433,6 +544,18 @@ export class WasmBackend implements Backend {
       tdState: tableDomain(h.index, DOMAIN_STATE),
       scalars,
     });
+    return good;
+  }
+
+  private applyUpdate(t: WasmTable, agg: Aggregated, step: number): void {
+    const k = this.kernels;
+    const dim = t.handle.dim;
+    const width = Math.max(dim, t.stateSize);
+    const work = this.scratch.get(S_UPDATE, (4 * width + 16) * 4);
+    const good = this.prepareUpdate(t, agg, step, this.params, work);
+    if (good === 0) return;
+    const rowsPtr = agg.rows;
+    const gradsPtr = agg.grads;
     const parts = Math.min(this.threads, Math.floor(good / this.minRowsPerThread));
     if (this.pool === undefined || parts < 2) {
       k.exports.applyUpdate(this.params);
@@ -556,13 +679,19 @@ export class WasmBackend implements Backend {
 
   dispose(): void {
     if (this.disposed) return;
-    for (const t of this.tables.values()) {
-      for (const address of tableBlocks(t)) this.kernels.allocator.release(address);
-    }
-    this.tables.clear();
-    this.scratch.dispose();
-    this.pool?.stop();
     this.disposed = true;
+    try {
+      this.flush();
+    } finally {
+      this.hogwild?.stop();
+      for (const js of this.jobScratch) js.dispose();
+      for (const t of this.tables.values()) {
+        for (const address of tableBlocks(t)) this.kernels.allocator.release(address);
+      }
+      this.tables.clear();
+      this.scratch.dispose();
+      this.pool?.stop();
+    }
   }
 }
 
@@ -594,31 +723,46 @@ interface Aggregated {
 export interface WasmBackendOptions extends LoadOptions {
   /**
    * Threads of the fused embedding update (Node.js worker_threads on shared WASM memory): 1
-   * (default) runs on the calling thread. With more, each table's distinct rows are split
-   * across the threads; the results are bit-identical for every thread count (reproducible
-   * mode). Needs WASM SIMD + threads and `SharedArrayBuffer`.
+   * (default) runs on the calling thread. With more, `mode` says how they share the work. Needs
+   * WASM SIMD + threads and `SharedArrayBuffer`.
    */
   readonly threads?: number;
-  /** Rows per thread below which an update stays on one thread. Default 64. */
+  /**
+   * 'reproducible' (default): each table's distinct rows are split across the threads; the
+   * results are bit-identical for every thread count. 'hogwild': each backward call's update
+   * runs on an idle worker thread while the caller goes on, so that updates overlap each other
+   * and the next forward passes, racing on shared rows (faster; results depend on timing; see
+   * the README). With `threads: 1` both modes are the same code path, bit for bit.
+   */
+  readonly mode?: ThreadMode;
+  /** Rows per thread below which an update stays on one thread (reproducible mode). Default 64. */
   readonly minRowsPerThread?: number;
 }
 
 /**
  * Creates the WASM backend: compiles and instantiates the kernels (the SIMD build when
  * `WebAssembly.validate` accepts it, else the scalar one; `backend.build` says which), and with
- * `threads > 1` starts the worker threads.
+ * `threads > 1` starts the worker threads of the chosen `mode`.
  * @throws Error when WebAssembly is unavailable, or threads were asked for where they cannot run;
- *   RangeError for a bad `threads`.
+ *   RangeError for a bad `threads` or `mode`.
  */
 export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
   const threads = options.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
     throw new RangeError(`threads: expected an integer in 1..64, got ${String(threads)}`);
   }
-  if (threads === 1) return new WasmBackend(await loadKernels(options));
+  const mode = options.mode ?? 'reproducible';
+  if (mode !== 'reproducible' && mode !== 'hogwild') {
+    throw new RangeError(`mode: expected 'reproducible' or 'hogwild', got ${String(mode)}`);
+  }
+  const minRows = options.minRowsPerThread ?? 64;
+  if (threads === 1) return new WasmBackend(await loadKernels(options), undefined, minRows, mode);
   const kernels = await loadKernels({ ...options, shared: true });
+  if (mode === 'hogwild') {
+    return new WasmBackend(kernels, await HogwildPool.start(kernels, threads), minRows, mode);
+  }
   const pool = await UpdatePool.start(kernels, threads);
-  return new WasmBackend(kernels, pool, options.minRowsPerThread ?? 64);
+  return new WasmBackend(kernels, pool, minRows);
 }
 
 /**

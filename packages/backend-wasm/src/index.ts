@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 
-export type { WasmBackendOptions } from './backend.js';
+export type { ThreadMode, WasmBackendOptions } from './backend.js';
 export { createWasmBackend, WasmBackend, wasmBackend } from './backend.js';
 export { RULE_CODES, setEncoder, WasmCodec } from './codec.js';
 export type { KernelExports, Kernels, LoadOptions, WasmBuild } from './kernels.js';
@@ -22,5 +22,5 @@ export type {
 } from './stream-stochastic.js';
 export { WasmStreamStochastic } from './stream-stochastic.js';
 export { STORAGE_KINDS } from './table.js';
-export { UpdatePool } from './threads.js';
+export { HogwildPool, UpdatePool } from './threads.js';
 export type { WasmApi, WasmMemory, WasmModule } from './wasm-api.js';

@@ -40,6 +40,8 @@ export interface KernelExports {
     n: number,
   ): void;
   xorshift128PlusFill(state: number, out: number, n: number): void;
+  /** Builds the stream engines' jump tables at `table` (16384 bytes) and enables the SIMD fills. */
+  initJumpTable(table: number): void;
   xoshiro128PlusPlusFill(state: number, out: number, n: number): void;
   thresholdsFromWords(words: number, bits: number, out: number, count: number): void;
   loadEncoder(address: number): void;
@@ -133,6 +135,9 @@ export interface Kernels {
   f32(): Float32Array;
 }
 
+/** Bytes of the stream engines' jump tables (xorshift128+ then xoshiro128++, 8192 each). */
+const JUMP_TABLE_BYTES = 16384;
+
 function fromBase64(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
@@ -208,6 +213,9 @@ export async function loadKernels(options: LoadOptions = {}): Promise<Kernels> {
   });
   const exports = instance.exports as unknown as KernelExports;
   const allocator = new Allocator(memory, exports.heapBase());
+  // The stream engines' jump tables (SIMD fills: several streams side by side, same words).
+  if (chosen.build === 'simd')
+    exports.initJumpTable(allocator.alloc(JUMP_TABLE_BYTES, 'jump table'));
   let buffer: ArrayBuffer | undefined;
   let current = memory.buffer;
   let u8 = new Uint8Array(0);

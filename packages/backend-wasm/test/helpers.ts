@@ -1,4 +1,6 @@
+import { type Backend, BadInputError, type BagInput, type TableHandle } from '@halfstep/backend';
 import { createEngine } from '@halfstep/rng';
+import { expect } from 'vitest';
 import { type Kernels, loadKernels, type WasmBuild } from '../src/index.js';
 
 /** Both builds: every test runs on each (the SIMD one only where the platform validates it). */
@@ -43,3 +45,169 @@ export function firstDifference(a: ArrayBufferView, b: ArrayBufferView): number 
 
 /** Lengths around the SIMD widths and chunk sizes, empty included. */
 export const LENGTHS = [0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 4095, 4096, 4097, 65535, 65537];
+
+/**
+ * Calls that must fail with the reference's error, on a table of 10 rows x 4 (a float16 one in
+ * the tests): bad batches, gradients, steps, rows, and dense-op shapes.
+ */
+export function badInputCases(): [string, (b: Backend, h: TableHandle) => unknown][] {
+  const ok: BagInput = { indices: Int32Array.from([1, 2]), offsets: Int32Array.from([0, 1]) };
+  const grad = new Float32Array(8).fill(1);
+  return [
+    [
+      'index out of range',
+      (b, h) =>
+        b.embeddingBagForward(
+          h,
+          { indices: Int32Array.from([10]), offsets: Int32Array.from([0]) },
+          'sum',
+        ),
+    ],
+    [
+      'negative index',
+      (b, h) =>
+        b.embeddingBagForward(
+          h,
+          { indices: Int32Array.from([-1]), offsets: Int32Array.from([0]) },
+          'sum',
+        ),
+    ],
+    [
+      'offsets not starting at 0',
+      (b, h) =>
+        b.embeddingBagForward(
+          h,
+          { indices: Int32Array.from([1]), offsets: Int32Array.from([1]) },
+          'sum',
+        ),
+    ],
+    [
+      'decreasing offsets',
+      (b, h) =>
+        b.embeddingBagForward(
+          h,
+          { indices: Int32Array.from([1, 2, 3]), offsets: Int32Array.from([0, 2, 1]) },
+          'sum',
+        ),
+    ],
+    [
+      'weights with mean',
+      (b, h) => b.embeddingBagForward(h, { ...ok, perSampleWeights: new Float32Array(2) }, 'mean'),
+    ],
+    [
+      'non-finite weight',
+      (b, h) =>
+        b.embeddingBagForward(
+          h,
+          { ...ok, perSampleWeights: Float32Array.from([1, Number.NaN]) },
+          'sum',
+        ),
+    ],
+    [
+      'grad length',
+      (b, h) =>
+        b.embeddingBagBackward([
+          { table: h, input: ok, pooling: 'sum', gradOutput: new Float32Array(7), step: 0 },
+        ]),
+    ],
+    [
+      'grad NaN',
+      (b, h) =>
+        b.embeddingBagBackward([
+          {
+            table: h,
+            input: ok,
+            pooling: 'sum',
+            gradOutput: Float32Array.from([1, 1, 1, 1, 1, Number.NaN, 1, 1]),
+            step: 0,
+          },
+        ]),
+    ],
+    [
+      'grad sum overflow',
+      (b, h) =>
+        b.embeddingBagBackward([
+          {
+            table: h,
+            input: { indices: Int32Array.from([1, 1]), offsets: Int32Array.from([0, 1]) },
+            pooling: 'sum',
+            gradOutput: new Float32Array(8).fill(3e38),
+            step: 0,
+          },
+        ]),
+    ],
+    [
+      'bad step',
+      (b, h) =>
+        b.embeddingBagBackward([
+          { table: h, input: ok, pooling: 'sum', gradOutput: grad, step: -1 },
+        ]),
+    ],
+    [
+      'same table twice',
+      (b, h) =>
+        b.embeddingBagBackward([
+          { table: h, input: ok, pooling: 'sum', gradOutput: grad, step: 0 },
+          { table: h, input: ok, pooling: 'sum', gradOutput: grad, step: 0 },
+        ]),
+    ],
+    ['readRows out of range', (b, h) => b.readRows(h, Int32Array.from([0, 10]))],
+    ['writeRows wrong length', (b, h) => b.writeRows(h, new Float32Array(3))],
+    [
+      'importTable wrong length',
+      (b, h) => b.importTable(h, { weights: new Uint8Array(3), state: new Uint8Array(0) }),
+    ],
+    [
+      'matmul bad m',
+      (b) =>
+        b.matmul({
+          m: -1,
+          n: 1,
+          k: 1,
+          a: new Float32Array(1),
+          b: new Float32Array(1),
+          c: new Float32Array(1),
+        }),
+    ],
+    [
+      'matmul short a',
+      (b) =>
+        b.matmul({
+          m: 2,
+          n: 1,
+          k: 2,
+          a: new Float32Array(3),
+          b: new Float32Array(2),
+          c: new Float32Array(2),
+        }),
+    ],
+    ['relu short out', (b) => b.relu(new Float32Array(3), new Float32Array(2))],
+    ['sumRows short x', (b) => b.sumRows(new Float32Array(3), 2, 2, new Float32Array(2))],
+  ];
+}
+
+/** Expects `actual()` to throw what `expected()` throws: same class, message and fields. */
+export function expectSameError(
+  label: string,
+  expected: () => unknown,
+  actual: () => unknown,
+): void {
+  let want: unknown;
+  try {
+    expected();
+  } catch (error) {
+    want = error;
+  }
+  expect(want, label).toBeInstanceOf(Error);
+  let got: unknown;
+  try {
+    actual();
+  } catch (error) {
+    got = error;
+  }
+  expect(got, label).toBeInstanceOf((want as Error).constructor);
+  expect((got as Error).message, label).toBe((want as Error).message);
+  if (want instanceof BadInputError) {
+    expect({ ...(got as BadInputError) }, label).toEqual({ ...want });
+  }
+}

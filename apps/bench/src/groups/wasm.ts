@@ -247,10 +247,18 @@ const DIM = 16;
 const BATCH = 128;
 
 /**
- * The embedding step rows: one thread, and the reproducible multi-threaded update (rows split
- * across worker threads on shared memory; bit-identical to one thread).
+ * The embedding step rows: one thread, the reproducible multi-threaded update (rows split across
+ * worker threads on shared memory, bit-identical to one thread; with about 125 distinct rows per
+ * table, under 2 x minRowsPerThread, each table's update stays on one thread at these shapes), and
+ * the hogwild mode (each step's update runs on a worker while the next step starts; racing,
+ * results depend on timing). A hogwild round ends with at most a few updates still in flight (not
+ * waited for).
  */
-function embeddingTable(wasm: WasmBackend, threaded: WasmBackend): BenchTable {
+function embeddingTable(
+  wasm: WasmBackend,
+  threaded: WasmBackend,
+  hogwild: WasmBackend,
+): BenchTable {
   const js = new JsBackend();
   const rng = createEngine('xoshiro128++', 7);
   const batches = Array.from({ length: 16 }, () =>
@@ -318,6 +326,13 @@ function embeddingTable(wasm: WasmBackend, threaded: WasmBackend): BenchTable {
         'stochastic',
       ),
       row(`wasm float32, ${threaded.threads} threads`, threaded, 'float32', 'nearest-even'),
+      row(
+        `wasm float16 stochastic, ${hogwild.threads} threads hogwild`,
+        hogwild,
+        'float16',
+        'stochastic',
+      ),
+      row(`wasm float32, ${hogwild.threads} threads hogwild`, hogwild, 'float32', 'nearest-even'),
       row('js float16 stochastic', js, 'float16', 'stochastic'),
       row('js float32', js, 'float32', 'nearest-even'),
       {
@@ -354,12 +369,13 @@ export const wasmGroup: BenchGroup = {
   async tables() {
     const wasm = await createWasmBackend();
     const threaded = await createWasmBackend({ threads: 2 });
+    const hogwild = await createWasmBackend({ threads: 2, mode: 'hogwild' });
     console.log(`@halfstep/backend-wasm: ${wasm.build} build\n`);
     return [
       ...codecTables(wasm),
       rngTable(wasm),
       ...gemmTables(wasm),
-      embeddingTable(wasm, threaded),
+      embeddingTable(wasm, threaded, hogwild),
     ];
   },
 };
