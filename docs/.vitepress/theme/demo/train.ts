@@ -1,6 +1,7 @@
 /**
  * The live demo's model: logistic regression over an embedding bag, trained with plain SGD through
- * the `@halfstep/backend` kernels, one table per storage arm, all arms on the same data.
+ * the `@halfstep/backend` kernels, one table per storage arm, all arms on the same data. On WebGPU
+ * the embedding-bag forward and the fused backward + SGD + rounded store run on the GPU.
  *
  * Data: a planted table W* (rows x dim, N(0, truthStd^2)); a sample is `bag` row indices drawn
  * uniformly; its logit is the sum of the pooled (summed) rows' elements; its label is 1 with
@@ -9,15 +10,16 @@
 import {
   type Backend,
   type BagInput,
-  type Rejection,
+  type BagUpdate,
+  createBackend,
   type RoundingMode,
   registerBackend,
   type StorageName,
-  selectBackend,
   type TableHandle,
 } from '@halfstep/backend';
 import { jsBackend } from '@halfstep/backend-js';
-import { wasmBackend } from '@halfstep/backend-wasm';
+import { WasmBackend, wasmBackend } from '@halfstep/backend-wasm';
+import { WebGpuBackend, webgpuBackend } from '@halfstep/backend-webgpu';
 import { sgd } from '@halfstep/optim';
 import { createEngine, type RandomEngine } from '@halfstep/rng';
 
@@ -65,13 +67,67 @@ export function armsFor(format: 'float16' | 'bfloat16'): DemoArm[] {
   ];
 }
 
-/** The backends the demo asks for, in order of preference. */
+/** The backends the demo offers, in order of preference. */
 export const PREFERRED_BACKENDS = ['webgpu', 'wasm', 'js'] as const;
+export type DemoBackend = (typeof PREFERRED_BACKENDS)[number];
 
-/** Registers the backends this build of the docs ships, once. */
-function registerShippedBackends(): void {
-  registerBackend(jsBackend);
-  registerBackend(wasmBackend);
+for (const registration of [jsBackend, wasmBackend, webgpuBackend]) registerBackend(registration);
+
+/** What runs a backend: the WebGPU adapter, the WASM build. */
+function describeBackend(backend: Backend): string {
+  if (backend instanceof WebGpuBackend) {
+    const { vendor, architecture, description } = backend.adapter;
+    return [vendor, architecture, description].filter(Boolean).join(' / ') || 'unnamed adapter';
+  }
+  if (backend instanceof WasmBackend) return `${backend.build} build`;
+  return 'JavaScript reference kernels';
+}
+
+/** Whether a backend starts here, and what runs it (or why it cannot start). */
+export interface BackendStatus {
+  readonly name: DemoBackend;
+  readonly available: boolean;
+  /** The adapter or build when available, else the reason it is not. */
+  readonly detail: string;
+}
+
+/** Starts (and disposes) each of {@link PREFERRED_BACKENDS}: which can run here, and why not. */
+export async function probeBackends(): Promise<BackendStatus[]> {
+  const statuses: BackendStatus[] = [];
+  for (const name of PREFERRED_BACKENDS) {
+    try {
+      const backend = await createBackend(name);
+      statuses.push({ name, available: true, detail: describeBackend(backend) });
+      backend.dispose();
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      statuses.push({ name, available: false, detail });
+    }
+  }
+  return statuses;
+}
+
+/** The embedding-bag kernels the demo calls: the GPU versions on WebGPU, the CPU ones elsewhere. */
+interface BagKernels {
+  /** On the GPU: the embedding-bag forward and the fused update of every table. */
+  readonly onGpu: boolean;
+  forward(table: TableHandle, input: BagInput): Promise<Float32Array>;
+  backward(updates: readonly BagUpdate[]): Promise<unknown>;
+}
+
+function bagKernels(backend: Backend, tables: readonly TableHandle[]): BagKernels {
+  if (backend instanceof WebGpuBackend) {
+    return {
+      onGpu: tables.every((table) => WebGpuBackend.runsOnGpu(table)),
+      forward: (table, input) => backend.embeddingBagForwardAsync(table, input, 'sum'),
+      backward: (updates) => backend.embeddingBagBackwardAsync(updates),
+    };
+  }
+  return {
+    onGpu: false,
+    forward: async (table, input) => backend.embeddingBagForward(table, input, 'sum'),
+    backward: async (updates) => backend.embeddingBagBackward(updates),
+  };
 }
 
 /** A batch of samples: the bag input and a label per sample. */
@@ -108,10 +164,13 @@ function sampleBatch(
   return { input: { indices, offsets }, labels };
 }
 
-/** A running demo: call `step()` repeatedly; `losses` grows every `evalEvery` steps. */
+/** A running demo: await `step()` repeatedly; `losses` grows every `evalEvery` steps. */
 export interface DemoRun {
-  readonly backend: string;
-  readonly rejected: readonly Rejection[];
+  readonly backend: DemoBackend;
+  /** The adapter or build that runs it. */
+  readonly detail: string;
+  /** The embedding-bag forward and the fused update run on the GPU. */
+  readonly onGpu: boolean;
   readonly arms: readonly DemoArm[];
   /** Weight bytes of each arm's table. */
   readonly weightBytes: readonly number[];
@@ -120,22 +179,18 @@ export interface DemoRun {
   /** Held-out log loss of each arm at `steps`. */
   readonly losses: number[][];
   /** Trains every arm one step (one batch); measures the loss every `evalEvery` steps. */
-  step(): void;
+  step(): Promise<void>;
   dispose(): void;
 }
 
-/**
- * Selects a backend from {@link PREFERRED_BACKENDS}, creates one table per arm and measures the
- * initial loss.
- */
+/** Starts backend `name`, creates one table per arm and measures the initial loss. */
 export async function startDemo(
+  name: DemoBackend,
   arms: readonly DemoArm[],
   evalEvery = 10,
   options: DemoOptions = DEMO_OPTIONS,
 ): Promise<DemoRun> {
-  registerShippedBackends();
-  const selection = await selectBackend(PREFERRED_BACKENDS);
-  const backend: Backend = selection.backend;
+  const backend = await createBackend(name);
   const { rows, dim, batch, lr, seed } = options;
   const truthRandom = createEngine('xoshiro128++', seed);
   const truth = new Float32Array(rows * dim).map(() => options.truthStd * gaussian(truthRandom));
@@ -160,50 +215,62 @@ export async function startDemo(
   const initRandom = createEngine('xoshiro128++', seed + 3);
   const init = new Float32Array(rows * dim).map(() => options.initStd * gaussian(initRandom));
   for (const table of tables) backend.writeRows(table, init);
-  // Every arm sees the same batches: one data stream per arm, same seed.
-  const streams = arms.map(() => createEngine('xoshiro128++', seed + 2));
-  const logits = new Float32Array(Math.max(batch, options.evalSamples));
-  const gradOutput = new Float32Array(batch * dim);
+  const kernels = bagKernels(backend, tables);
+  // Every arm sees the same batches.
+  const stream = createEngine('xoshiro128++', seed + 2);
 
-  const logLoss = (table: TableHandle, data: Batch): number => {
-    const pooled = backend.embeddingBagForward(table, data.input, 'sum');
-    const n = data.labels.length;
+  /** The mean log loss of `table` on `data`; writes each sample's logit into `logits`. */
+  const logLoss = async (table: TableHandle, data: Batch, logits: Float32Array) => {
+    const pooled = await kernels.forward(table, data.input);
     let sum = 0;
-    for (let s = 0; s < n; s++) {
+    for (let s = 0; s < data.labels.length; s++) {
       let z = 0;
       for (let j = 0; j < dim; j++) z += pooled[s * dim + j];
       logits[s] = z;
       // log(1 + e^-|z|) + max(z, 0) - y z: stable binary cross-entropy.
       sum += Math.log1p(Math.exp(-Math.abs(z))) + Math.max(z, 0) - data.labels[s] * z;
     }
-    return sum / n;
+    return sum / data.labels.length;
   };
+  const evalLogits = new Float32Array(options.evalSamples);
+  const evaluate = async () => {
+    const losses: number[] = [];
+    for (const table of tables) losses.push(await logLoss(table, evalSet, evalLogits));
+    return losses;
+  };
+  const logits = new Float32Array(batch);
+  const gradOutputs = tables.map(() => new Float32Array(batch * dim));
 
   let step = 0;
+  const initial = await evaluate();
   const run: DemoRun = {
-    backend: selection.name,
-    rejected: selection.rejected,
+    backend: name,
+    detail: describeBackend(backend),
+    onGpu: kernels.onGpu,
     arms,
     weightBytes: tables.map((t) => t.weightBytes),
     steps: [0],
-    losses: tables.map((t) => [logLoss(t, evalSet)]),
-    step() {
-      tables.forEach((table, a) => {
-        const data = sampleBatch(streams[a], truth, options, batch);
-        logLoss(table, data);
+    losses: initial.map((loss) => [loss]),
+    async step() {
+      const data = sampleBatch(stream, truth, options, batch);
+      const updates: BagUpdate[] = [];
+      for (const [a, table] of tables.entries()) {
+        await logLoss(table, data, logits);
+        const gradOutput = gradOutputs[a];
         for (let s = 0; s < batch; s++) {
           const g = (1 / (1 + Math.exp(-logits[s])) - data.labels[s]) / batch;
           gradOutput.fill(g, s * dim, (s + 1) * dim);
         }
-        backend.embeddingBagBackward([
-          { table, input: data.input, pooling: 'sum', gradOutput, step },
-        ]);
-      });
+        updates.push({ table, input: data.input, pooling: 'sum', gradOutput, step });
+      }
+      // One call updates every arm (on WebGPU: one submission).
+      await kernels.backward(updates);
       step++;
       if (step % evalEvery === 0) {
+        const losses = await evaluate();
         run.steps.push(step);
-        tables.forEach((t, a) => {
-          run.losses[a].push(logLoss(t, evalSet));
+        losses.forEach((loss, a) => {
+          run.losses[a].push(loss);
         });
       }
     },
