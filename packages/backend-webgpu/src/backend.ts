@@ -7,14 +7,11 @@ import {
   type BagUpdateResult,
   checkBagInput,
   checkBagUpdate,
-  DOMAIN_WEIGHTS,
   type MatmulArgs,
   type Pooling,
-  randomBitsFor,
   type TableData,
   type TableHandle,
   type TableSpec,
-  tableDomain,
 } from '@halfstep/backend';
 import { JsBackend } from '@halfstep/backend-js';
 import {
@@ -28,19 +25,22 @@ import {
   type RoundingStrategy,
   resolveFormat,
 } from '@halfstep/codecs';
+import { type CounterEngine, pcgHash } from '@halfstep/rng';
+import {
+  type CounterSource,
+  elementsPerWord,
+  type StochasticOptions,
+  stochastic,
+} from '@halfstep/rounding';
 import { aggregateRows } from './aggregate.js';
 import { checkAtLeast } from './checks.js';
 import { GpuRunner } from './gpu.js';
 import { formatParams, PARAM_WORDS, RULE_NUMBERS } from './params.js';
 import { type AdapterReport, type GpuContext, openGpu, type WebGpuOptions } from './runtime.js';
 import { ADD_BIAS_WGSL, MATMUL_WGSL, RELU_WGSL, SUM_ROWS_WGSL } from './shaders/dense.js';
-import {
-  DECODE_WGSL,
-  ENCODE_WGSL,
-  FORWARD_WGSL,
-  GATHER_WGSL,
-  SGD_WGSL,
-} from './shaders/kernels.js';
+import { DECODE_WGSL, ENCODE_WGSL, FORWARD_WGSL, GATHER_WGSL } from './shaders/kernels.js';
+import { GATHER_CODES_WGSL } from './shaders/update.js';
+import { GPU_OPTIMIZERS, updateKernel } from './update.js';
 
 /** Thresholds per `fillThresholds` call, as `@halfstep/codecs` asks for them. */
 const CHUNK = 4096;
@@ -50,11 +50,57 @@ function f32Bits(value: number): number {
   return new Uint32Array(Float32Array.of(value).buffer)[0];
 }
 
+/** The pcg-hash engine's salt of counter high word `high`: `@halfstep/rng`'s `pcgSalt`. */
+function pcgSaltOf(k0: number, k1: number, high: number): number {
+  return pcgHash(pcgHash(pcgHash(high) ^ k1) ^ k0);
+}
+
+/** A readback recorded in the current batch. */
+interface Gathered {
+  readonly staging: GPUBuffer;
+  readonly bytes: number;
+}
+
+/** The arrays of a table in the CPU copy: stored codes, or float32 values. */
+interface CpuStore {
+  readonly weights: Float32Array | Uint16Array | Uint8Array;
+  readonly state: Float32Array | Uint16Array | Uint8Array;
+}
+
+/**
+ * The CPU copy's arrays of a table. The GPU update writes the codes it stored straight into
+ * them (as `@halfstep/backend-js` would have stored them), which `Backend` has no method for.
+ */
+function cpuStore(cpu: JsBackend, table: TableHandle): CpuStore {
+  return (cpu as unknown as { get(table: TableHandle): CpuStore }).get(table);
+}
+
+/** Copies gathered codes (one per u32; float32 bits for float32 storage) of `rows` into `target`. */
+function copyRows(
+  codes: Uint32Array,
+  rows: Uint32Array,
+  width: number,
+  target: Float32Array | Uint16Array | Uint8Array,
+): void {
+  const out =
+    target instanceof Float32Array
+      ? new Uint32Array(target.buffer, target.byteOffset, target.length)
+      : target;
+  for (let u = 0; u < rows.length; u++) {
+    const o = rows[u] * width;
+    for (let c = 0; c < width; c++) out[o + c] = codes[u * width + c];
+  }
+}
+
 /** The GPU copy of a table's weights. */
 interface GpuTable {
   readonly format: FloatFormat | null;
   /** Null when the weights exceed the device's storage binding limit: the table stays on the CPU. */
   readonly buffer: GPUBuffer | null;
+  /** The optimizer state's format, or null for float32. */
+  readonly stateFormat: FloatFormat | null;
+  /** The optimizer state (null when stateless or when the weights have no GPU copy). */
+  readonly state: GPUBuffer | null;
   /** The CPU copy changed since the last upload. */
   stale: boolean;
   /** A GPU update of this table is in flight. */
@@ -83,6 +129,30 @@ export class WebGpuBackend implements Backend {
     this.runner = new GpuRunner(context.device);
   }
 
+  /** The `GPUDevice` the backend runs on (shared: do not destroy it; `dispose` does). */
+  get device(): GPUDevice {
+    return this.runner.device;
+  }
+
+  /**
+   * The GPU buffers of a table: its packed weights and its optimizer state (null when the table
+   * has none), uploaded from the CPU copy first when that changed. For callers that dispatch
+   * their own work on the table's memory (benchmarks); call `invalidateGpuCopy` after writing.
+   * @throws Error when the table has no GPU copy (larger than the device's binding limit).
+   */
+  gpuBuffersOf(table: TableHandle): { weights: GPUBuffer; state: GPUBuffer | null } {
+    const t = this.gpuTable(table);
+    return { weights: this.sync(table, t), state: t.state };
+  }
+
+  /**
+   * Marks a table's GPU copy as out of date, so that it is uploaded again from the CPU copy (the
+   * reference) before its next GPU use: after outside work wrote the buffers of `gpuBuffersOf`.
+   */
+  invalidateGpuCopy(table: TableHandle): void {
+    this.gpuTable(table).stale = true;
+  }
+
   private gpuTable(table: TableHandle): GpuTable {
     if (this.disposed) throw new Error('backend "webgpu" was disposed');
     const t = this.tables.get(table?.id);
@@ -96,10 +166,15 @@ export class WebGpuBackend implements Backend {
   private sync(table: TableHandle, t: GpuTable): GPUBuffer {
     if (t.buffer === null) throw new Error(`table "${table.name}" has no GPU copy`);
     if (!t.stale) return t.buffer;
-    const bytes = this.cpu.exportTable(table).weights;
+    const data = this.cpu.exportTable(table);
     const padded = new Uint8Array(t.buffer.size);
-    padded.set(bytes);
+    padded.set(data.weights);
     this.runner.device.queue.writeBuffer(t.buffer, 0, padded);
+    if (t.state !== null) {
+      const state = new Uint8Array(t.state.size);
+      state.set(data.state);
+      this.runner.device.queue.writeBuffer(t.state, 0, state);
+    }
     t.stale = false;
     return t.buffer;
   }
@@ -113,8 +188,15 @@ export class WebGpuBackend implements Backend {
     const fits =
       handle.weightBytes <= limits.maxStorageBufferBindingSize &&
       handle.weightBytes <= limits.maxBufferSize;
-    const buffer = fits ? this.runner.persistent(handle.weightBytes) : null;
-    this.tables.set(handle.id, { format, buffer, stale: true, busy: false });
+    const stateFits =
+      handle.stateBytes <= limits.maxStorageBufferBindingSize &&
+      handle.stateBytes <= limits.maxBufferSize;
+    const buffer = fits && stateFits ? this.runner.persistent(handle.weightBytes) : null;
+    const stateStorage = spec.optimizer.stateStorage;
+    const stateFormat = stateStorage === 'float32' ? null : resolveFormat(stateStorage);
+    const state =
+      buffer !== null && handle.stateBytes > 0 ? this.runner.persistent(handle.stateBytes) : null;
+    this.tables.set(handle.id, { format, buffer, stateFormat, state, stale: true, busy: false });
     return handle;
   }
 
@@ -123,6 +205,7 @@ export class WebGpuBackend implements Backend {
     const t = this.gpuTable(table);
     this.cpu.disposeTable(table);
     t.buffer?.destroy();
+    t.state?.destroy();
     this.tables.delete(table.id);
   }
 
@@ -263,6 +346,94 @@ export class WebGpuBackend implements Backend {
     new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(bytes));
   }
 
+  /**
+   * Stochastic `encode` on the GPU with counter-based random bits computed in WGSL: the codes of
+   * `src` in `format`, bit-identical to `@halfstep/codecs`' `encode(format, src, { out,
+   * rounding: stochastic(options), overflow })` with a new strategy (`@halfstep/rounding`'s
+   * counter mapping: element i uses slot i mod P of word `counter + floor(i / P)`, P =
+   * `elementsPerWord(bits)`). Philox4x32-10, Philox4x32-7 and pcg-hash engines run on the GPU;
+   * any other engine with `fillAt` has its thresholds drawn on the CPU (as `encodeAsync`).
+   * The next unused word afterwards is `counter + ceil(src.length / P)`.
+   * @throws the errors of `stochastic(options)`, of `encode` for bad arguments, and of the
+   *   engine's `fillAt` for a counter beyond its range, before anything is dispatched.
+   */
+  async encodeCounterStochasticAsync(
+    format: FormatName,
+    src: Float32Array,
+    out: Uint16Array | Uint8Array,
+    options: StochasticOptions<CounterSource>,
+    overflow: Overflow = 'infinity',
+  ): Promise<void> {
+    if (this.disposed) throw new Error('backend "webgpu" was disposed');
+    const strategy = stochastic(options);
+    const call = checkEncodeArguments(format, src, { out, rounding: strategy, overflow });
+    const fmt = call.format;
+    const bits = strategy.bitsFor(fmt);
+    const n = src.length;
+    const random = options.random as Partial<CounterSource>;
+    if (random.engine === undefined) {
+      // A stream engine (not what the type allows): its words are drawn on the CPU.
+      return this.encodeAsync(format, src, out, strategy, overflow);
+    }
+    const engine = random.engine as Partial<CounterEngine> & Pick<CounterEngine, 'fillAt'>;
+    const per = elementsPerWord(bits);
+    const counter = BigInt(options.random.counter ?? 0);
+    if (n > 0) {
+      try {
+        engine.fillAt(counter + BigInt(Math.ceil(n / per) - 1), new Uint32Array(1));
+      } catch {
+        // Words beyond the engine's range: the reference decides (it may wrap, or throw its
+        // own error), on the CPU.
+        const codes = out.slice();
+        this.cpu.encode(format, src, codes, stochastic(options), overflow);
+        out.set(codes);
+        return;
+      }
+    }
+    const name = engine.name;
+    const key = engine.key;
+    if (
+      key === undefined ||
+      (name !== 'philox4x32-10' && name !== 'philox4x32-7' && name !== 'pcg-hash')
+    ) {
+      return this.encodeAsync(format, src, out, strategy, overflow);
+    }
+    if (n === 0) return;
+    const params = formatParams(fmt, overflow === 'saturate');
+    params[16] = n;
+    params[17] = RULE_NUMBERS.stochastic;
+    params[19] = bits;
+    params[20] = per;
+    params[21] = key[0] >>> 0;
+    params[22] = key[1] >>> 0;
+    if (name === 'pcg-hash') {
+      params[18] = 3;
+      const high = Number((counter >> 32n) & 0xffffffffn);
+      params[24] = Number(counter & 0xffffffffn);
+      params[25] = pcgSaltOf(key[0], key[1], high);
+      params[26] = pcgSaltOf(key[0], key[1], (high + 1) >>> 0);
+    } else {
+      params[18] = 2;
+      params[23] = name === 'philox4x32-10' ? 10 : 7;
+      const block = counter >> 2n;
+      for (let w = 0; w < 4; w++) params[24 + w] = Number((block >> BigInt(32 * w)) & 0xffffffffn);
+      params[28] = Number(counter & 3n);
+    }
+    const r = this.runner;
+    const words = Math.ceil(n / (32 / fmt.bits));
+    const dst = r.output(words * 4);
+    r.dispatch(
+      'encode',
+      () => ENCODE_WGSL,
+      [r.input(params), r.input(src), r.input(new Uint32Array(1)), dst],
+      words,
+    );
+    const staging = r.copyOut(dst, out.byteLength);
+    await r.submit();
+    const bytes = await r.read(staging, out.byteLength);
+    new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(bytes));
+  }
+
   /** `decode` on the GPU (integer arithmetic only): bit-identical to `@halfstep/codecs`' `decode`. */
   async decodeAsync(
     format: FormatName,
@@ -355,28 +526,34 @@ export class WebGpuBackend implements Backend {
     return results;
   }
 
-  /** Whether the GPU runs a table's fused update: plain SGD (no decay, no max-norm), any storage. */
+  /**
+   * Whether the GPU runs a table's fused update: every optimizer of `@halfstep/optim` (SGD,
+   * momentum, Adagrad, row-wise Adagrad, Adam; weight decay, max-norm, float32 or 16-bit state),
+   * every storage, nearest-even or stochastic rounding. False only for an optimizer of another
+   * kind, or one whose options are not float32 numbers (not made by `@halfstep/optim`).
+   */
   static runsOnGpu(table: TableHandle): boolean {
     const opt = table.optimizer;
-    const lr = Number(opt.options.lr);
-    return (
-      opt.kind === 'sgd' &&
-      !opt.writesGradient &&
-      opt.maxNorm === 0 &&
-      !opt.options.weightDecay &&
-      !opt.options.decoupled &&
-      !opt.options.l2 &&
-      Math.fround(lr) === lr
-    );
+    if (!GPU_OPTIMIZERS.has(opt.kind)) return false;
+    for (const name of ['lr', 'l2', 'decoupled', 'maxNorm', 'momentum', 'eps', 'beta1', 'beta2']) {
+      const value = opt.options[name];
+      if (value === undefined) continue;
+      if (typeof value !== 'number' || Math.fround(value) !== value) return false;
+    }
+    return true;
   }
 
   /**
    * `embeddingBagBackward` with the update on the GPU for the tables `runsOnGpu` accepts: every
    * update is checked first (same errors as the JS backend; a throw changes nothing), duplicate
    * rows are summed on the CPU in the reference order, the summed rows are uploaded, and one
-   * invocation per element computes `w - lr x g` in float32 and stores it rounded (nearest-even
-   * or stochastic with the counter-based thresholds, saturating). The updated rows are then read
-   * back into the CPU copy. Other tables run on the CPU. All GPU work goes in one submission.
+   * invocation per row applies the optimizer in the float32 arithmetic of `@halfstep/optim`
+   * (weight decay, the rule with its state, max-norm; correctly rounded division and square
+   * root; Adam's bias corrections from `stepScalars` on the CPU) and stores the weights rounded
+   * (nearest-even or stochastic with the counter-based thresholds, saturating) and 16-bit state
+   * stochastically rounded in its own random-bit domain. The stored codes of the updated rows
+   * (weights and state) are then read back into the CPU copy. Other tables run on the CPU. All
+   * GPU work goes in one submission.
    */
   async embeddingBagBackwardAsync(updates: readonly BagUpdate[]): Promise<BagUpdateResult[]> {
     const tables = updates.map((u) => this.gpuTable(u.table));
@@ -394,7 +571,7 @@ export class WebGpuBackend implements Backend {
     const cpuUpdates = updates.filter((_, k) => !onGpu[k]);
     const cpuResults = cpuUpdates.length > 0 ? this.cpu.embeddingBagBackward(cpuUpdates) : [];
     const r = this.runner;
-    const pending: { k: number; staging: GPUBuffer; bytes: number }[] = [];
+    const pending: { k: number; weights: Gathered; state: Gathered | null }[] = [];
     for (let k = 0; k < updates.length; k++) {
       const agg = aggregated[k];
       if (agg === null) {
@@ -406,38 +583,54 @@ export class WebGpuBackend implements Backend {
       const weights = this.sync(table, t);
       const count = agg.rows.length;
       if (count === 0) continue;
-      const params = formatParams(t.format, true);
-      params[16] = count;
-      params[17] = table.dim;
-      params[18] = new Uint32Array(Float32Array.of(Number(table.optimizer.options.lr)).buffer)[0];
-      params[19] = step >>> 0;
-      params[20] = tableDomain(table.index, DOMAIN_WEIGHTS);
-      params[21] = Number(table.seed & 0xffffffffn);
-      params[22] = Number((table.seed >> 32n) & 0xffffffffn);
-      params[23] = t.format !== null && table.rounding === 'stochastic' ? 1 : 0;
-      params[24] = t.format === null ? 0 : randomBitsFor(t.format.mantissaBits);
-      const paramBuffer = r.input(params);
+      const kernel = updateKernel(table, count, step);
       const rowBuffer = r.input(agg.rows);
-      const elements = count * table.dim;
       r.dispatch(
-        'sgd',
-        () => SGD_WGSL,
-        [paramBuffer, rowBuffer, r.input(agg.grads), weights],
-        elements,
+        kernel.key,
+        kernel.source,
+        kernel.bindings(
+          r.input(kernel.params),
+          rowBuffer,
+          r.output(agg.grads.byteLength, agg.grads),
+          weights,
+          t.state,
+          kernel.stateParams && r.input(kernel.stateParams),
+        ),
+        kernel.invocations,
       );
-      const dst = r.output(elements * 4);
-      r.dispatch('gather', () => GATHER_WGSL, [paramBuffer, rowBuffer, weights, dst], elements);
-      pending.push({ k, staging: r.copyOut(dst, elements * 4), bytes: elements * 4 });
+      const stateSize = table.optimizer.stateSize(table.dim);
+      pending.push({
+        k,
+        weights: this.gatherCodes(t.format, rowBuffer, count, table.dim, weights),
+        state:
+          t.state === null || stateSize === 0
+            ? null
+            : this.gatherCodes(t.stateFormat, rowBuffer, count, stateSize, t.state),
+      });
       t.busy = true;
     }
     const submitted = r.submit();
     try {
       await submitted;
-      for (const { k, staging, bytes } of pending) {
-        const values = new Float32Array(await r.read(staging, bytes));
-        const rows = Int32Array.from(aggregated[k]!.rows);
-        // Re-encoding a decoded code with nearest-even gives the same code back.
-        this.cpu.writeRows(updates[k].table, values, rows);
+      for (const { k, weights, state } of pending) {
+        const rows = aggregated[k]!.rows;
+        const target = cpuStore(this.cpu, updates[k].table);
+        const table = updates[k].table;
+        copyRows(
+          new Uint32Array(await r.read(weights.staging, weights.bytes)),
+          rows,
+          table.dim,
+          target.weights,
+        );
+        if (state !== null) {
+          const size = table.optimizer.stateSize(table.dim);
+          copyRows(
+            new Uint32Array(await r.read(state.staging, state.bytes)),
+            rows,
+            size,
+            target.state,
+          );
+        }
       }
     } catch (error) {
       // The CPU copy is the reference: drop what the GPU copy may hold.
@@ -452,6 +645,29 @@ export class WebGpuBackend implements Backend {
       if (agg === null) return cpuResults[c++];
       return { updatedRows: agg.rows.length, skippedRows: agg.skipped };
     });
+  }
+
+  /** Records a gather of `count` rows x `width` stored codes (one per u32) and its readback. */
+  private gatherCodes(
+    format: FloatFormat | null,
+    rows: GPUBuffer,
+    count: number,
+    width: number,
+    source: GPUBuffer,
+  ): Gathered {
+    const r = this.runner;
+    const params = formatParams(format, true);
+    params[16] = count;
+    params[17] = width;
+    const bytes = count * width * 4;
+    const dst = r.output(bytes);
+    r.dispatch(
+      'gather-codes',
+      () => GATHER_CODES_WGSL,
+      [r.input(params), rows, source, dst],
+      count * width,
+    );
+    return { staging: r.copyOut(dst, bytes), bytes };
   }
 
   /** Runs on the CPU (the JS reference's loop order). */
@@ -628,7 +844,10 @@ export class WebGpuBackend implements Backend {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const t of this.tables.values()) t.buffer?.destroy();
+    for (const t of this.tables.values()) {
+      t.buffer?.destroy();
+      t.state?.destroy();
+    }
     this.tables.clear();
     this.cpu.dispose();
     this.runner.destroy();

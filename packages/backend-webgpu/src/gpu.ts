@@ -7,13 +7,21 @@ const READBACK = 0x1 | 0x8; // MAP_READ | COPY_DST
 const WORKGROUP = 64;
 const MAX_GROUPS = 65535;
 
-/** The bytes of `data`, padded with zeros to a whole number of 32-bit words. */
-export function wordBytes(data: ArrayBufferView): Uint8Array {
+/**
+ * The bytes of `data`, padded with zeros to a whole number of 32-bit words: a view of `data` when
+ * it already is whole words in an `ArrayBuffer`, else a copy (a `SharedArrayBuffer`'s bytes are
+ * copied too, since `writeBuffer` takes only unshared memory in the browser typings).
+ */
+export function wordBytes(data: ArrayBufferView): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (bytes.byteLength % 4 === 0 && bytes.byteOffset % 4 === 0) return bytes;
+  if (bytes.byteLength % 4 === 0 && bytes.byteOffset % 4 === 0 && isUnshared(bytes)) return bytes;
   const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
   padded.set(bytes);
   return padded;
+}
+
+function isUnshared(bytes: Uint8Array): bytes is Uint8Array<ArrayBuffer> {
+  return bytes.buffer instanceof ArrayBuffer;
 }
 
 /**
@@ -67,6 +75,14 @@ export class GpuRunner {
       size: Math.max(4, Math.ceil(bytes / 4) * 4),
       usage: STORAGE_OUT,
     });
+  }
+
+  /** A long-lived storage buffer holding `data` (padded to words), not pooled: the caller destroys it. */
+  persistentWith(data: ArrayBufferView): GPUBuffer {
+    const bytes = wordBytes(data);
+    const buffer = this.persistent(bytes.byteLength);
+    if (bytes.byteLength > 0) this.device.queue.writeBuffer(buffer, 0, bytes);
+    return buffer;
   }
 
   /** Records one dispatch of `invocations` threads (64 per workgroup, 2-D beyond 65535 groups). */

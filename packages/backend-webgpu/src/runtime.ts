@@ -24,6 +24,12 @@ export interface GpuContext {
 /** Debian's chromium ships SwiftShader's Vulkan driver here; Dawn finds it through this ICD file. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
+/**
+ * Where Vulkan drivers install their ICD files; when one of NVIDIA's (`nvidia*.json`) is there,
+ * SwiftShader is not forced.
+ */
+const ICD_DIRECTORIES = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'];
+
 interface NodeProcessLike {
   env: Record<string, string | undefined>;
 }
@@ -38,8 +44,17 @@ async function gpuFromNode(options: WebGpuOptions): Promise<GPU> {
       const fsName = 'node:fs';
       const fs = (await import(/* @vite-ignore */ fsName)) as {
         existsSync(path: string): boolean;
+        readdirSync(path: string): string[];
       };
-      if (fs.existsSync(SWIFTSHADER_ICD)) proc.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+      // A machine with NVIDIA's Vulkan driver has a GPU: leave the loader to find it.
+      const nvidia = ICD_DIRECTORIES.some((dir) => {
+        try {
+          return fs.readdirSync(dir).some((name) => /^nvidia.*\.json$/.test(name));
+        } catch {
+          return false;
+        }
+      });
+      if (!nvidia && fs.existsSync(SWIFTSHADER_ICD)) proc.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
     }
     // A variable specifier keeps bundlers from pulling the Node-only package into browser code.
     const name = 'webgpu';
@@ -64,9 +79,9 @@ async function gpuFromNode(options: WebGpuOptions): Promise<GPU> {
 
 /**
  * Opens a WebGPU device: `navigator.gpu` when the platform has it (browsers, Deno), else the
- * `webgpu` package (Dawn) in Node, imported only now. In Node, when `VK_ICD_FILENAMES` is unset
- * and `SWIFTSHADER_ICD` exists, it is set to that file so that Dawn finds a (software) Vulkan
- * adapter on machines without a GPU.
+ * `webgpu` package (Dawn) in Node, imported only now. In Node, when `VK_ICD_FILENAMES` is unset,
+ * `SWIFTSHADER_ICD` exists and NVIDIA's Vulkan ICD file does not, it is set to that file so that
+ * Dawn finds a (software) Vulkan adapter on machines without a GPU.
  * @throws Error saying why: no WebGPU at all, no adapter, or the device request failed.
  */
 export async function openGpu(options: WebGpuOptions = {}): Promise<GpuContext> {

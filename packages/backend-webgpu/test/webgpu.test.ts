@@ -7,8 +7,23 @@ import {
   unregisterBackend,
 } from '@halfstep/backend';
 import { JsBackend } from '@halfstep/backend-js';
-import { decode, encode, type FloatFormat, type RoundingStrategy } from '@halfstep/codecs';
-import { momentum, type SparseOptimizer, sgd } from '@halfstep/optim';
+import {
+  decode,
+  encode,
+  type FloatFormat,
+  type RoundingStrategy,
+  resolveFormat,
+} from '@halfstep/codecs';
+import {
+  adagrad,
+  adam,
+  momentum,
+  rowwiseAdagrad,
+  type SparseOptimizer,
+  sgd,
+} from '@halfstep/optim';
+import { createEngine, createPhilox } from '@halfstep/rng';
+import { maxRandomBits, stochastic } from '@halfstep/rounding';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebGpuBackend, webgpuBackend } from '../src/index.js';
 import { bitsOf, lcg, openDevice } from './device.js';
@@ -120,6 +135,97 @@ describe.skipIf(!gpu)('encode and decode on the GPU', () => {
           }
         }
       }
+    }
+  });
+
+  it(
+    'computes counter-based stochastic rounding (Philox, pcg-hash) in WGSL bit-identically',
+    T,
+    async () => {
+      const engines = [
+        createPhilox(0x0123456789abcdefn),
+        createPhilox(77n, { rounds: 7 }),
+        createEngine('pcg-hash', 0xfedcba9876543210n),
+      ];
+      const counters: (number | bigint)[] = [
+        0,
+        3,
+        2 ** 32 - 5,
+        (1n << 62n) + 7n,
+        2n ** 34n - 5n,
+        2n ** 64n - 9n,
+      ];
+      let seed = 3;
+      for (const format of FORMATS) {
+        for (const engine of engines) {
+          for (const bits of [undefined, 5, 8, 16]) {
+            if (bits !== undefined && bits > maxRandomBits(resolveFormat(format))) continue;
+            // Every counter with the default bits; a lane offset and a wrap with the others.
+            for (const counter of bits === undefined ? counters : counters.slice(1, 3)) {
+              const n = 4099;
+              const src = randomBits(n, seed++);
+              const options = { random: { engine, counter }, bits };
+              const out = format.startsWith('float8') ? new Uint8Array(n) : new Uint16Array(n);
+              const label = { format, engine: engine.name, bits, counter: String(counter) };
+              let want: Uint8Array | Uint16Array;
+              try {
+                want = encode(format, src, { rounding: stochastic(options), overflow: 'saturate' });
+              } catch (error) {
+                // A counter running past the engine's range: the same error.
+                await expect(
+                  gpu!.encodeCounterStochasticAsync(format, src, out, options, 'saturate'),
+                ).rejects.toThrow((error as Error).message);
+                continue;
+              }
+              await gpu!.encodeCounterStochasticAsync(format, src, out, options, 'saturate');
+              expect({ ...label, out }).toEqual({ ...label, out: want });
+            }
+          }
+        }
+      }
+    },
+  );
+
+  it(
+    'draws a stream engine passed to encodeCounterStochasticAsync on the CPU, in order',
+    T,
+    async () => {
+      const src = randomBits(5000, 17);
+      const out = new Uint16Array(5000);
+      const stream = { random: createEngine('xoshiro128++', 9n) };
+      await gpu!.encodeCounterStochasticAsync(
+        'float16',
+        src,
+        out,
+        stream as unknown as Parameters<WebGpuBackend['encodeCounterStochasticAsync']>[3],
+      );
+      const want = encode('float16', src, {
+        rounding: stochastic({ random: createEngine('xoshiro128++', 9n) }),
+      });
+      expect(out).toEqual(want);
+    },
+  );
+
+  it('rejects bad counter-based options with the errors of the CPU path', T, async () => {
+    const engine = createEngine('pcg-hash', 1n);
+    const src = new Float32Array(64);
+    const out = new Uint16Array(64);
+    const cases = [
+      { random: { engine, counter: -1 } },
+      { random: { engine }, bits: 14 },
+      { random: { engine, counter: 2n ** 64n } },
+    ];
+    for (const options of cases) {
+      let expected: unknown;
+      try {
+        encode('float16', src, { out: out.slice(), rounding: stochastic(options) });
+      } catch (error) {
+        expected = error;
+      }
+      expect(expected).toBeInstanceOf(Error);
+      await expect(gpu!.encodeCounterStochasticAsync('float16', src, out, options)).rejects.toThrow(
+        (expected as Error).message,
+      );
     }
   });
 
@@ -345,9 +451,63 @@ describe.skipIf(!gpu)('embedding bags on the GPU', () => {
     },
   );
 
-  it('runs other optimizers on the CPU with the same results', T, async () => {
+  it(
+    'runs every optimizer (decay, max-norm, 16-bit state) on the GPU bit-identically',
+    T,
+    async () => {
+      const js = new JsBackend();
+      const optimizers: SparseOptimizer[] = [
+        sgd({ lr: 0.05, weightDecay: { mode: 'l2', rate: 0.01 }, maxNorm: 0.8 }),
+        sgd({ lr: 0.05, weightDecay: { mode: 'decoupled', rate: 0.1 } }),
+        momentum({ lr: 0.1, momentum: 0.9 }),
+        momentum({ lr: 0.1, stateStorage: 'float16', maxNorm: 1.5 }),
+        adagrad({ lr: 0.1, initialAccumulator: 0.01 }),
+        adagrad({ lr: 0.1, stateStorage: 'bfloat16', weightDecay: { mode: 'l2', rate: 0.05 } }),
+        rowwiseAdagrad({ lr: 0.1 }),
+        rowwiseAdagrad({ lr: 0.1, stateStorage: 'float16', maxNorm: 0.7 }),
+        adam({ lr: 0.01 }),
+        adam({ lr: 0.02, stateStorage: 'float16', weightDecay: { mode: 'decoupled', rate: 0.01 } }),
+        adam({ lr: 0.01, beta1: 0.5, stateStorage: 'bfloat16', maxNorm: 1 }),
+      ];
+      let seed = 500;
+      for (const [k, optimizer] of optimizers.entries()) {
+        // Each kind has two variants or more: together they see every storage.
+        const storages =
+          k % 2 === 0 ? (['float32', 'float16'] as const) : (['bfloat16', 'float8e4m3'] as const);
+        for (const storage of storages) {
+          const rows = 40;
+          // Three segments of 8 columns, the last partial; codes of two rows share words.
+          const dim = 19;
+          const s = spec(storage, rows, dim, { optimizer, rounding: 'stochastic' });
+          const a = gpu!.createTable(s);
+          const b = js.createTable(s);
+          expect(WebGpuBackend.runsOnGpu(a)).toBe(true);
+          const values = randomValues(rows * dim, seed++, 1.5);
+          gpu!.writeRows(a, values);
+          js.writeRows(b, values);
+          for (let step = 0; step < 3; step++) {
+            const input = batch(rows, 8, 6, seed++, step === 2);
+            const gradOutput = randomValues(8 * dim, seed++, 0.5);
+            const pooling = step === 1 ? ('mean' as const) : ('sum' as const);
+            const u = { input, pooling, gradOutput, step };
+            const got = await gpu!.embeddingBagBackwardAsync([{ ...u, table: a }]);
+            expect(got).toEqual(js.embeddingBagBackward([{ ...u, table: b }]));
+            const label = { kind: optimizer.kind, options: optimizer.options, storage, step };
+            expect({ ...label, data: gpu!.exportTable(a) }).toEqual({
+              ...label,
+              data: js.exportTable(b),
+            });
+          }
+          gpu!.disposeTable(a);
+        }
+      }
+    },
+  );
+
+  it('runs an optimizer of an unknown kind on the CPU with the same results', T, async () => {
     const js = new JsBackend();
-    const s = spec('float16', 20, 5, { optimizer: momentum({ lr: 0.1 }) as SparseOptimizer });
+    const custom = { ...momentum({ lr: 0.1 }), kind: 'custom' } as unknown as SparseOptimizer;
+    const s = spec('float16', 20, 5, { optimizer: custom });
     const a = gpu!.createTable(s);
     const b = js.createTable(s);
     expect(WebGpuBackend.runsOnGpu(a)).toBe(false);

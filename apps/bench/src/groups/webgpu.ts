@@ -3,7 +3,9 @@ import { JsBackend } from '@halfstep/backend-js';
 import { createWasmBackend } from '@halfstep/backend-wasm';
 import { createWebGpuBackend, type WebGpuBackend } from '@halfstep/backend-webgpu';
 import { roundNearestEven } from '@halfstep/codecs';
-import { sgd } from '@halfstep/optim';
+import { adam, sgd } from '@halfstep/optim';
+import { createPhilox } from '@halfstep/rng';
+import { stochastic } from '@halfstep/rounding';
 import { normalFloat32 } from '../data.js';
 import type { BenchGroup, BenchRow, Measured } from '../harness.js';
 
@@ -47,7 +49,7 @@ function batch() {
   return { input, grad };
 }
 
-function table(backend: Backend): TableHandle {
+function table(backend: Backend, optimizer = sgd({ lr: 0.01 })): TableHandle {
   return backend.createTable({
     name: 'bench',
     index: 0,
@@ -55,15 +57,17 @@ function table(backend: Backend): TableHandle {
     dim: DIM,
     storage: 'float16',
     rounding: 'stochastic',
-    optimizer: sgd({ lr: 0.01 }),
+    optimizer,
     seed: 1n,
   });
 }
 
 /**
- * The WebGPU backend beside the WASM and JS ones on the same data: float16 encode and an
- * embedding training step. GPU rows time the backend's async kernels, readback included. On
- * SwiftShader (CPU Vulkan) the figures only show that it works.
+ * The WebGPU backend beside the WASM and JS ones on the same data: float16 encode (nearest-even,
+ * and stochastic with Philox bits: drawn on the CPU by js and wasm, computed in WGSL by webgpu)
+ * and an embedding training step with SGD and with Adam (float16 state). GPU rows time the
+ * backend's async kernels, readback included. On SwiftShader (CPU Vulkan) the figures only show
+ * that it works.
  */
 export const webgpuGroup: BenchGroup = {
   name: 'webgpu',
@@ -82,8 +86,8 @@ export const webgpuGroup: BenchGroup = {
     const codes = new Uint16Array(N);
     const { input, grad } = batch();
     let step = 0;
-    const stepRow = (name: string, backend: Backend): BenchRow => {
-      const t = table(backend);
+    const stepRow = (name: string, backend: Backend, optimizer = sgd({ lr: 0.01 })): BenchRow => {
+      const t = table(backend, optimizer);
       return {
         name,
         items: input.indices.length,
@@ -103,6 +107,22 @@ export const webgpuGroup: BenchGroup = {
       name,
       measure: async () => (gpu ? timeAsync(run(gpu), items) : { unavailable: why }),
     });
+    const philox = () => ({ random: { engine: createPhilox(3n), counter: 0 } });
+    const gpuStep = (name: string, optimizer = sgd({ lr: 0.01 })) =>
+      gpuRow(
+        name,
+        (g) => {
+          const t = table(g, optimizer);
+          return async () => {
+            await g.embeddingBagForwardAsync(t, input, 'sum');
+            return g.embeddingBagBackwardAsync([
+              { table: t, input, pooling: 'sum', gradOutput: grad, step: step++ },
+            ]);
+          };
+        },
+        input.indices.length,
+      );
+    const adamF16 = () => adam({ lr: 0.001, stateStorage: 'float16' });
     return [
       {
         title: `float16 encode, nearest-even, 1 Mi values (GPU: ${adapter})`,
@@ -127,25 +147,41 @@ export const webgpuGroup: BenchGroup = {
         ],
       },
       {
+        title: `float16 encode, stochastic with Philox4x32-10 bits, 1 Mi values (GPU: ${adapter})`,
+        unit: 'values',
+        baseline: 'js',
+        rows: [
+          {
+            name: 'js',
+            items: N,
+            run: () => js.encode('float16', values, codes, stochastic(philox())),
+          },
+          {
+            name: 'wasm',
+            items: N,
+            run: () => wasm.encode('float16', values, codes, stochastic(philox())),
+          },
+          gpuRow(
+            'webgpu (bits in WGSL)',
+            (g) => () => g.encodeCounterStochasticAsync('float16', values, codes, philox()),
+            N,
+          ),
+        ],
+      },
+      {
         title: `training step, ${ROWS / 1000}k x ${DIM} float16 table, stochastic rounding, ${BAGS} bags x ${LOOKUPS_PER_BAG} lookups, SGD (GPU: ${adapter})`,
         unit: 'row updates',
         baseline: 'js',
+        rows: [stepRow('js', js), stepRow('wasm', wasm), gpuStep('webgpu')],
+      },
+      {
+        title: `training step, ${ROWS / 1000}k x ${DIM} float16 table, stochastic rounding, ${BAGS} bags x ${LOOKUPS_PER_BAG} lookups, Adam with float16 state (GPU: ${adapter})`,
+        unit: 'row updates',
+        baseline: 'js',
         rows: [
-          stepRow('js', js),
-          stepRow('wasm', wasm),
-          gpuRow(
-            'webgpu',
-            (g) => {
-              const t = table(g);
-              return async () => {
-                await g.embeddingBagForwardAsync(t, input, 'sum');
-                return g.embeddingBagBackwardAsync([
-                  { table: t, input, pooling: 'sum', gradOutput: grad, step: step++ },
-                ]);
-              };
-            },
-            input.indices.length,
-          ),
+          stepRow('js', js, adamF16()),
+          stepRow('wasm', wasm, adamF16()),
+          gpuStep('webgpu', adamF16()),
         ],
       },
     ];

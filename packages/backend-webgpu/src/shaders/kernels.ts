@@ -1,5 +1,5 @@
 import { FORMAT_WGSL, INDEX_WGSL } from './format.js';
-import { PHILOX_WGSL } from './philox.js';
+import { PCG_HASH_WGSL, PHILOX_WGSL } from './philox.js';
 
 const HEADER = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> P: array<u32>;
@@ -12,13 +12,42 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 /**
  * Bulk encode: one invocation per output word; element i = word x (32 / bits) + j gets
- * `encode_one(src[i], P[17], th[i])` in bits [j x bits, (j + 1) x bits). P[16] = element count,
- * P[18] = 1 when `th` holds one stochastic threshold per element.
+ * `encode_one(src[i], P[17], t)` in bits [j x bits, (j + 1) x bits). P[16] = element count.
+ * P[18] says where a stochastic threshold t comes from: 1 = `th[i]`; 2 = Philox (P[23] rounds)
+ * and 3 = pcg-hash, computed here from element i's word counter + floor(i / P[20]) and slot
+ * i mod P[20] with P[19] random bits per element (`@halfstep/rounding`'s counter mapping);
+ * P[21..22] the key; Philox: P[24..27] the counter's block, P[28] its lane; pcg-hash: P[24] the
+ * counter's low word, P[25] and P[26] the salts of its high word and of the next one.
  */
-export const ENCODE_WGSL = /* wgsl */ `${HEADER}
+export const ENCODE_WGSL = /* wgsl */ `${HEADER}${PHILOX_WGSL}${PCG_HASH_WGSL}
 @group(0) @binding(1) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<storage, read> th: array<u32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<u32>;
+
+fn counter_threshold(i: u32) -> u32 {
+  let k = P[19u];
+  let per = P[20u];
+  let d = i / per;
+  let slot = i % per;
+  var word: u32;
+  if (P[18u] == 2u) {
+    let t = P[28u] + d;
+    let add = t >> 2u;
+    let c0 = P[24u] + add;
+    var carry = select(0u, 1u, c0 < add);
+    let c1 = P[25u] + carry;
+    carry = select(0u, 1u, carry == 1u && c1 == 0u);
+    let c2 = P[26u] + carry;
+    carry = select(0u, 1u, carry == 1u && c2 == 0u);
+    let c3 = P[27u] + carry;
+    word = philox_lane_rounds(P[21u], P[22u], c0, c1, c2, c3, t & 3u, P[23u]);
+  } else {
+    let low = P[24u] + d;
+    word = pcg_hash(low + select(P[25u], P[26u], low < d));
+  }
+  return (word << (slot * k)) | (0xffffffffu >> k);
+}
+
 ${ENTRY} {
   let w = flat_index(gid, groups);
   let n = P[16u];
@@ -30,7 +59,12 @@ ${ENTRY} {
     let i = w * per + j;
     if (i < n) {
       var t = 0u;
-      if (P[18u] != 0u) { t = th[i]; }
+      let source = P[18u];
+      if (source == 1u) {
+        t = th[i];
+      } else if (source >= 2u) {
+        t = counter_threshold(i);
+      }
       word = word | (encode_one(src[i], P[17u], t) << (j * bits));
     }
   }
@@ -95,53 +129,6 @@ ${ENTRY} {
     }
   }
   dst[idx] = acc;
-}
-`;
-
-/**
- * Fused SGD + rounded store, one invocation per (aggregated row u, column c):
- * w = w - lr x g in float32, then stored: float32 as is, codes through `encode_one` with
- * saturation and nearest-even, or stochastic rounding with the counter-based threshold of
- * (seed, step, table domain, row, column). Codes sharing a word are replaced with atomics.
- * P[16] rows, P[17] dim, P[18] lr (float32 bits), P[19] step, P[20] domain, P[21..22] key,
- * P[23] stochastic, P[24] random bits per element.
- */
-export const SGD_WGSL = /* wgsl */ `${HEADER}${PHILOX_WGSL}
-@group(0) @binding(1) var<storage, read> rows: array<u32>;
-@group(0) @binding(2) var<storage, read> grads: array<f32>;
-@group(0) @binding(3) var<storage, read_write> weights: array<atomic<u32>>;
-${ENTRY} {
-  let idx = flat_index(gid, groups);
-  let dim = P[17u];
-  if (idx >= P[16u] * dim) { return; }
-  let u = idx / dim;
-  let c = idx % dim;
-  let row = rows[u];
-  let e = row * dim + c;
-  let bits = P[F_BITS];
-  let per = 32u / bits;
-  let wi = e / per;
-  let old = atomicLoad(&weights[wi]);
-  var wv: u32;
-  if (bits == 32u) { wv = old; } else { wv = decode_one(unpack_code(old, e)); }
-  let lr = bitcast<f32>(P[18u]);
-  let step = fenced(lr * grads[idx]);
-  let next = bitcast<f32>(wv) - step;
-  if (bits == 32u) {
-    atomicStore(&weights[wi], bitcast<u32>(next));
-    return;
-  }
-  var rule = 0u;
-  var t = 0u;
-  if (P[23u] != 0u) {
-    rule = 6u;
-    t = row_threshold(P[21u], P[22u], P[19u], P[20u], row, P[24u], c);
-  }
-  let code = encode_one(bitcast<u32>(next), rule, t);
-  let shift = (e % per) * bits;
-  let mask = ((1u << bits) - 1u) << shift;
-  atomicAnd(&weights[wi], ~mask);
-  atomicOr(&weights[wi], code << shift);
 }
 `;
 

@@ -1,0 +1,327 @@
+import type { OptimizerKind } from '@halfstep/optim';
+import { EXACT_WGSL } from './exact.js';
+import { FORMAT_WGSL, INDEX_WGSL } from './format.js';
+import { PHILOX_WGSL } from './philox.js';
+
+/**
+ * `FORMAT_WGSL` for the optimizer state's format: the same functions reading their constants
+ * from the storage array `S` (named `s_encode_one`, `s_decode_one`, `s_unpack_code`).
+ */
+const STATE_FORMAT_WGSL = FORMAT_WGSL.replace(/^const F_[A-Z_]+ = \d+u;$/gm, '')
+  .replace(/\bP\[/g, 'S[')
+  .replace(/\bencode_one\b/g, 's_encode_one')
+  .replace(/\bdecode_one\b/g, 's_decode_one')
+  .replace(/\bunpack_code\b/g, 's_unpack_code')
+  .replace(/\bfenced\b/g, 's_fenced');
+
+/** Word indices of the fused update's parameters (after the 16 format words). */
+export const U = {
+  count: 16,
+  dim: 17,
+  step: 18,
+  weightDomain: 19,
+  key0: 20,
+  key1: 21,
+  weightStochastic: 22,
+  weightRandomBits: 23,
+  stateDomain: 24,
+  stateRandomBits: 25,
+  stateSize: 26,
+  segment: 27,
+  lr: 32,
+  l2: 33,
+  decoupled: 34,
+  shrink: 35,
+  maxNorm: 36,
+  momentum: 37,
+  eps: 38,
+  beta1: 39,
+  beta2: 40,
+  oneMinusBeta1: 41,
+  oneMinusBeta2: 42,
+  biasCorrection1: 43,
+  biasCorrection2: 44,
+  dimValue: 45,
+} as const;
+
+/** Parameter words of the fused update. */
+export const UPDATE_PARAM_WORDS = 48;
+
+function statefulBindings(): string {
+  return /* wgsl */ `
+@group(0) @binding(4) var<storage, read_write> state: array<atomic<u32>>;
+@group(0) @binding(5) var<storage, read> S: array<u32>;
+${STATE_FORMAT_WGSL}
+
+fn load_s(e: u32) -> f32 {
+  let bits = S[F_BITS];
+  let word = atomicLoad(&state[e / (32u / bits)]);
+  if (bits == 32u) { return bitcast<f32>(word); }
+  return bitcast<f32>(s_decode_one(s_unpack_code(word, e)));
+}
+
+// load_s through a one-word cache (word index, word): each word is loaded once per walk.
+fn load_s_walk(e: u32, cache: ptr<function, vec2<u32>>) -> f32 {
+  let bits = S[F_BITS];
+  let wi = e / (32u / bits);
+  if ((*cache).x != wi) { *cache = vec2<u32>(wi, atomicLoad(&state[wi])); }
+  if (bits == 32u) { return bitcast<f32>((*cache).y); }
+  return bitcast<f32>(s_decode_one(s_unpack_code((*cache).y, e)));
+}
+
+// Stores state element e (element j of its row) stochastically rounded (saturating) in the state
+// format; codes sharing a word are gathered in acc and written once per word.
+fn store_s(
+  e: u32, j: u32, row: u32, v: f32, last: bool, acc: ptr<function, vec2<u32>>,
+  cache: ptr<function, RowBlock>,
+) {
+  let bits = S[F_BITS];
+  if (bits == 32u) {
+    atomicStore(&state[e], bitcast<u32>(v));
+    return;
+  }
+  let t = row_threshold_walk(P[${U.key0}u], P[${U.key1}u], P[${U.step}u], P[${U.stateDomain}u], row, P[${U.stateRandomBits}u], j, cache);
+  let code = s_encode_one(bitcast<u32>(v), 6u, t);
+  let per = 32u / bits;
+  let shift = (e % per) * bits;
+  (*acc).x = (*acc).x | (code << shift);
+  (*acc).y = (*acc).y | (((1u << bits) - 1u) << shift);
+  if (e % per == per - 1u || last) {
+    let wi = e / per;
+    if ((*acc).y == 0xffffffffu) {
+      atomicStore(&state[wi], (*acc).x);
+    } else {
+      atomicAnd(&state[wi], ~(*acc).y);
+      atomicOr(&state[wi], (*acc).x);
+    }
+    *acc = vec2<u32>(0u, 0u);
+  }
+}
+`;
+}
+
+/** The rule of each optimizer, per element c: reads g and w, may update state, sets w. */
+const RULES: Record<OptimizerKind, { prologue: string; body: string }> = {
+  sgd: { prologue: '', body: 'w = w - fenced(lr * g);' },
+  momentum: {
+    prologue: 'let mu = pf(U_MOMENTUM);',
+    body: /* wgsl */ `
+      let m = fenced(mu * load_s_walk(sbase + c, &sword)) + g;
+      store_s(sbase + c, c, row, m, c + 1u == end, &sacc, &scache);
+      w = w - fenced(lr * m);`,
+  },
+  adagrad: {
+    prologue: 'let eps = pf(U_EPS);',
+    body: /* wgsl */ `
+      let acc = load_s_walk(sbase + c, &sword) + fenced(g * g);
+      store_s(sbase + c, c, row, acc, c + 1u == end, &sacc, &scache);
+      w = w - div_exact(fenced(lr * g), sqrt_exact(acc) + eps);`,
+  },
+  'rowwise-adagrad': {
+    prologue: /* wgsl */ `
+    let eps = pf(U_EPS);
+    var sum = 0.0;
+    for (var c = 0u; c < dim; c = c + 1u) {
+      var g = grads[gbase + c];
+      if (l2 != 0.0) { g = g + fenced(l2 * load_w(base + c)); }
+      sum = sum + fenced(g * g);
+    }
+    let acc = load_s(sbase) + div_exact(sum, pf(U_DIM_VALUE));
+    store_s(sbase, 0u, row, acc, true, &sacc, &scache);
+    let rate = div_exact(lr, sqrt_exact(acc) + eps);`,
+    body: 'w = w - fenced(rate * g);',
+  },
+  adam: {
+    prologue: /* wgsl */ `
+    let b1 = pf(U_BETA1);
+    let b2 = pf(U_BETA2);
+    let a1 = pf(U_ONE_MINUS_BETA1);
+    let a2 = pf(U_ONE_MINUS_BETA2);
+    let bc1 = pf(U_BC1);
+    let bc2 = pf(U_BC2);
+    let eps = pf(U_EPS);
+    var vacc = vec2<u32>(0u, 0u);
+    var vcache = RowBlock(0xffffffffu, vec4<u32>());
+    var vword = vec2<u32>(0xffffffffu, 0u);`,
+    body: /* wgsl */ `
+      let m = fenced(b1 * load_s_walk(sbase + c, &sword)) + fenced(a1 * g);
+      let v = fenced(b2 * load_s_walk(sbase + dim + c, &vword)) + fenced(a2 * fenced(g * g));
+      store_s(sbase + c, c, row, m, c + 1u == end, &sacc, &scache);
+      store_s(sbase + dim + c, dim + c, row, v, c + 1u == end, &vacc, &vcache);
+      let denom = sqrt_exact(div_exact(v, bc2)) + eps;
+      w = w - fenced(lr * div_exact(div_exact(m, bc1), denom));`,
+  },
+};
+
+/**
+ * The fused update kernel of one optimizer kind: one invocation per segment of P[U.segment]
+ * consecutive columns of an aggregated row u (the whole row for row-wise Adagrad and max-norm,
+ * whose row sums need every column in order), which applies, in the order and float32
+ * arithmetic of `@halfstep/optim` (every product fenced against contraction, division and
+ * square root correctly rounded by `EXACT_WGSL`): L2 or decoupled weight decay, the optimizer's
+ * rule over c ascending (state decoded from and stored back to `state` with stochastic rounding
+ * in its own random-bit domain), then the max-norm clip, and stores the row with the table's
+ * rounding (saturating); a segment computes each Philox block once. With the clip, the
+ * unclipped row is kept in `grads` (the row's gradients are no longer needed) between the two
+ * passes. Codes in words shared with another row or segment are replaced with atomics.
+ * Bindings: 0 P (format words, then `U`), 1 rows, 2 grads, 3 weights, and for stateful kinds
+ * 4 state, 5 S (the state format's words).
+ */
+export function updateSource(kind: OptimizerKind): string {
+  const rule = RULES[kind];
+  const stateful = kind !== 'sgd';
+  const constants = Object.entries({
+    U_MOMENTUM: U.momentum,
+    U_EPS: U.eps,
+    U_DIM_VALUE: U.dimValue,
+    U_BETA1: U.beta1,
+    U_BETA2: U.beta2,
+    U_ONE_MINUS_BETA1: U.oneMinusBeta1,
+    U_ONE_MINUS_BETA2: U.oneMinusBeta2,
+    U_BC1: U.biasCorrection1,
+    U_BC2: U.biasCorrection2,
+  })
+    .map(([name, word]) => `const ${name} = ${word}u;`)
+    .join('\n');
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> P: array<u32>;
+@group(0) @binding(1) var<storage, read> rows: array<u32>;
+@group(0) @binding(2) var<storage, read_write> grads: array<f32>;
+@group(0) @binding(3) var<storage, read_write> weights: array<atomic<u32>>;
+${FORMAT_WGSL}
+${INDEX_WGSL}
+${PHILOX_WGSL}
+${EXACT_WGSL}
+${constants}
+${stateful ? statefulBindings() : ''}
+
+fn pf(i: u32) -> f32 {
+  return bitcast<f32>(P[i]);
+}
+
+fn load_w(e: u32) -> f32 {
+  let bits = P[F_BITS];
+  let word = atomicLoad(&weights[e / (32u / bits)]);
+  if (bits == 32u) { return bitcast<f32>(word); }
+  return bitcast<f32>(decode_one(unpack_code(word, e)));
+}
+
+// load_w through a one-word cache (word index, word): each word is loaded once per walk.
+fn load_w_walk(e: u32, cache: ptr<function, vec2<u32>>) -> f32 {
+  let bits = P[F_BITS];
+  let wi = e / (32u / bits);
+  if ((*cache).x != wi) { *cache = vec2<u32>(wi, atomicLoad(&weights[wi])); }
+  if (bits == 32u) { return bitcast<f32>((*cache).y); }
+  return bitcast<f32>(decode_one(unpack_code((*cache).y, e)));
+}
+
+// Stores weight e (column c of row) rounded with the table's rule (saturating); codes sharing a
+// word are gathered in acc and written once per word (atomics only for words shared with
+// another row).
+fn store_w(
+  e: u32, c: u32, row: u32, v: f32, last: bool, acc: ptr<function, vec2<u32>>,
+  cache: ptr<function, RowBlock>,
+) {
+  let bits = P[F_BITS];
+  if (bits == 32u) {
+    atomicStore(&weights[e], bitcast<u32>(v));
+    return;
+  }
+  var rule = 0u;
+  var t = 0u;
+  if (P[${U.weightStochastic}u] != 0u) {
+    rule = 6u;
+    t = row_threshold_walk(P[${U.key0}u], P[${U.key1}u], P[${U.step}u], P[${U.weightDomain}u], row, P[${U.weightRandomBits}u], c, cache);
+  }
+  let code = encode_one(bitcast<u32>(v), rule, t);
+  let per = 32u / bits;
+  let shift = (e % per) * bits;
+  (*acc).x = (*acc).x | (code << shift);
+  (*acc).y = (*acc).y | (((1u << bits) - 1u) << shift);
+  if (e % per == per - 1u || last) {
+    let wi = e / per;
+    if ((*acc).y == 0xffffffffu) {
+      atomicStore(&weights[wi], (*acc).x);
+    } else {
+      atomicAnd(&weights[wi], ~(*acc).y);
+      atomicOr(&weights[wi], (*acc).x);
+    }
+    *acc = vec2<u32>(0u, 0u);
+  }
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let dim = P[${U.dim}u];
+  let width = P[${U.segment}u];
+  let segments = (dim + width - 1u) / width;
+  let idx = flat_index(gid, groups);
+  if (idx >= P[${U.count}u] * segments) { return; }
+  let u = idx / segments;
+  let start = (idx % segments) * width;
+  let end = min(dim, start + width);
+  let row = rows[u];
+  let base = row * dim;
+  let gbase = u * dim;
+  let sbase = row * P[${U.stateSize}u];
+  let lr = pf(${U.lr}u);
+  let l2 = pf(${U.l2}u);
+  let shrink = pf(${U.shrink}u);
+  let max_norm = pf(${U.maxNorm}u);
+  let clip = max_norm != 0.0;
+  var sacc = vec2<u32>(0u, 0u);
+  var wacc = vec2<u32>(0u, 0u);
+  var wcache = RowBlock(0xffffffffu, vec4<u32>());
+  var scache = RowBlock(0xffffffffu, vec4<u32>());
+  var wword = vec2<u32>(0xffffffffu, 0u);
+  var sword = vec2<u32>(0xffffffffu, 0u);
+  var n2 = 0.0;
+  ${rule.prologue}
+  for (var c = start; c < end; c = c + 1u) {
+    var w = load_w_walk(base + c, &wword);
+    var g = grads[gbase + c];
+    if (l2 != 0.0) { g = g + fenced(l2 * w); }
+    if (shrink != 0.0) { w = w - fenced(shrink * w); }
+    ${rule.body}
+    if (clip) {
+      n2 = n2 + fenced(w * w);
+      grads[gbase + c] = w;
+    } else {
+      store_w(base + c, c, row, w, c + 1u == end, &wacc, &wcache);
+    }
+  }
+  if (clip) {
+    let n = sqrt_exact(n2);
+    let scaled = !(n <= max_norm);
+    var scale = 1.0;
+    if (scaled) { scale = div_exact(max_norm, n); }
+    for (var c = start; c < end; c = c + 1u) {
+      var w = grads[gbase + c];
+      if (scaled) { w = fenced(w * scale); }
+      store_w(base + c, c, row, w, c + 1u == end, &wacc, &wcache);
+    }
+  }
+}
+`;
+}
+
+/**
+ * Gathers stored codes of rows, one code per u32 (float32 bits for float32 storage): P[16] rows,
+ * P[17] width (elements per row); format words of the gathered array in P[0..15].
+ */
+export const GATHER_CODES_WGSL = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> P: array<u32>;
+@group(0) @binding(1) var<storage, read> rows: array<u32>;
+@group(0) @binding(2) var<storage, read> src: array<u32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<u32>;
+${FORMAT_WGSL}
+${INDEX_WGSL}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let idx = flat_index(gid, groups);
+  let width = P[17u];
+  if (idx >= P[16u] * width) { return; }
+  let e = rows[idx / width] * width + idx % width;
+  dst[idx] = unpack_code(src[e / (32u / P[F_BITS])], e);
+}
+`;
