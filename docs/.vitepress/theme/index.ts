@@ -1,6 +1,7 @@
 import type { Theme } from 'vitepress';
 import DefaultTheme from 'vitepress/theme';
 import BenchTables from './BenchTables.vue';
+import DeviceBench from './DeviceBench.vue';
 import FormatTable from './FormatTable.vue';
 import './style.css';
 
@@ -8,6 +9,7 @@ const theme: Theme = {
   extends: DefaultTheme,
   enhanceApp({ app }) {
     app.component('BenchTables', BenchTables);
+    app.component('DeviceBench', DeviceBench);
     app.component('FormatTable', FormatTable);
   },
 };
