@@ -429,7 +429,8 @@ export function applyUpdate(p: usize): void {
   const bc1 = pf(p, P_BC1);
   const bc2 = pf(p, P_BC2);
   const width = d > stateSize ? d : stateSize;
-  // Scratch: w row, s row, words, thresholds.
+  // Scratch: w row, s row, words, thresholds (at least 16 words: sgdRow16 spills a chunk there;
+  // the JS side sizes it, updateScratchBytes).
   const wRow = scratch;
   const sRow = wRow + (width << 2);
   const words = sRow + (width << 2);

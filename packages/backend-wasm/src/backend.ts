@@ -53,6 +53,16 @@ const P_ROWS = 12;
 const P_GRADS = 13;
 const P_COUNT = 14;
 const P_SCRATCH = 21;
+
+/**
+ * Bytes of the fused update's scratch for rows of `width` values (assembly/embedding.ts'
+ * applyUpdate): the weight row, the state row and the random words (width + 16 words: Philox
+ * writes whole groups of 16), then the thresholds, which the register-resident SGD path also
+ * uses to spill 16 words of one 8-element chunk: at least 16 words, whatever the width.
+ */
+function updateScratchBytes(width: number): number {
+  return (3 * width + 16 + Math.max(width, 16)) * 4;
+}
 // Scratch slots of a hogwild worker's own Scratch: the job descriptor, the work area, then two
 // per table (aggregated rows + gradients, parameter block).
 const J_DESCRIPTOR = 0;
@@ -428,7 +438,7 @@ export class WasmBackend implements Backend {
     );
     // One work area for the whole job (sized for its widest table: tables run one by one).
     const width = Math.max(1, ...tables.map((t) => Math.max(t.handle.dim, t.stateSize)));
-    const work = js.get(J_WORK, (4 * width + 16) * 4);
+    const work = js.get(J_WORK, updateScratchBytes(width));
     const blocks: number[] = [];
     for (let i = 0; i < updates.length; i++) {
       const t = tables[i];
@@ -551,7 +561,7 @@ export class WasmBackend implements Backend {
     const k = this.kernels;
     const dim = t.handle.dim;
     const width = Math.max(dim, t.stateSize);
-    const work = this.scratch.get(S_UPDATE, (4 * width + 16) * 4);
+    const work = this.scratch.get(S_UPDATE, updateScratchBytes(width));
     const good = this.prepareUpdate(t, agg, step, this.params, work);
     if (good === 0) return;
     const rowsPtr = agg.rows;
@@ -564,7 +574,7 @@ export class WasmBackend implements Backend {
     // Split the rows into contiguous parts, one per thread. Rows are distinct and each row's
     // update depends only on its own data and its counter-based random bits, so the result is
     // the same for every split: bit-identical to one thread.
-    const bytesPerThread = (4 * width + 16) * 4;
+    const bytesPerThread = updateScratchBytes(width);
     const works = Array.from({ length: parts }, (_, part) =>
       part === 0 ? work : this.scratch.get(S_WORKER + part, bytesPerThread),
     );
