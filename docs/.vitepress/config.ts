@@ -85,6 +85,7 @@ export default defineConfig({
           { text: 'Reproducibility', link: '/guide/reproducibility' },
           { text: 'Checkpoints and Python', link: '/guide/checkpoints' },
           { text: 'Tutorial: the recommender', link: '/guide/tutorial-recsys' },
+          { text: 'Scale-out on Redis Cluster', link: '/guide/scale-out' },
           { text: 'Coming from FBGEMM/TorchRec', link: '/guide/migrating-from-fbgemm' },
         ],
       },

@@ -5,6 +5,20 @@ import { parseLayers } from './model/config.js';
 import { isPrecision, PRECISIONS, type Precision } from './model/precision.js';
 import { runComparison } from './report/compare.js';
 import { runTraining, writeMetrics } from './run.js';
+import { launchWorkers, newRunId } from './scale/launch.js';
+import {
+  formatDistributed,
+  runWorkerProcess,
+  type WorkerProcessSettings,
+  writeDistributedMetrics,
+} from './scale/run-distributed.js';
+import {
+  MEMORY_STORE,
+  parseStoreUrl,
+  type StoreLocation,
+  StoreUrlError,
+} from './scale/store-url.js';
+import { RUN_ID } from './scale/worker-group.js';
 import { DEFAULT_SETTINGS, DEFAULT_TRAIN_EXAMPLES, type RunSettings } from './settings.js';
 import { OPTIMIZERS, type OptimizerName } from './train/dense-optimizer.js';
 
@@ -26,6 +40,21 @@ function positiveNumber(value: string): number {
   if (!(Number.isFinite(n) && n > 0))
     throw new InvalidArgumentError(`expected a number > 0, got "${value}"`);
   return n;
+}
+
+function storeLocation(value: string): StoreLocation {
+  try {
+    return parseStoreUrl(value);
+  } catch (error) {
+    if (error instanceof StoreUrlError) throw new InvalidArgumentError(error.reason);
+    throw error;
+  }
+}
+
+function runId(value: string): string {
+  if (!RUN_ID.test(value))
+    throw new InvalidArgumentError('expected 1 to 64 letters, digits, "-" or "_"');
+  return value;
 }
 
 function layers(value: string): number[] {
@@ -180,6 +209,72 @@ function settingsOf(flags: RunFlags): RunSettings {
   };
 }
 
+/** The data-parallel flags of `train`. */
+interface ScaleFlags {
+  store: StoreLocation;
+  workers: number;
+  syncEvery: number;
+  rank?: number;
+  runId?: string;
+  compare?: Precision[];
+}
+
+/** The default of `--sync-every`. */
+export const DEFAULT_SYNC_EVERY = 16;
+
+/**
+ * What `train` runs for the data-parallel flags: `null` for today's single-process in-memory
+ * training, `launch` to start the workers on this machine, or `worker` to be one of them.
+ * @throws Error naming the flags of a combination that cannot run.
+ */
+export function planScale(
+  flags: ScaleFlags & Partial<RunFlags>,
+):
+  | null
+  | { readonly mode: 'launch'; readonly workers: number }
+  | { readonly mode: 'worker'; readonly scale: WorkerProcessSettings } {
+  const { store, workers, rank } = flags;
+  if (store.kind === 'memory') {
+    if (workers > 1) {
+      throw new Error(
+        `--workers ${workers} needs --store redis://host:port[,...]: workers share the embedding rows through Redis, and the memory store lives in one process`,
+      );
+    }
+    if (rank !== undefined) throw new Error('--rank needs --store redis://host:port[,...]');
+    return null;
+  }
+  const unsupported: [boolean, string][] = [
+    [flags.compare !== undefined, '--compare'],
+    [flags.checkpoint !== undefined, '--checkpoint'],
+    [(flags.checkpointEvery ?? 0) > 0, '--checkpoint-every'],
+    [flags.maxSteps !== undefined, '--max-steps'],
+    [(flags.evalEvery ?? 0) > 0, '--eval-every'],
+  ];
+  const bad = unsupported.filter(([yes]) => yes).map(([, flag]) => flag);
+  if (bad.length > 0) {
+    throw new Error(
+      `${bad.join(', ')} cannot be used with --store redis://...: a run on a store validates once, at the end, and its tables live in the store`,
+    );
+  }
+  if (rank !== undefined) {
+    if (rank >= workers)
+      throw new Error(`--rank ${rank} is not a worker of --workers ${workers} (0..${workers - 1})`);
+    if (flags.runId === undefined)
+      throw new Error('--rank needs --run-id: every worker of a run must be given the same id');
+  }
+  if (rank === undefined && workers > 1) return { mode: 'launch', workers };
+  return {
+    mode: 'worker',
+    scale: {
+      store,
+      workers,
+      syncEvery: flags.syncEvery,
+      runId: flags.runId ?? newRunId(),
+      rank: rank ?? 0,
+    },
+  };
+}
+
 const log = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
@@ -214,9 +309,57 @@ export function createProgram(): Command {
       parsePrecisions,
     )
     .option('--out-dir <dir>', 'where --compare writes its report', 'results')
+    .addOption(
+      new Option(
+        '--store <url>',
+        'where the embedding rows live: memory, or redis://host:port[,host:port...] (a Redis Cluster)',
+      )
+        .argParser(storeLocation)
+        .default(MEMORY_STORE, 'memory'),
+    )
+    .option(
+      '--workers <n>',
+      'data-parallel worker processes (more than 1 needs --store redis://...)',
+      integer(1),
+      1,
+    )
+    .option(
+      '--sync-every <n>',
+      'average the dense parameters over the workers every n steps (0: only at the end)',
+      integer(0),
+      DEFAULT_SYNC_EVERY,
+    )
+    .option(
+      '--rank <r>',
+      'run as worker r of --workers (one per machine; needs --store redis://... and --run-id)',
+      integer(0),
+    )
+    .option('--run-id <id>', 'names a multi-machine run: its tables and keys in the store', runId)
     .action(
-      async (flags: RunFlags & { metricsOut?: string; compare?: Precision[]; outDir: string }) => {
+      async (
+        flags: RunFlags &
+          ScaleFlags & { metricsOut?: string; compare?: Precision[]; outDir: string },
+        command: Command,
+      ) => {
         const settings = settingsOf(flags);
+        const plan = planScale(flags);
+        if (plan?.mode === 'launch') {
+          // Commander keeps the argv it parsed as `rawArgs` (not in its typings).
+          const raw = (command.parent as unknown as { rawArgs?: string[] } | null)?.rawArgs;
+          const args = (raw ?? process.argv).slice(2);
+          await launchWorkers(args, plan.workers, flags.runId ?? newRunId(), log);
+          return;
+        }
+        if (plan?.mode === 'worker') {
+          const result = await runWorkerProcess(settings, plan.scale, log);
+          if (result === null) return;
+          for (const line of formatDistributed(result)) log(line);
+          if (flags.metricsOut) {
+            await writeDistributedMetrics(resolve(flags.metricsOut), result, settings, plan.scale);
+            log(`metrics written to ${resolve(flags.metricsOut)}`);
+          }
+          return;
+        }
         if (flags.compare) {
           await compare(settings, flags.compare, resolve(flags.outDir));
           return;

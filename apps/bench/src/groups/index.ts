@@ -4,6 +4,7 @@ import { embeddingGroup } from './embedding.js';
 import { recsysGroup } from './recsys.js';
 import { rngGroup } from './rng.js';
 import { roundingGroup } from './rounding.js';
+import { storeGroup } from './store.js';
 import { wasmGroup } from './wasm.js';
 import { webgpuGroup } from './webgpu.js';
 
@@ -16,4 +17,5 @@ export const groups: readonly BenchGroup[] = [
   recsysGroup,
   wasmGroup,
   webgpuGroup,
+  storeGroup,
 ];

@@ -7,6 +7,22 @@ import { interactionBackward, interactionForward, interactionWidth } from './int
 import { type DenseParam, Mlp } from './mlp.js';
 import type { PrecisionSpec } from './precision.js';
 
+/** What the dense part of a {@link Dlrm} needs. */
+export interface DlrmDenseOptions {
+  readonly backend: Backend;
+  readonly config: DlrmConfig;
+  /** Seeds every initial dense value. */
+  readonly seed: number;
+}
+
+/** What a {@link Dlrm}'s embedding part must offer the model (its lookups are made by the caller or by `forward`). */
+export interface DlrmTables {
+  /** Number of tables (one pooled vector per table per example). */
+  readonly count: number;
+  /** Frees the tables' memory (a remote store closes its connections elsewhere). */
+  dispose(): void;
+}
+
 /** What {@link Dlrm} needs besides its shape. */
 export interface DlrmOptions {
   readonly backend: Backend;
@@ -24,19 +40,21 @@ export interface DlrmOptions {
  * the bottom MLP (ReLU after every layer), one pooled embedding per categorical feature, the dot
  * interaction without self terms concatenated after the bottom output, the top MLP (ReLU after
  * every layer but the last) giving one logit per example. Dense math runs on `backend`.
+ * `E` is the embedding part: the in-memory {@link EmbeddingTables} by default, or tables in a
+ * store, whose pooled lookups the caller makes and hands to {@link Dlrm.forwardPooled}.
  */
-export class Dlrm {
+export class Dlrm<E extends DlrmTables = EmbeddingTables> {
   readonly backend: Backend;
   readonly config: DlrmConfig;
   readonly bottom: Mlp;
   readonly top: Mlp;
-  readonly embeddings: EmbeddingTables;
+  readonly embeddings: E;
   #vectors: Float32Array[] = [];
   #interaction = new Float32Array(0);
   #vectorGrads: Float32Array[] = [];
   #batch = 0;
 
-  private constructor(options: DlrmOptions, embeddings: EmbeddingTables) {
+  private constructor(options: DlrmDenseOptions, embeddings: E) {
     const { backend, config, seed } = options;
     this.backend = backend;
     this.config = config;
@@ -78,6 +96,21 @@ export class Dlrm {
     return new Dlrm(options, embeddings);
   }
 
+  /**
+   * A DLRM whose dense part is built exactly as {@link Dlrm.create} builds it (same init for the
+   * same seed) around embedding tables made elsewhere (e.g. in a store).
+   * @throws RangeError when the widths do not fit together or `embeddings` has another table count.
+   */
+  static withTables<T extends DlrmTables>(options: DlrmDenseOptions, embeddings: T): Dlrm<T> {
+    checkConfig(options.config);
+    if (embeddings.count !== options.config.tableSizes.length) {
+      throw new RangeError(
+        `expected ${options.config.tableSizes.length} embedding tables, got ${embeddings.count}`,
+      );
+    }
+    return new Dlrm(options, embeddings);
+  }
+
   /** Width of the top MLP's input: `dim + (tables + 1) tables / 2` (367 for Criteo). */
   get interactionWidth(): number {
     return this.top.sizes[0];
@@ -92,10 +125,28 @@ export class Dlrm {
    * Logits of a batch: `dense` is `batch x denseFeatures`, `sparse` is `batch x tables` row
    * indices. Returns a `batch` view valid until the next forward; keeps what `backward` needs.
    */
-  forward(dense: Float32Array, sparse: Int32Array, batch: number): Float32Array {
-    const dim = this.config.embeddingDim;
+  forward(
+    this: Dlrm<EmbeddingTables>,
+    dense: Float32Array,
+    sparse: Int32Array,
+    batch: number,
+  ): Float32Array {
     const x = this.bottom.forward(this.backend, dense, batch);
-    const pooled = this.embeddings.forward(sparse, batch);
+    return this.#finishForward(x, this.embeddings.forward(sparse, batch), batch);
+  }
+
+  /**
+   * Logits of a batch from its dense features (`batch x denseFeatures`) and its pooled embedding
+   * lookups (one `batch x dim` array per table); as {@link Dlrm.forward} otherwise.
+   */
+  forwardPooled(dense: Float32Array, pooled: readonly Float32Array[], batch: number): Float32Array {
+    const x = this.bottom.forward(this.backend, dense, batch);
+    return this.#finishForward(x, pooled, batch);
+  }
+
+  /** The interaction and the top MLP, from the bottom output `x` and the pooled lookups. */
+  #finishForward(x: Float32Array, pooled: readonly Float32Array[], batch: number): Float32Array {
+    const dim = this.config.embeddingDim;
     this.#vectors = [x, ...pooled];
     const width = this.interactionWidth;
     if (this.#interaction.length < batch * width)
