@@ -6,10 +6,13 @@
  *
  *   node --conditions=@halfstep/source --import tsx packages/backend-webgpu/check/device.ts \
  *     [--small] [--json out.json] [--skip-bench] [--skip-js] [--require-gpu]
- *     [--rows N] [--bags N]
+ *     [--rows N] [--bags N] [--readback-every N]
  *
- * `--small` shrinks every size so that the whole run takes about a minute on SwiftShader;
- * `--rows` and `--bags` set the training step's table rows and batch bags (of 26 lookups).
+ * `--small` shrinks every size so that the whole run takes about a minute on SwiftShader (and
+ * reads a table back every 4 GPU updates instead of 16); `--rows` and `--bags` set the training
+ * step's table rows and batch bags (of 26 lookups), `--readback-every` the backend's
+ * `readbackEvery`. The training step figures are averages over
+ * whole readback periods.
  * Prints plain text; `--json` also writes every figure to a file. Exits 1 when any check fails
  * (or, with `--require-gpu`, when the adapter is a software one such as SwiftShader).
  */
@@ -62,6 +65,7 @@ function intFlag(name: string): number | undefined {
 }
 const rowsFlag = intFlag('--rows');
 const bagsFlag = intFlag('--bags');
+const readbackFlag = intFlag('--readback-every');
 
 interface CheckResult {
   kernel: string;
@@ -341,7 +345,7 @@ async function correctness(gpu: WebGpuBackend): Promise<void> {
             const got = await gpu.embeddingBagBackwardAsync([{ ...u, table: a }]);
             const want = js.embeddingBagBackward([{ ...u, table: b }]);
             if (JSON.stringify(got) !== JSON.stringify(want)) mismatches++;
-            const x = gpu.exportTable(a);
+            const x = await gpu.exportTableAsync(a);
             const y = js.exportTable(b);
             mismatches += countDiff(x.weights, y.weights) + countDiff(x.state, y.state);
             checked += x.weights.length + x.state.length;
@@ -607,15 +611,36 @@ async function throughput(gpu: WebGpuBackend): Promise<void> {
     if (label === 'SGD') sgdGpu = s;
     if (table !== t) gpu.disposeTable(table);
   }
-  const full = await seconds(async () => {
-    await gpu.embeddingBagForwardAsync(t, input, 'sum');
-    await gpu.embeddingBagBackwardAsync([update(t)]);
-  }, ms);
+  // Whole readback periods, so that each figure includes its share of the table's readback
+  // (a period beyond 64 steps is not averaged over whole periods).
+  const period = Math.max(1, gpu.readbackEvery);
+  const cycle = Math.min(64, period);
+  const readbackNote =
+    period <= 64
+      ? `a whole-table readback every ${period} steps included`
+      : `a whole-table readback every ${period} steps, not averaged over whole periods`;
+  const full =
+    (await seconds(async () => {
+      for (let i = 0; i < cycle; i++) {
+        await gpu.embeddingBagForwardAsync(t, input, 'sum');
+        await gpu.embeddingBagBackwardAsync([update(t)]);
+      }
+    }, ms)) / cycle;
   report(
     'training step end to end, SGD (forward + backward, webgpu)',
     unique / full,
     'row-updates/s',
-    `${(full * 1e3).toFixed(1)} ms/step, CPU aggregation, uploads and readback included`,
+    `${(full * 1e3).toFixed(1)} ms/step, CPU grouping, uploads and ${readbackNote}`,
+  );
+  const backward =
+    (await seconds(async () => {
+      for (let i = 0; i < cycle; i++) await gpu.embeddingBagBackwardAsync([update(t)]);
+    }, ms)) / cycle;
+  report(
+    'backward alone end to end, SGD (webgpu)',
+    unique / backward,
+    'row-updates/s',
+    `${(backward * 1e3).toFixed(1)} ms/step, ${readbackNote}`,
   );
   const fwd = await seconds(() => gpu.embeddingBagForwardAsync(t, input, 'sum'), ms);
   report(
@@ -693,25 +718,32 @@ async function gpuUpdateSeconds(
   const rowBuffer = runner.persistentWith(rows);
   const gradBuffer = runner.persistentWith(grads);
   const stateParams = kernel.stateParams && runner.persistentWith(kernel.stateParams);
+  // Word 0 clear: no non-finite row stops the update.
+  const status = runner.persistentWith(new Uint32Array(1));
   const bindings = kernel.bindings(
     params,
     rowBuffer,
     gradBuffer,
     buffers.weights,
+    status,
     buffers.state,
     stateParams,
   );
   const source = kernel.source();
   const s = await kernelSeconds(runner, kernel.key, source, bindings, kernel.invocations, ms);
   gpu.invalidateGpuCopy(table);
-  for (const b of [params, rowBuffer, gradBuffer, stateParams]) b?.destroy();
+  for (const b of [params, rowBuffer, gradBuffer, status, stateParams]) b?.destroy();
   runner.destroy();
   return s;
 }
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const gpu = await createWebGpuBackend({ powerPreference: 'high-performance' });
+  const gpu = await createWebGpuBackend({
+    powerPreference: 'high-performance',
+    // --small: a shorter readback period, so that whole periods fit the short measurements.
+    readbackEvery: readbackFlag ?? (small ? 4 : undefined),
+  });
   console.log(`adapter: ${JSON.stringify(gpu.adapter)}`);
   console.log(`VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? '(unset)'}`);
   const software = /swiftshader|llvmpipe|lavapipe/i.test(

@@ -17,6 +17,8 @@ export interface RowGradients {
  * size (rounded) for mean pooling; a row's contributions are added in ascending position order,
  * each add rounded to float32, starting from the first contribution. A row whose sum is not
  * finite throws under the 'error' policy, and is left out under 'skip-rows'.
+ * The GPU backward sums on the GPU (`groupRows`, `AGGREGATE_WGSL`); this CPU version checks the
+ * CPU tables of a call that also has GPU tables, and gives the device check its kernel inputs.
  * @throws BadInputError for a non-finite row sum ('error'); RangeError when rows x lookups
  *   reaches 2^53.
  */

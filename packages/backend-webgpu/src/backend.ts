@@ -8,6 +8,7 @@ import {
   checkBagInput,
   checkBagUpdate,
   type MatmulArgs,
+  nonFiniteRowGradient,
   type Pooling,
   type TableData,
   type TableHandle,
@@ -35,11 +36,12 @@ import {
 import { aggregateRows } from './aggregate.js';
 import { checkAtLeast } from './checks.js';
 import { GpuRunner } from './gpu.js';
+import { groupRows, type RowGroups } from './group.js';
 import { formatParams, PARAM_WORDS, RULE_NUMBERS } from './params.js';
 import { type AdapterReport, type GpuContext, openGpu, type WebGpuOptions } from './runtime.js';
+import { A, AGGREGATE_WGSL } from './shaders/aggregate.js';
 import { ADD_BIAS_WGSL, MATMUL_WGSL, RELU_WGSL, SUM_ROWS_WGSL } from './shaders/dense.js';
 import { DECODE_WGSL, ENCODE_WGSL, FORWARD_WGSL, GATHER_WGSL } from './shaders/kernels.js';
-import { GATHER_CODES_WGSL } from './shaders/update.js';
 import { GPU_OPTIMIZERS, updateKernel } from './update.js';
 
 /** Thresholds per `fillThresholds` call, as `@halfstep/codecs` asks for them. */
@@ -55,42 +57,25 @@ function pcgSaltOf(k0: number, k1: number, high: number): number {
   return pcgHash(pcgHash(pcgHash(high) ^ k1) ^ k0);
 }
 
-/** A readback recorded in the current batch. */
-interface Gathered {
-  readonly staging: GPUBuffer;
-  readonly bytes: number;
-}
-
-/** The arrays of a table in the CPU copy: stored codes, or float32 values. */
-interface CpuStore {
-  readonly weights: Float32Array | Uint16Array | Uint8Array;
-  readonly state: Float32Array | Uint16Array | Uint8Array;
-}
-
 /**
- * The CPU copy's arrays of a table. The GPU update writes the codes it stored straight into
- * them (as `@halfstep/backend-js` would have stored them), which `Backend` has no method for.
+ * A copy of an update whose arrays the caller may reuse once the call returns: what the CPU copy
+ * replays later.
  */
-function cpuStore(cpu: JsBackend, table: TableHandle): CpuStore {
-  return (cpu as unknown as { get(table: TableHandle): CpuStore }).get(table);
+function snapshot(update: BagUpdate): BagUpdate {
+  const { input } = update;
+  const copy: BagInput =
+    input.perSampleWeights === undefined
+      ? { indices: input.indices.slice(), offsets: input.offsets.slice() }
+      : {
+          indices: input.indices.slice(),
+          offsets: input.offsets.slice(),
+          perSampleWeights: input.perSampleWeights.slice(),
+        };
+  return { ...update, input: copy, gradOutput: update.gradOutput.slice() };
 }
 
-/** Copies gathered codes (one per u32; float32 bits for float32 storage) of `rows` into `target`. */
-function copyRows(
-  codes: Uint32Array,
-  rows: Uint32Array,
-  width: number,
-  target: Float32Array | Uint16Array | Uint8Array,
-): void {
-  const out =
-    target instanceof Float32Array
-      ? new Uint32Array(target.buffer, target.byteOffset, target.length)
-      : target;
-  for (let u = 0; u < rows.length; u++) {
-    const o = rows[u] * width;
-    for (let c = 0; c < width; c++) out[o + c] = codes[u * width + c];
-  }
-}
+/** Status words of one backward call: word 0 the abort flag, then two per update. */
+const NO_BAD_ROW = 0xffffffff;
 
 /** The GPU copy of a table's weights. */
 interface GpuTable {
@@ -103,6 +88,11 @@ interface GpuTable {
   readonly state: GPUBuffer | null;
   /** The CPU copy changed since the last upload. */
   stale: boolean;
+  /**
+   * GPU updates applied to the GPU copy but not yet to the CPU copy, in order (the GPU copy is
+   * then the newer one; never together with `stale`).
+   */
+  pending: BagUpdate[];
   /** A GPU update of this table is in flight. */
   busy: boolean;
 }
@@ -122,9 +112,21 @@ export class WebGpuBackend implements Backend {
   private readonly cpu = new JsBackend();
   private readonly runner: GpuRunner;
   private readonly tables = new Map<number, GpuTable>();
+  private readonly handles = new Map<number, TableHandle>();
+  /**
+   * Every how many GPU updates of a table `embeddingBagBackwardAsync` reads the whole table back
+   * into the CPU copy (`WebGpuOptions.readbackEvery`; 0 and 1: after every update).
+   */
+  readonly readbackEvery: number;
   private disposed = false;
 
-  constructor(context: GpuContext) {
+  /**
+   * A backend on an open device; `options.readbackEvery` as in `WebGpuOptions` (the other
+   * options are `openGpu`'s).
+   * @throws RangeError for a `readbackEvery` that is not a non-negative integer.
+   */
+  constructor(context: GpuContext, options: WebGpuOptions = {}) {
+    this.readbackEvery = readbackEveryOf(options);
     this.adapter = context.adapter;
     this.runner = new GpuRunner(context.device);
   }
@@ -136,8 +138,9 @@ export class WebGpuBackend implements Backend {
 
   /**
    * The GPU buffers of a table: its packed weights and its optimizer state (null when the table
-   * has none), uploaded from the CPU copy first when that changed. For callers that dispatch
-   * their own work on the table's memory (benchmarks); call `invalidateGpuCopy` after writing.
+   * has none), uploaded from the CPU copy first when that changed (after GPU updates they hold
+   * the newest values). For callers that dispatch their own work on the table's memory
+   * (benchmarks); call `invalidateGpuCopy` after writing.
    * @throws Error when the table has no GPU copy (larger than the device's binding limit).
    */
   gpuBuffersOf(table: TableHandle): { weights: GPUBuffer; state: GPUBuffer | null } {
@@ -146,11 +149,102 @@ export class WebGpuBackend implements Backend {
   }
 
   /**
-   * Marks a table's GPU copy as out of date, so that it is uploaded again from the CPU copy (the
-   * reference) before its next GPU use: after outside work wrote the buffers of `gpuBuffersOf`.
+   * Marks a table's GPU copy as out of date, so that it is uploaded again from the CPU copy before
+   * its next GPU use: after outside work wrote the buffers of `gpuBuffersOf`. GPU updates not yet
+   * in the CPU copy are replayed on it first, so none is lost.
    */
   invalidateGpuCopy(table: TableHandle): void {
-    this.gpuTable(table).stale = true;
+    const t = this.gpuTable(table);
+    this.replay(t);
+    t.stale = true;
+  }
+
+  /**
+   * Brings the CPU copy of `table` (every table when omitted) up to date with its GPU copy after
+   * GPU updates: one readback of the whole table (weights and optimizer state), which drops the
+   * queue of updates the synchronous methods would otherwise replay. Tables already up to date
+   * cost nothing.
+   * @throws Error for a table of another backend, one with a GPU update in flight, or a GPU error
+   *   (the CPU copy then replays the queue instead).
+   */
+  async syncCpuCopyAsync(table?: TableHandle): Promise<void> {
+    if (this.disposed) throw new Error('backend "webgpu" was disposed');
+    if (table !== undefined) this.gpuTable(table);
+    const handles = table === undefined ? [...this.handles.values()] : [table];
+    const due = handles.filter((h) => this.gpuTable(h).pending.length > 0);
+    if (due.length === 0) return;
+    const reads = due.map((h) => this.recordReadback(h, this.gpuTable(h)));
+    for (const h of due) this.gpuTable(h).busy = true;
+    try {
+      await this.runner.submit();
+      for (const read of reads) await read.read();
+    } catch (error) {
+      for (const read of reads) read.discard();
+      for (const h of due) {
+        const t = this.tables.get(h.id)!;
+        t.busy = false;
+        this.replay(t);
+        t.stale = true;
+      }
+      throw error;
+    }
+    for (const h of due) this.tables.get(h.id)!.busy = false;
+  }
+
+  /**
+   * `exportTable` from the GPU copy: the table's stored bytes read back from the GPU when GPU
+   * updates changed it (the CPU copy takes them too, see `syncCpuCopyAsync`), else the CPU copy's.
+   */
+  async exportTableAsync(table: TableHandle): Promise<TableData> {
+    await this.syncCpuCopyAsync(table);
+    return this.cpu.exportTable(table);
+  }
+
+  /**
+   * Records a copy of the table's GPU buffers into readback buffers: `read` (once the batch is
+   * submitted) writes them into the CPU copy and empties the queue; `discard` frees them unread.
+   */
+  private recordReadback(
+    table: TableHandle,
+    t: GpuTable,
+  ): { read(): Promise<void>; discard(): void } {
+    const r = this.runner;
+    const weights = r.copyOutOwn(t.buffer!, table.weightBytes);
+    const state = t.state === null ? null : r.copyOutOwn(t.state, table.stateBytes);
+    return {
+      read: async () => {
+        // The mapped bytes go straight into the CPU copy (importTable copies them).
+        let st = new Uint8Array(0);
+        if (state !== null) {
+          await r.readOwn(state, table.stateBytes, (data) => {
+            st = data.slice();
+          });
+        }
+        await r.readOwn(weights, table.weightBytes, (data) => {
+          this.cpu.importTable(table, { weights: data, state: st });
+        });
+        t.pending = [];
+      },
+      discard: () => {
+        weights.destroy();
+        state?.destroy();
+      },
+    };
+  }
+
+  /** Applies the GPU updates the CPU copy has not seen, in order, with the reference kernels. */
+  private replay(t: GpuTable): void {
+    if (t.pending.length === 0) return;
+    const updates = t.pending;
+    t.pending = [];
+    for (const update of updates) this.cpu.embeddingBagBackward([update]);
+  }
+
+  /** The table, with its CPU copy brought up to date (for the synchronous methods). */
+  private cpuTable(table: TableHandle): GpuTable {
+    const t = this.gpuTable(table);
+    this.replay(t);
+    return t;
   }
 
   private gpuTable(table: TableHandle): GpuTable {
@@ -162,7 +256,7 @@ export class WebGpuBackend implements Backend {
     return t;
   }
 
-  /** Uploads the CPU copy of a table's weights when it changed since the last upload. */
+  /** Uploads the CPU copy of a table (weights and state) when it changed since the last upload. */
   private sync(table: TableHandle, t: GpuTable): GPUBuffer {
     if (t.buffer === null) throw new Error(`table "${table.name}" has no GPU copy`);
     if (!t.stale) return t.buffer;
@@ -196,7 +290,16 @@ export class WebGpuBackend implements Backend {
     const stateFormat = stateStorage === 'float32' ? null : resolveFormat(stateStorage);
     const state =
       buffer !== null && handle.stateBytes > 0 ? this.runner.persistent(handle.stateBytes) : null;
-    this.tables.set(handle.id, { format, buffer, stateFormat, state, stale: true, busy: false });
+    this.tables.set(handle.id, {
+      format,
+      buffer,
+      stateFormat,
+      state,
+      stale: true,
+      busy: false,
+      pending: [],
+    });
+    this.handles.set(handle.id, handle);
     return handle;
   }
 
@@ -207,11 +310,15 @@ export class WebGpuBackend implements Backend {
     t.buffer?.destroy();
     t.state?.destroy();
     this.tables.delete(table.id);
+    this.handles.delete(table.id);
   }
 
-  /** Runs on the CPU (the JS backend's `readRows`). */
+  /**
+   * Runs on the CPU (the JS backend's `readRows`), after replaying on the CPU copy the GPU updates
+   * it has not seen (`syncCpuCopyAsync` reads them back instead).
+   */
   readRows(table: TableHandle, rows?: Int32Array, out?: Float32Array): Float32Array {
-    this.gpuTable(table);
+    this.cpuTable(table);
     return this.cpu.readRows(table, rows, out);
   }
 
@@ -264,16 +371,22 @@ export class WebGpuBackend implements Backend {
     return result;
   }
 
-  /** Runs on the CPU (the JS backend's `writeRows`); the GPU copy is refreshed before its next use. */
+  /**
+   * Runs on the CPU (the JS backend's `writeRows`, after the replay `readRows` describes); the GPU
+   * copy is refreshed before its next use.
+   */
   writeRows(table: TableHandle, values: Float32Array, rows?: Int32Array): void {
-    const t = this.gpuTable(table);
+    const t = this.cpuTable(table);
     this.cpu.writeRows(table, values, rows);
     t.stale = true;
   }
 
-  /** Runs on the CPU (the JS backend's `exportTable`). */
+  /**
+   * Runs on the CPU (the JS backend's `exportTable`, after the replay `readRows` describes);
+   * `exportTableAsync` reads the GPU copy instead.
+   */
   exportTable(table: TableHandle): TableData {
-    this.gpuTable(table);
+    this.cpuTable(table);
     return this.cpu.exportTable(table);
   }
 
@@ -281,6 +394,8 @@ export class WebGpuBackend implements Backend {
   importTable(table: TableHandle, data: TableData): void {
     const t = this.gpuTable(table);
     this.cpu.importTable(table, data);
+    // Every byte was replaced: the GPU updates not yet replayed no longer matter.
+    t.pending = [];
     t.stale = true;
   }
 
@@ -458,9 +573,12 @@ export class WebGpuBackend implements Backend {
     new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(bytes));
   }
 
-  /** Runs on the CPU (the JS backend's kernel); `embeddingBagForwardAsync` is the GPU version. */
+  /**
+   * Runs on the CPU (the JS backend's kernel, after the replay `readRows` describes);
+   * `embeddingBagForwardAsync` is the GPU version.
+   */
   embeddingBagForward(table: TableHandle, input: BagInput, pooling: Pooling): Float32Array {
-    this.gpuTable(table);
+    this.cpuTable(table);
     return this.cpu.embeddingBagForward(table, input, pooling);
   }
 
@@ -518,9 +636,12 @@ export class WebGpuBackend implements Backend {
     return out;
   }
 
-  /** Runs on the CPU (the JS backend's fused update); the GPU copies are refreshed before their next use. */
+  /**
+   * Runs on the CPU (the JS backend's fused update, after the replay `readRows` describes); the GPU
+   * copies are refreshed before their next use.
+   */
   embeddingBagBackward(updates: readonly BagUpdate[]): BagUpdateResult[] {
-    const tables = updates.map((u) => this.gpuTable(u.table));
+    const tables = updates.map((u) => this.cpuTable(u.table));
     const results = this.cpu.embeddingBagBackward(updates);
     for (const t of tables) t.stale = true;
     return results;
@@ -544,16 +665,25 @@ export class WebGpuBackend implements Backend {
   }
 
   /**
-   * `embeddingBagBackward` with the update on the GPU for the tables `runsOnGpu` accepts: every
-   * update is checked first (same errors as the JS backend; a throw changes nothing), duplicate
-   * rows are summed on the CPU in the reference order, the summed rows are uploaded, and one
-   * invocation per row applies the optimizer in the float32 arithmetic of `@halfstep/optim`
-   * (weight decay, the rule with its state, max-norm; correctly rounded division and square
-   * root; Adam's bias corrections from `stepScalars` on the CPU) and stores the weights rounded
-   * (nearest-even or stochastic with the counter-based thresholds, saturating) and 16-bit state
-   * stochastically rounded in its own random-bit domain. The stored codes of the updated rows
-   * (weights and state) are then read back into the CPU copy. Other tables run on the CPU. All
-   * GPU work goes in one submission.
+   * `embeddingBagBackward` with the update on the GPU for the tables `runsOnGpu` accepts. Every
+   * update is checked first (same errors as the JS backend). The CPU only groups the lookups by
+   * row (integer work: the distinct rows ascending and each row's positions ascending); on the
+   * GPU an aggregation kernel sums each row's gradient in the reference order (times the
+   * per-sample weights, or divided by the bag size for mean pooling, correctly rounded) and
+   * checks it finite, then one invocation per row segment applies the optimizer in the float32
+   * arithmetic of `@halfstep/optim` (weight decay, the rule with its state, max-norm; correctly
+   * rounded division and square root; Adam's bias corrections from `stepScalars` on the CPU)
+   * and stores the weights rounded (nearest-even or stochastic with the counter-based
+   * thresholds, saturating) and 16-bit state stochastically rounded in its own random-bit
+   * domain. A row whose sum is not finite is left alone under 'skip-rows'; under 'error' no
+   * table of the call changes and the promise rejects with the reference's error (first table,
+   * first row). All GPU work goes in one submission, and only a few status words come back: the
+   * GPU copy then holds the newest values, and the CPU copy catches up when a synchronous method
+   * needs the table (it replays the queued updates) or, on every `readbackEvery`-th update of the
+   * table, by a readback of the whole table in the same submission. Other tables (and mean pooling with a bag size that float32 cannot hold,
+   * above 2^24 lookups) run on the CPU.
+   * @throws the JS backend's errors for bad input, and Error for a GPU error (the CPU copy then
+   *   holds the table, without the failed update).
    */
   async embeddingBagBackwardAsync(updates: readonly BagUpdate[]): Promise<BagUpdateResult[]> {
     const tables = updates.map((u) => this.gpuTable(u.table));
@@ -564,110 +694,135 @@ export class WebGpuBackend implements Backend {
       seen.add(u.table.id);
     }
     for (const u of updates) checkBagUpdate(u);
-    const onGpu = updates.map(
-      (u, k) => tables[k].buffer !== null && WebGpuBackend.runsOnGpu(u.table),
+    const groups: (RowGroups | null)[] = updates.map((u, k) =>
+      tables[k].buffer !== null && WebGpuBackend.runsOnGpu(u.table) ? groupRows(u) : null,
     );
-    const aggregated = updates.map((u, k) => (onGpu[k] ? aggregateRows(u) : null));
-    const cpuUpdates = updates.filter((_, k) => !onGpu[k]);
-    const cpuResults = cpuUpdates.length > 0 ? this.cpu.embeddingBagBackward(cpuUpdates) : [];
-    const r = this.runner;
-    const pending: { k: number; weights: Gathered; state: Gathered | null }[] = [];
-    for (let k = 0; k < updates.length; k++) {
-      const agg = aggregated[k];
-      if (agg === null) {
-        tables[k].stale = true;
-        continue;
+    const onCpu = updates.filter((_, k) => groups[k] === null);
+    if (onCpu.length === updates.length) return this.embeddingBagBackward(updates);
+    for (let k = 0; k < updates.length; k++) if (groups[k] === null) this.replay(tables[k]);
+    // Nothing may change when any table of the call fails: the CPU tables' sums are checked
+    // first (their first error stops the GPU updates too), and written only after the GPU's.
+    let cpuError: { k: number; error: unknown } | null = null;
+    for (let k = 0; k < updates.length && cpuError === null; k++) {
+      if (groups[k] !== null || (updates[k].nonFinite ?? 'error') !== 'error') continue;
+      try {
+        aggregateRows(updates[k]);
+      } catch (error) {
+        cpuError = { k, error };
       }
-      const { table, step } = updates[k];
+    }
+    const r = this.runner;
+    const statusWords = new Uint32Array(1 + 2 * updates.length);
+    statusWords[0] = cpuError === null ? 0 : 1;
+    for (let k = 0; k < updates.length; k++) statusWords[2 + 2 * k] = NO_BAD_ROW;
+    const status = r.output(statusWords.byteLength, statusWords);
+    const kernels: (() => void)[] = [];
+    const onGpu: number[] = [];
+    for (let k = 0; k < updates.length; k++) {
+      const g = groups[k];
+      if (g === null) continue;
+      onGpu.push(k);
+      const count = g.rows.length;
+      if (count === 0) continue;
+      const { table, step, gradOutput } = updates[k];
       const t = tables[k];
       const weights = this.sync(table, t);
-      const count = agg.rows.length;
-      if (count === 0) continue;
-      const kernel = updateKernel(table, count, step);
-      const rowBuffer = r.input(agg.rows);
+      const dim = table.dim;
+      const params = new Uint32Array(PARAM_WORDS);
+      params[A.count] = count;
+      params[A.dim] = dim;
+      params[A.mode] = g.mode;
+      params[A.stride] = g.stride;
+      params[A.policyError] = (updates[k].nonFinite ?? 'error') === 'error' ? 1 : 0;
+      params[A.statusBase] = 1 + 2 * k;
+      const rows = r.input(g.rows);
+      const grads = r.output(count * dim * 4);
+      // Every aggregation runs before every update: the updates read the abort flag.
       r.dispatch(
-        kernel.key,
-        kernel.source,
-        kernel.bindings(
-          r.input(kernel.params),
-          rowBuffer,
-          r.output(agg.grads.byteLength, agg.grads),
-          weights,
-          t.state,
-          kernel.stateParams && r.input(kernel.stateParams),
-        ),
-        kernel.invocations,
-      );
-      const stateSize = table.optimizer.stateSize(table.dim);
-      pending.push({
-        k,
-        weights: this.gatherCodes(t.format, rowBuffer, count, table.dim, weights),
-        state:
-          t.state === null || stateSize === 0
-            ? null
-            : this.gatherCodes(t.stateFormat, rowBuffer, count, stateSize, t.state),
-      });
-      t.busy = true;
-    }
-    const submitted = r.submit();
-    try {
-      await submitted;
-      for (const { k, weights, state } of pending) {
-        const rows = aggregated[k]!.rows;
-        const target = cpuStore(this.cpu, updates[k].table);
-        const table = updates[k].table;
-        copyRows(
-          new Uint32Array(await r.read(weights.staging, weights.bytes)),
+        'aggregate',
+        () => AGGREGATE_WGSL,
+        [
+          r.input(params),
+          r.input(g.starts),
+          r.input(g.entries),
+          r.input(gradOutput),
+          grads,
           rows,
-          table.dim,
-          target.weights,
-        );
-        if (state !== null) {
-          const size = table.optimizer.stateSize(table.dim);
-          copyRows(
-            new Uint32Array(await r.read(state.staging, state.bytes)),
+          status,
+        ],
+        count * dim,
+      );
+      const kernel = updateKernel(table, count, step);
+      kernels.push(() =>
+        r.dispatch(
+          kernel.key,
+          kernel.source,
+          kernel.bindings(
+            r.input(kernel.params),
             rows,
-            size,
-            target.state,
-          );
-        }
-      }
-    } catch (error) {
-      // The CPU copy is the reference: drop what the GPU copy may hold.
-      for (const { k } of pending) tables[k].stale = true;
-      throw error;
-    } finally {
-      for (const { k } of pending) tables[k].busy = false;
+            grads,
+            weights,
+            status,
+            t.state,
+            kernel.stateParams && r.input(kernel.stateParams),
+          ),
+          kernel.invocations,
+        ),
+      );
     }
+    for (const record of kernels) record();
+    const staging = r.copyOut(status, statusWords.byteLength);
+    // Each table's update either comes back with the whole table (every `readbackEvery`
+    // updates) or is queued for a replay, copied now: the caller may reuse its arrays.
+    const queued = new Map<number, BagUpdate>();
+    const readbacks: ReturnType<WebGpuBackend['recordReadback']>[] = [];
+    for (const k of onGpu) {
+      if (groups[k]!.rows.length === 0) continue;
+      const t = tables[k];
+      if (t.pending.length + 1 >= this.readbackEvery) {
+        readbacks.push(this.recordReadback(updates[k].table, t));
+      } else {
+        queued.set(k, snapshot(updates[k]));
+      }
+    }
+    for (const k of onGpu) tables[k].busy = true;
+    let words: Uint32Array;
+    try {
+      await r.submit();
+      words = new Uint32Array(await r.read(staging, statusWords.byteLength));
+      // After a failed call the GPU copy is as before it, which the readbacks then hold.
+      if (words[0] === 0) for (const [k, update] of queued) tables[k].pending.push(update);
+      for (const readback of readbacks) await readback.read();
+    } catch (error) {
+      // The GPU copy may hold part of the update: the CPU copy (with the queue replayed) is the
+      // reference again.
+      for (const readback of readbacks) readback.discard();
+      for (const k of onGpu) {
+        tables[k].busy = false;
+        this.replay(tables[k]);
+        tables[k].stale = true;
+      }
+      throw error;
+    }
+    for (const k of onGpu) tables[k].busy = false;
+    for (let k = 0; words[0] !== 0 && k < updates.length; k++) {
+      if (cpuError !== null && cpuError.k === k) throw cpuError.error;
+      const bad = words[2 + 2 * k];
+      if (groups[k] !== null && bad !== NO_BAD_ROW) {
+        throw nonFiniteRowGradient(updates[k].table.name, groups[k]!.rows[bad]);
+      }
+    }
+    const cpuResults = onCpu.length > 0 ? this.cpu.embeddingBagBackward(onCpu) : [];
     let c = 0;
     return updates.map((_, k) => {
-      const agg = aggregated[k];
-      if (agg === null) return cpuResults[c++];
-      return { updatedRows: agg.rows.length, skippedRows: agg.skipped };
+      const g = groups[k];
+      if (g === null) {
+        tables[k].stale = true;
+        return cpuResults[c++];
+      }
+      const skipped = words[1 + 2 * k];
+      return { updatedRows: g.rows.length - skipped, skippedRows: skipped };
     });
-  }
-
-  /** Records a gather of `count` rows x `width` stored codes (one per u32) and its readback. */
-  private gatherCodes(
-    format: FloatFormat | null,
-    rows: GPUBuffer,
-    count: number,
-    width: number,
-    source: GPUBuffer,
-  ): Gathered {
-    const r = this.runner;
-    const params = formatParams(format, true);
-    params[16] = count;
-    params[17] = width;
-    const bytes = count * width * 4;
-    const dst = r.output(bytes);
-    r.dispatch(
-      'gather-codes',
-      () => GATHER_CODES_WGSL,
-      [r.input(params), rows, source, dst],
-      count * width,
-    );
-    return { staging: r.copyOut(dst, bytes), bytes };
   }
 
   /** Runs on the CPU (the JS reference's loop order). */
@@ -849,19 +1004,31 @@ export class WebGpuBackend implements Backend {
       t.state?.destroy();
     }
     this.tables.clear();
+    this.handles.clear();
     this.cpu.dispose();
     this.runner.destroy();
     this.runner.device.destroy();
   }
 }
 
+/** `options.readbackEvery`, default 16. @throws RangeError unless a non-negative integer. */
+function readbackEveryOf(options: WebGpuOptions): number {
+  const every = options.readbackEvery ?? 16;
+  if (!Number.isInteger(every) || every < 0) {
+    throw new RangeError(`readbackEvery: expected a non-negative integer, got ${every}`);
+  }
+  return every;
+}
+
 /**
  * Creates the WebGPU backend: opens a device (`navigator.gpu` in browsers, the `webgpu` package
  * in Node; see `openGpu`) and reports its adapter in `backend.adapter`.
- * @throws Error saying why WebGPU cannot start (no WebGPU, no adapter, no device).
+ * @throws RangeError for a bad `readbackEvery` (before any device is opened); Error saying why
+ *   WebGPU cannot start (no WebGPU, no adapter, no device).
  */
 export async function createWebGpuBackend(options: WebGpuOptions = {}): Promise<WebGpuBackend> {
-  return new WebGpuBackend(await openGpu(options));
+  readbackEveryOf(options);
+  return new WebGpuBackend(await openGpu(options), options);
 }
 
 /** The WebGPU backend's registry entry: name "webgpu", priority 20 (above wasm and js). */

@@ -114,6 +114,33 @@ export class GpuRunner {
   }
 
   /**
+   * Records a copy of `bytes` from `source` into a readback buffer of its own (not pooled: a
+   * whole table can exceed the pool's power-of-two size classes); `readOwn` frees it.
+   */
+  copyOutOwn(source: GPUBuffer, bytes: number): GPUBuffer {
+    this.open();
+    const size = Math.ceil(Math.max(4, bytes) / 4) * 4;
+    const staging = this.device.createBuffer({ size, usage: READBACK });
+    this.encoder ??= this.device.createCommandEncoder();
+    this.encoder.copyBufferToBuffer(source, 0, staging, 0, size);
+    return staging;
+  }
+
+  /**
+   * Waits for a readback buffer from `copyOutOwn`, hands its first `bytes` bytes to `use` while
+   * mapped (no copy: `use` must copy what it keeps) and destroys it.
+   */
+  async readOwn(staging: GPUBuffer, bytes: number, use: (data: Uint8Array) => void): Promise<void> {
+    try {
+      await staging.mapAsync(0x1);
+      use(new Uint8Array(staging.getMappedRange(0, staging.size), 0, bytes));
+      staging.unmap();
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /**
    * Submits everything recorded since the last submit as one command buffer. The promise rejects
    * with the device's message when the batch raised a validation or out-of-memory error (so that
    * a GPU error is never silent); await it before trusting the results.

@@ -13,6 +13,14 @@ export interface WebGpuOptions {
   readonly powerPreference?: 'low-power' | 'high-performance';
   /** Dawn toggles passed to the Node `webgpu` package's `create` (ignored in browsers). */
   readonly dawnOptions?: readonly string[];
+  /**
+   * Every how many GPU updates of a table (`embeddingBagBackwardAsync`) its whole GPU copy is
+   * read back into the CPU copy, in the same submission; the updates in between wait in a queue
+   * that a synchronous method needing the table replays on the CPU copy. Default 16 (at most 15
+   * queued); 0 and 1 read the table back after every GPU update (no queue). Bounds the queue's
+   * memory and the work of a replay.
+   */
+  readonly readbackEvery?: number;
 }
 
 /** An open device and what the adapter said about itself. */

@@ -27,13 +27,14 @@ export interface UpdateKernel {
   readonly source: () => string;
   /** The parameter words (binding 0). */
   readonly params: Uint32Array;
-  /** The state format's words (binding 5), or null for a stateless optimizer. */
+  /** The state format's words (binding 6), or null for a stateless optimizer. */
   readonly stateParams: Uint32Array | null;
   /** Invocations to dispatch (one per row segment). */
   readonly invocations: number;
   /**
-   * The buffers in binding order: parameters, rows, summed gradients (row-major; the kernel may
-   * overwrite them), the table's weights, and for a stateful optimizer its state and the state
+   * The buffers in binding order: parameters, rows (`SKIPPED_ROW` for a row to leave alone),
+   * summed gradients (row-major; the kernel may overwrite them), the table's weights, the status
+   * words (word 0 non-zero: write nothing), and for a stateful optimizer its state and the state
    * format's words.
    */
   bindings(
@@ -41,6 +42,7 @@ export interface UpdateKernel {
     rows: GPUBuffer,
     grads: GPUBuffer,
     weights: GPUBuffer,
+    status: GPUBuffer,
     state: GPUBuffer | null,
     stateParams: GPUBuffer | null,
   ): GPUBuffer[];
@@ -113,10 +115,10 @@ export function updateKernel(table: TableHandle, count: number, step: number): U
     params,
     stateParams: stateful ? formatParams(stateFormat, true) : null,
     invocations: count * Math.ceil(table.dim / segment),
-    bindings: (p, rows, grads, weights, state, sp) => {
-      if (!stateful) return [p, rows, grads, weights];
+    bindings: (p, rows, grads, weights, status, state, sp) => {
+      if (!stateful) return [p, rows, grads, weights, status];
       if (state === null || sp === null) throw new Error(`optimizer "${kind}" needs its state`);
-      return [p, rows, grads, weights, state, sp];
+      return [p, rows, grads, weights, status, state, sp];
     },
   };
 }

@@ -1,8 +1,10 @@
 import {
   BadInputError,
+  type BagUpdate,
   registerBackend,
   type StorageName,
   selectBackend,
+  type TableHandle,
   type TableSpec,
   unregisterBackend,
 } from '@halfstep/backend';
@@ -25,7 +27,7 @@ import {
 import { createEngine, createPhilox } from '@halfstep/rng';
 import { maxRandomBits, stochastic } from '@halfstep/rounding';
 import { afterAll, describe, expect, it } from 'vitest';
-import { WebGpuBackend, webgpuBackend } from '../src/index.js';
+import { createWebGpuBackend, WebGpuBackend, webgpuBackend } from '../src/index.js';
 import { bitsOf, lcg, openDevice } from './device.js';
 
 const device = await openDevice();
@@ -40,6 +42,13 @@ it.skipIf(!gpu && !device.required)('opens a WebGPU adapter and reports it', () 
   expect(typeof gpu.adapter.vendor).toBe('string');
   expect(typeof gpu.adapter.architecture).toBe('string');
   console.info(`webgpu adapter: ${JSON.stringify(gpu.adapter)}`);
+});
+
+it('rejects a readbackEvery that is not a non-negative integer, before opening a device', async () => {
+  await expect(createWebGpuBackend({ readbackEvery: -1 })).rejects.toThrow(RangeError);
+  await expect(createWebGpuBackend({ readbackEvery: 1.5 })).rejects.toThrow(
+    'readbackEvery: expected a non-negative integer, got 1.5',
+  );
 });
 
 it('registers as "webgpu" above wasm (10) and js (0)', () => {
@@ -432,7 +441,7 @@ describe.skipIf(!gpu)('embedding bags on the GPU', () => {
                   dim,
                   step,
                   k,
-                  w: gpu!.exportTable(a[k]).weights,
+                  w: (await gpu!.exportTableAsync(a[k])).weights,
                 }).toEqual({
                   storage,
                   rounding,
@@ -493,7 +502,7 @@ describe.skipIf(!gpu)('embedding bags on the GPU', () => {
             const got = await gpu!.embeddingBagBackwardAsync([{ ...u, table: a }]);
             expect(got).toEqual(js.embeddingBagBackward([{ ...u, table: b }]));
             const label = { kind: optimizer.kind, options: optimizer.options, storage, step };
-            expect({ ...label, data: gpu!.exportTable(a) }).toEqual({
+            expect({ ...label, data: await gpu!.exportTableAsync(a) }).toEqual({
               ...label,
               data: js.exportTable(b),
             });
@@ -538,7 +547,7 @@ describe.skipIf(!gpu)('embedding bags on the GPU', () => {
     const skip = { ...u, nonFinite: 'skip-rows' as const };
     const got = await gpu!.embeddingBagBackwardAsync([{ ...skip, table: a }]);
     expect(got).toEqual(js.embeddingBagBackward([{ ...skip, table: b }]));
-    expect(gpu!.exportTable(a)).toEqual(js.exportTable(b));
+    expect(await gpu!.exportTableAsync(a)).toEqual(js.exportTable(b));
     const bad = { indices: Int32Array.of(0, 6), offsets: Int32Array.of(0) };
     let expected = '';
     try {
@@ -554,6 +563,231 @@ describe.skipIf(!gpu)('embedding bags on the GPU', () => {
       ]),
     ).rejects.toThrow(expected);
   });
+});
+
+describe.skipIf(!gpu)('GPU-resident training', () => {
+  const DIMS = [19, 5, 8];
+
+  /** Three tables: Adam with float16 state, row-wise Adagrad (bfloat16), momentum (float32). */
+  function specs(): TableSpec[] {
+    return [
+      spec('float16', 30, DIMS[0], {
+        name: 'a',
+        index: 1,
+        optimizer: adam({ lr: 0.01, stateStorage: 'float16' }),
+      }),
+      spec('bfloat16', 12, DIMS[1], {
+        name: 'b',
+        index: 2,
+        optimizer: rowwiseAdagrad({ lr: 0.1, stateStorage: 'bfloat16' }),
+      }),
+      spec('float32', 9, DIMS[2], {
+        name: 'c',
+        index: 3,
+        rounding: 'nearest-even',
+        optimizer: momentum({ lr: 0.1, momentum: 0.9 }),
+      }),
+    ];
+  }
+
+  /**
+   * Step `step` of the three tables: per-sample weights (with duplicates) for the first, mean
+   * pooling for the second, and for the third a row (2) twice in a bag of gradients near the
+   * float32 maximum, whose sum overflows and is skipped ('skip-rows').
+   */
+  function updates(tables: readonly TableHandle[], step: number): BagUpdate[] {
+    const seed = 700 + 10 * step;
+    const first = batch(30, 7, 9, seed, true);
+    const second = batch(12, 6, 7, seed + 1, false);
+    const third = {
+      indices: Int32Array.of(2, 2, step % 9, 3, 1, 1, 4, 2, (step * 5) % 9),
+      offsets: Int32Array.of(0, 2, 4, 7),
+    };
+    const overflow = randomValues(4 * DIMS[2], seed + 2, 0.5);
+    overflow.fill(3e38, 0, DIMS[2]);
+    return [
+      {
+        table: tables[0],
+        input: first,
+        pooling: 'sum',
+        gradOutput: randomValues(7 * DIMS[0], seed + 3, 0.5),
+        step,
+      },
+      {
+        table: tables[1],
+        input: second,
+        pooling: 'mean',
+        gradOutput: randomValues(6 * DIMS[1], seed + 4, 0.5),
+        step,
+      },
+      {
+        table: tables[2],
+        input: third,
+        pooling: 'sum',
+        gradOutput: overflow,
+        step,
+        nonFinite: 'skip-rows',
+      },
+    ];
+  }
+
+  /** Creates the tables on a backend, initialised with the same values. */
+  function create(backend: WebGpuBackend | JsBackend): TableHandle[] {
+    return specs().map((s, k) => {
+      const table = backend.createTable(s);
+      backend.writeRows(table, randomValues(s.rows * s.dim, 900 + k, 1));
+      return table;
+    });
+  }
+
+  it(
+    'keeps several GPU steps on the GPU; the synchronous methods and a readback see them exactly',
+    T,
+    async () => {
+      for (const readbackEvery of [undefined, 0, 2]) {
+        const g = readbackEvery === undefined ? gpu! : await createWebGpuBackend({ readbackEvery });
+        const js = new JsBackend();
+        try {
+          expect(g.readbackEvery).toBe(readbackEvery ?? 16);
+          const a = create(g);
+          const b = create(js);
+          expect(a.map((t) => WebGpuBackend.runsOnGpu(t))).toEqual([true, true, true]);
+          for (let step = 0; step < 6; step++) {
+            const got = await g.embeddingBagBackwardAsync(updates(a, step));
+            expect(got).toEqual(js.embeddingBagBackward(updates(b, step)));
+            expect(got[2].skippedRows).toBe(1);
+            if (step === 2) {
+              // The GPU copy's bytes, read back.
+              for (let k = 0; k < 3; k++) {
+                const label = { readbackEvery, step, k };
+                expect({ ...label, data: await g.exportTableAsync(a[k]) }).toEqual({
+                  ...label,
+                  data: js.exportTable(b[k]),
+                });
+              }
+            }
+          }
+          for (let k = 0; k < 3; k++) {
+            const input = batch(a[k].rows, 5, 6, 40 + k, false);
+            const want = js.embeddingBagForward(b[k], input, 'sum');
+            expect(bitsOf(await g.embeddingBagForwardAsync(a[k], input, 'sum'))).toEqual(
+              bitsOf(want),
+            );
+            // The synchronous methods, with updates still on the GPU only.
+            const label = { readbackEvery, k };
+            expect({ ...label, data: g.exportTable(a[k]) }).toEqual({
+              ...label,
+              data: js.exportTable(b[k]),
+            });
+            expect(bitsOf(g.readRows(a[k]))).toEqual(bitsOf(js.readRows(b[k])));
+            expect(bitsOf(g.embeddingBagForward(a[k], input, 'mean'))).toEqual(
+              bitsOf(js.embeddingBagForward(b[k], input, 'mean')),
+            );
+            expect(bitsOf(await g.readRowsAsync(a[k]))).toEqual(bitsOf(js.readRows(b[k])));
+          }
+          for (const t of a) g.disposeTable(t);
+        } finally {
+          if (g !== gpu) g.dispose();
+          js.dispose();
+        }
+      }
+    },
+  );
+
+  it('takes synchronous writes between GPU steps (CPU copy first, then the GPU)', T, async () => {
+    const js = new JsBackend();
+    const a = create(gpu!);
+    const b = create(js);
+    const both = async (step: number) => {
+      const got = await gpu!.embeddingBagBackwardAsync(updates(a, step));
+      expect(got).toEqual(js.embeddingBagBackward(updates(b, step)));
+    };
+    await both(0);
+    await both(1);
+    // writeRows on a table whose newest values are on the GPU, then GPU steps.
+    const rows = Int32Array.of(0, 7, 29);
+    const values = randomValues(3 * DIMS[0], 77, 2);
+    gpu!.writeRows(a[0], values, rows);
+    js.writeRows(b[0], values, rows);
+    // The synchronous backward on the CPU copy, then GPU steps.
+    expect(gpu!.embeddingBagBackward(updates(a, 2))).toEqual(
+      js.embeddingBagBackward(updates(b, 2)),
+    );
+    await both(3);
+    // importTable replaces every byte: the GPU updates before it no longer count.
+    const data = js.exportTable(b[1]);
+    gpu!.importTable(a[1], data);
+    await both(4);
+    // Outside work on the GPU buffers, then invalidateGpuCopy: the CPU copy (with the GPU
+    // updates replayed) is uploaded again.
+    gpu!.gpuBuffersOf(a[2]);
+    gpu!.invalidateGpuCopy(a[2]);
+    await both(5);
+    for (let k = 0; k < 3; k++) {
+      expect({ k, data: await gpu!.exportTableAsync(a[k]) }).toEqual({
+        k,
+        data: js.exportTable(b[k]),
+      });
+    }
+    for (const t of a) gpu!.disposeTable(t);
+    js.dispose();
+  });
+
+  it(
+    'changes no table when any table of a call has a non-finite row under "error"',
+    T,
+    async () => {
+      const js = new JsBackend();
+      const custom = { ...momentum({ lr: 0.1 }), kind: 'custom' } as unknown as SparseOptimizer;
+      const extra = spec('float16', 9, DIMS[2], { name: 'cpu', index: 4, optimizer: custom });
+      const a = [...create(gpu!), gpu!.createTable(extra)];
+      const b = [...create(js), js.createTable(extra)];
+      expect(WebGpuBackend.runsOnGpu(a[3])).toBe(false);
+      await gpu!.embeddingBagBackwardAsync(updates(a, 0));
+      js.embeddingBagBackward(updates(b, 0));
+      const before = await Promise.all(a.map((t) => gpu!.exportTableAsync(t)));
+      const overflowing = (tables: readonly TableHandle[], bad: readonly number[]): BagUpdate[] => [
+        ...updates(tables, 1).map((u, k) =>
+          bad.includes(k) ? { ...u, nonFinite: 'error' as const } : u,
+        ),
+        {
+          table: tables[3],
+          input: { indices: Int32Array.of(2, 2), offsets: Int32Array.of(0, 1) },
+          pooling: 'sum',
+          gradOutput: new Float32Array(2 * DIMS[2]).fill(bad.includes(3) ? 3e38 : 0.25),
+          step: 1,
+        },
+      ];
+      // The GPU table 2 fails; the CPU table 3 fails; both fail (the first table's error wins).
+      for (const bad of [[2], [3], [2, 3]]) {
+        let message = '';
+        try {
+          js.embeddingBagBackward(overflowing(b, bad));
+        } catch (error) {
+          expect(error).toBeInstanceOf(BadInputError);
+          message = (error as Error).message;
+        }
+        expect(message).toContain(bad[0] === 2 ? '"c"' : '"cpu"');
+        await expect(gpu!.embeddingBagBackwardAsync(overflowing(a, bad))).rejects.toThrow(message);
+        for (let k = 0; k < 4; k++) {
+          expect({ bad, k, data: await gpu!.exportTableAsync(a[k]) }).toEqual({
+            bad,
+            k,
+            data: before[k],
+          });
+        }
+      }
+      // And with no bad row the same call goes through on both.
+      expect(await gpu!.embeddingBagBackwardAsync(overflowing(a, []))).toEqual(
+        js.embeddingBagBackward(overflowing(b, [])),
+      );
+      for (let k = 0; k < 4; k++) {
+        expect(await gpu!.exportTableAsync(a[k])).toEqual(js.exportTable(b[k]));
+      }
+      for (const t of a) gpu!.disposeTable(t);
+      js.dispose();
+    },
+  );
 });
 
 describe.skipIf(!gpu)('dense ops on the GPU', () => {

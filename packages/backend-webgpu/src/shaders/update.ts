@@ -1,4 +1,5 @@
 import type { OptimizerKind } from '@halfstep/optim';
+import { SKIPPED_ROW } from './aggregate.js';
 import { EXACT_WGSL } from './exact.js';
 import { FORMAT_WGSL, INDEX_WGSL } from './format.js';
 import { PHILOX_WGSL } from './philox.js';
@@ -49,8 +50,8 @@ export const UPDATE_PARAM_WORDS = 48;
 
 function statefulBindings(): string {
   return /* wgsl */ `
-@group(0) @binding(4) var<storage, read_write> state: array<atomic<u32>>;
-@group(0) @binding(5) var<storage, read> S: array<u32>;
+@group(0) @binding(5) var<storage, read_write> state: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read> S: array<u32>;
 ${STATE_FORMAT_WGSL}
 
 fn load_s(e: u32) -> f32 {
@@ -163,9 +164,11 @@ const RULES: Record<OptimizerKind, { prologue: string; body: string }> = {
  * in its own random-bit domain), then the max-norm clip, and stores the row with the table's
  * rounding (saturating); a segment computes each Philox block once. With the clip, the
  * unclipped row is kept in `grads` (the row's gradients are no longer needed) between the two
- * passes. Codes in words shared with another row or segment are replaced with atomics.
- * Bindings: 0 P (format words, then `U`), 1 rows, 2 grads, 3 weights, and for stateful kinds
- * 4 state, 5 S (the state format's words).
+ * passes. Codes in words shared with another row or segment are replaced with atomics. An
+ * invocation writes nothing when word 0 of `status` is set (a non-finite row under the 'error'
+ * policy, found by `AGGREGATE_WGSL`) or when its row is `SKIPPED_ROW` ('skip-rows').
+ * Bindings: 0 P (format words, then `U`), 1 rows, 2 grads, 3 weights, 4 status, and for stateful
+ * kinds 5 state, 6 S (the state format's words).
  */
 export function updateSource(kind: OptimizerKind): string {
   const rule = RULES[kind];
@@ -188,6 +191,7 @@ export function updateSource(kind: OptimizerKind): string {
 @group(0) @binding(1) var<storage, read> rows: array<u32>;
 @group(0) @binding(2) var<storage, read_write> grads: array<f32>;
 @group(0) @binding(3) var<storage, read_write> weights: array<atomic<u32>>;
+@group(0) @binding(4) var<storage, read> status: array<u32>;
 ${FORMAT_WGSL}
 ${INDEX_WGSL}
 ${PHILOX_WGSL}
@@ -257,10 +261,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let segments = (dim + width - 1u) / width;
   let idx = flat_index(gid, groups);
   if (idx >= P[${U.count}u] * segments) { return; }
+  // The aggregation found a non-finite row under the 'error' policy: nothing is written.
+  if (status[0] != 0u) { return; }
   let u = idx / segments;
   let start = (idx % segments) * width;
   let end = min(dim, start + width);
   let row = rows[u];
+  if (row == ${SKIPPED_ROW}u) { return; }
   let base = row * dim;
   let gbase = u * dim;
   let sbase = row * P[${U.stateSize}u];
@@ -304,24 +311,3 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 `;
 }
-
-/**
- * Gathers stored codes of rows, one code per u32 (float32 bits for float32 storage): P[16] rows,
- * P[17] width (elements per row); format words of the gathered array in P[0..15].
- */
-export const GATHER_CODES_WGSL = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> P: array<u32>;
-@group(0) @binding(1) var<storage, read> rows: array<u32>;
-@group(0) @binding(2) var<storage, read> src: array<u32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<u32>;
-${FORMAT_WGSL}
-${INDEX_WGSL}
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let idx = flat_index(gid, groups);
-  let width = P[17u];
-  if (idx >= P[16u] * width) { return; }
-  let e = rows[idx / width] * width + idx % width;
-  dst[idx] = unpack_code(src[e / (32u / P[F_BITS])], e);
-}
-`;

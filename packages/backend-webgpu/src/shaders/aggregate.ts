@@ -1,0 +1,81 @@
+import { EXACT_WGSL } from './exact.js';
+import { FORMAT_WGSL, INDEX_WGSL } from './format.js';
+
+/** Word indices of the aggregation kernel's parameters (after the 16 format words). */
+export const A = {
+  /** Distinct rows. */
+  count: 16,
+  dim: 17,
+  /** 0: the plain gradient; 1: times the entry's factor (per-sample weight); 2: divided by it (bag size). */
+  mode: 18,
+  /** Words per entry: 1 (bag) or 2 (bag, factor bits). */
+  stride: 19,
+  /** 1 under the 'error' non-finite policy, 0 under 'skip-rows'. */
+  policyError: 20,
+  /** The table's first word in the status buffer: skipped rows, then the first bad row index. */
+  statusBase: 21,
+} as const;
+
+/** The row index the aggregation writes over a skipped row: the fused update leaves it alone. */
+export const SKIPPED_ROW = 0xffffffff;
+
+/**
+ * Per-row gradient sums of the fused backward, one invocation per (distinct row u, column c):
+ * the row's entries `starts[u] .. starts[u + 1]` (its lookup positions in ascending order, each
+ * entry the position's bag and, for modes 1 and 2, a float32 factor) contribute
+ * `grad_output[bag, c]` (mode 0), `fenced(grad_output[bag, c] * factor)` (mode 1, the
+ * per-sample weight) or `div_exact(grad_output[bag, c], factor)` (mode 2, the bag size); the
+ * sum starts from the first contribution and adds the others in order, each add a float32 add:
+ * the order of `@halfstep/backend-js`. The result goes to `grads[u, c]`.
+ *
+ * A non-finite result (exponent bits all ones, tested on the bits so that no compiler can fold
+ * it) marks the row: under the 'error' policy word 0 of `status` (the abort flag the fused update
+ * reads) is set and the table's first bad row (`status[base + 1]`) lowered to u; under
+ * 'skip-rows' `rows[u]` becomes `SKIPPED_ROW` and `status[base]` counts the row once.
+ * Bindings: 0 P, 1 starts, 2 entries, 3 grad_output, 4 grads, 5 rows, 6 status.
+ */
+export const AGGREGATE_WGSL = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> P: array<u32>;
+@group(0) @binding(1) var<storage, read> starts: array<u32>;
+@group(0) @binding(2) var<storage, read> entries: array<u32>;
+@group(0) @binding(3) var<storage, read> grad_output: array<f32>;
+@group(0) @binding(4) var<storage, read_write> grads: array<f32>;
+@group(0) @binding(5) var<storage, read_write> rows: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read_write> status: array<atomic<u32>>;
+${FORMAT_WGSL}
+${INDEX_WGSL}
+${EXACT_WGSL}
+
+fn contribution(k: u32, c: u32, dim: u32, mode: u32, stride: u32) -> f32 {
+  let g = grad_output[entries[k * stride] * dim + c];
+  if (mode == 1u) { return fenced(g * bitcast<f32>(entries[k * stride + 1u])); }
+  if (mode == 2u) { return div_exact(g, bitcast<f32>(entries[k * stride + 1u])); }
+  return g;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let idx = flat_index(gid, groups);
+  let dim = P[${A.dim}u];
+  if (idx >= P[${A.count}u] * dim) { return; }
+  let u = idx / dim;
+  let c = idx % dim;
+  let mode = P[${A.mode}u];
+  let stride = P[${A.stride}u];
+  let first = starts[u];
+  let end = starts[u + 1u];
+  var acc = contribution(first, c, dim, mode, stride);
+  for (var k = first + 1u; k < end; k = k + 1u) {
+    acc = acc + contribution(k, c, dim, mode, stride);
+  }
+  grads[idx] = acc;
+  if ((bitcast<u32>(acc) & 0x7f800000u) != 0x7f800000u) { return; }
+  let base = P[${A.statusBase}u];
+  if (P[${A.policyError}u] != 0u) {
+    atomicOr(&status[0], 1u);
+    atomicMin(&status[base + 1u], u);
+  } else if (atomicExchange(&rows[u], ${SKIPPED_ROW}u) != ${SKIPPED_ROW}u) {
+    atomicAdd(&status[base], 1u);
+  }
+}
+`;
