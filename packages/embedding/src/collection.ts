@@ -2,12 +2,11 @@ import {
   type Backend,
   type BagInput,
   type BagUpdateResult,
-  checkBagInput,
   type TableHandle,
   toIndices,
-  toOffsets,
 } from '@halfstep/backend';
 import { resolveBackend } from './backend.js';
+import { type BagBatch, checkedBagInputs } from './batches.js';
 import {
   type CollectionOptions,
   type ResolvedTableConfig,
@@ -17,13 +16,6 @@ import {
 } from './config.js';
 import { initializeTable } from './init.js';
 import { loadCheckpoint, saveCheckpoint } from './persist.js';
-
-/** One table's lookups for a batch (see `EmbeddingBag.forward`). */
-export interface BagBatch {
-  readonly indices: Int32Array | ArrayLike<number>;
-  readonly offsets: Int32Array | ArrayLike<number>;
-  readonly perSampleWeights?: Float32Array;
-}
 
 /**
  * Many embedding bags trained together, as table-batched embeddings: one forward and one fused
@@ -104,23 +96,7 @@ export class EmbeddingBagCollection {
    */
   forward(batches: readonly BagBatch[]): Float32Array[] {
     this.#live();
-    if (!Array.isArray(batches) || batches.length !== this.configs.length) {
-      throw new RangeError(
-        `forward: expected ${this.configs.length} batches (one per table), got ${batches?.length}`,
-      );
-    }
-    const inputs = batches.map((batch, t) => {
-      const c = this.configs[t];
-      const indices = Int32Array.from(toIndices(c.name, c.rows, batch.indices));
-      const offsets = Int32Array.from(toOffsets(c.name, batch.offsets));
-      const perSampleWeights =
-        batch.perSampleWeights === undefined
-          ? undefined
-          : Float32Array.from(batch.perSampleWeights);
-      const input: BagInput = { indices, offsets, perSampleWeights };
-      checkBagInput(c.name, c.rows, input, c.pooling);
-      return input;
-    });
+    const inputs = checkedBagInputs(this.configs, batches);
     const outputs = inputs.map((input, t) =>
       this.backend.embeddingBagForward(this.handles[t], input, this.configs[t].pooling),
     );

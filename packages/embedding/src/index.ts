@@ -35,7 +35,7 @@ export {
   readSafetensors,
   writeSafetensors,
 } from './checkpoint/index.js';
-export type { BagBatch } from './collection.js';
+export type { BagBatch } from './batches.js';
 export { createEmbeddingBagCollection, EmbeddingBagCollection } from './collection.js';
 export type {
   CollectionOptions,

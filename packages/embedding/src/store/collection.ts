@@ -2,14 +2,12 @@ import {
   type BagInput,
   type BagUpdate,
   type BagUpdateResult,
-  checkBagInput,
   checkBagUpdate,
   type TableHandle,
   toIndices,
-  toOffsets,
 } from '@halfstep/backend';
 import { AggregateScratch, aggregate } from '@halfstep/backend-js';
-import type { BagBatch } from '../collection.js';
+import { type BagBatch, checkedBagInputs } from '../batches.js';
 import {
   type CollectionOptions,
   type ResolvedTableConfig,
@@ -138,23 +136,7 @@ export class StoreEmbeddingBagCollection {
    */
   async forward(batches: readonly BagBatch[]): Promise<Float32Array[]> {
     this.#live();
-    if (!Array.isArray(batches) || batches.length !== this.configs.length) {
-      throw new RangeError(
-        `forward: expected ${this.configs.length} batches (one per table), got ${batches?.length}`,
-      );
-    }
-    const inputs = batches.map((batch, t) => {
-      const c = this.configs[t];
-      const indices = Int32Array.from(toIndices(c.name, c.rows, batch.indices));
-      const offsets = Int32Array.from(toOffsets(c.name, batch.offsets));
-      const perSampleWeights =
-        batch.perSampleWeights === undefined
-          ? undefined
-          : Float32Array.from(batch.perSampleWeights);
-      const input: BagInput = { indices, offsets, perSampleWeights };
-      checkBagInput(c.name, c.rows, input, c.pooling);
-      return input;
-    });
+    const inputs = checkedBagInputs(this.configs, batches);
     const outputs = await Promise.all(
       inputs.map(async (input, t) => {
         const c = this.configs[t];
