@@ -14,6 +14,7 @@ export type {
 } from '@halfstep/backend';
 export { BadInputError } from '@halfstep/backend';
 export { createEmbeddingBag, EmbeddingBag } from './bag.js';
+export type { BagBatch } from './batches.js';
 export type {
   Checkpoint,
   CheckpointErrorOptions,
@@ -35,7 +36,6 @@ export {
   readSafetensors,
   writeSafetensors,
 } from './checkpoint/index.js';
-export type { BagBatch } from './batches.js';
 export { createEmbeddingBagCollection, EmbeddingBagCollection } from './collection.js';
 export type {
   CollectionOptions,
