@@ -1,19 +1,74 @@
 import type { Backend } from '@halfstep/backend';
-import { createEmbeddingBagCollection, type EmbeddingBagCollection } from '@halfstep/embedding';
+import {
+  type BagBatch,
+  createEmbeddingBagCollection,
+  type EmbeddingBagCollection,
+  type TableConfig,
+} from '@halfstep/embedding';
 import type { SparseOptimizer } from '@halfstep/optim';
 import { deriveSeed } from './init.js';
 import type { PrecisionSpec } from './precision.js';
 
 /** What {@link EmbeddingTables.create} needs. */
-export interface EmbeddingTablesOptions {
+export interface EmbeddingTablesOptions extends DlrmTablesSpec {
   readonly backend: Backend;
+  /** Run seed: the tables' init and rounding bits derive from it. */
+  readonly seed: number;
+}
+
+/** What defines a DLRM's tables, wherever their rows live. */
+export interface DlrmTablesSpec {
   /** Rows of each table. */
   readonly tableSizes: readonly number[];
   readonly dim: number;
   readonly precision: PrecisionSpec;
   readonly optimizer: SparseOptimizer;
-  /** Run seed: the tables' init and rounding bits derive from it. */
-  readonly seed: number;
+}
+
+/**
+ * The table configs of a DLRM: table t is named `C{t+1}`, one lookup per bag, sum pooling,
+ * initialised uniform on [-sqrt(1 / n_t), sqrt(1 / n_t)) (DLRM's init). Shared by the in-memory
+ * and the store-backed tables, which must agree bit for bit.
+ */
+export function dlrmTableConfigs(spec: DlrmTablesSpec): TableConfig[] {
+  const { tableSizes, dim, precision, optimizer } = spec;
+  return tableSizes.map((rows, t) => ({
+    name: `C${t + 1}`,
+    rows,
+    dim,
+    storage: precision.storage,
+    rounding: precision.rounding,
+    pooling: 'sum' as const,
+    optimizer,
+    init: { uniform: Math.sqrt(1 / rows) },
+  }));
+}
+
+/** The tables' seed (init and rounding bits), derived from the run seed. */
+export function dlrmTablesSeed(runSeed: number): bigint {
+  return deriveSeed(runSeed, 1000);
+}
+
+/**
+ * The bag batches of example-major `batch x tables` row indices, one lookup per bag: table t's
+ * indices are column t. Reuses its arrays while the batch size stays the same.
+ */
+export class OneLookupBags {
+  #offsets = new Int32Array(0);
+  #indices: Int32Array[] = [];
+
+  /** One `BagBatch` per table (valid until the next call). */
+  of(sparse: Int32Array, batch: number, tables: number): BagBatch[] {
+    if (this.#offsets.length !== batch || this.#indices.length !== tables) {
+      this.#offsets = Int32Array.from({ length: batch }, (_, b) => b);
+      this.#indices = Array.from({ length: tables }, () => new Int32Array(batch));
+    }
+    for (let t = 0; t < tables; t++) {
+      const indices = this.#indices[t];
+      for (let b = 0; b < batch; b++) indices[b] = sparse[b * tables + t];
+    }
+    return this.#indices.map((indices) => ({ indices, offsets: this.#offsets }));
+  }
 }
 
 /**
@@ -24,27 +79,16 @@ export interface EmbeddingTablesOptions {
  * optimizer update + rounded store (stochastic rounding bits keyed by (seed, step, table, row)).
  */
 export class EmbeddingTables {
-  #offsets = new Int32Array(0);
-  #indices: Int32Array[] = [];
+  readonly #batches = new OneLookupBags();
 
   private constructor(readonly collection: EmbeddingBagCollection) {}
 
   /** Allocates and initialises the tables on `options.backend`. */
   static async create(options: EmbeddingTablesOptions): Promise<EmbeddingTables> {
-    const { tableSizes, dim, precision, optimizer, seed, backend } = options;
-    const collection = await createEmbeddingBagCollection(
-      tableSizes.map((rows, t) => ({
-        name: `C${t + 1}`,
-        rows,
-        dim,
-        storage: precision.storage,
-        rounding: precision.rounding,
-        pooling: 'sum' as const,
-        optimizer,
-        init: { uniform: Math.sqrt(1 / rows) },
-      })),
-      { seed: deriveSeed(seed, 1000), backend },
-    );
+    const collection = await createEmbeddingBagCollection(dlrmTableConfigs(options), {
+      seed: dlrmTablesSeed(options.seed),
+      backend: options.backend,
+    });
     return new EmbeddingTables(collection);
   }
 
@@ -74,18 +118,7 @@ export class EmbeddingTables {
    * `update`.
    */
   forward(sparse: Int32Array, batch: number): Float32Array[] {
-    const count = this.count;
-    if (this.#offsets.length !== batch) {
-      this.#offsets = Int32Array.from({ length: batch }, (_, b) => b);
-      this.#indices = Array.from({ length: count }, () => new Int32Array(batch));
-    }
-    for (let t = 0; t < count; t++) {
-      const indices = this.#indices[t];
-      for (let b = 0; b < batch; b++) indices[b] = sparse[b * count + t];
-    }
-    return this.collection.forward(
-      this.#indices.map((indices) => ({ indices, offsets: this.#offsets })),
-    );
+    return this.collection.forward(this.#batches.of(sparse, batch, this.count));
   }
 
   /** Applies d loss / d pooled output (`grads[t]`, `batch x dim`) of the last forward; advances the step. */

@@ -4,23 +4,18 @@ import {
   type StoreEmbeddingBagCollection,
   type TableStore,
 } from '@halfstep/embedding';
-import type { SparseOptimizer } from '@halfstep/optim';
 import type { DlrmTables } from '../model/dlrm.js';
-import { deriveSeed } from '../model/init.js';
-import type { PrecisionSpec } from '../model/precision.js';
+import {
+  type DlrmTablesSpec,
+  dlrmTableConfigs,
+  dlrmTablesSeed,
+  OneLookupBags,
+} from '../model/embeddings.js';
 
 /** What {@link StoreTables.open} needs. */
-export interface StoreTablesOptions {
+export interface StoreTablesOptions extends DlrmTablesSpec {
   /** Where the rows live (the caller owns it and closes it). */
   readonly store: TableStore;
-  /** Rows of each table. */
-  readonly tableSizes: readonly number[];
-  /** Width of every row. */
-  readonly dim: number;
-  /** Storage format and rounding of the weights. */
-  readonly precision: PrecisionSpec;
-  /** The tables' sparse optimizer (applied inside the store). */
-  readonly optimizer: SparseOptimizer;
   /** Run seed: the tables' init and rounding bits derive from it as in `EmbeddingTables`. */
   readonly seed: number;
   /** This worker's number, 0 .. workers - 1. */
@@ -38,8 +33,7 @@ export interface StoreTablesOptions {
  * tables evolve bit-identically to `EmbeddingTables`.
  */
 export class StoreTables implements DlrmTables {
-  #offsets = new Int32Array(0);
-  #indices: Int32Array[] = [];
+  readonly #batches = new OneLookupBags();
 
   /** The `@halfstep/embedding` collection that reads and updates the rows in the store. */
   readonly collection: StoreEmbeddingBagCollection;
@@ -53,20 +47,12 @@ export class StoreTables implements DlrmTables {
 
   /** Opens (creating when missing, initialised from the seed) the tables in `options.store`. */
   static async open(options: StoreTablesOptions): Promise<StoreTables> {
-    const { tableSizes, dim, precision, optimizer, seed, store } = options;
-    const collection = await createStoreEmbeddingBagCollection(
-      tableSizes.map((rows, t) => ({
-        name: `C${t + 1}`,
-        rows,
-        dim,
-        storage: precision.storage,
-        rounding: precision.rounding,
-        pooling: 'sum' as const,
-        optimizer,
-        init: { uniform: Math.sqrt(1 / rows) },
-      })),
-      { seed: deriveSeed(seed, 1000), store, worker: options.worker, workers: options.workers },
-    );
+    const collection = await createStoreEmbeddingBagCollection(dlrmTableConfigs(options), {
+      seed: dlrmTablesSeed(options.seed),
+      store: options.store,
+      worker: options.worker,
+      workers: options.workers,
+    });
     return new StoreTables(collection, options);
   }
 
@@ -99,18 +85,7 @@ export class StoreTables implements DlrmTables {
    * `batch x dim` array per table, from rows fetched from the store; kept for `update`.
    */
   lookup(sparse: Int32Array, batch: number): Promise<Float32Array[]> {
-    const count = this.count;
-    if (this.#offsets.length !== batch) {
-      this.#offsets = Int32Array.from({ length: batch }, (_, b) => b);
-      this.#indices = Array.from({ length: count }, () => new Int32Array(batch));
-    }
-    for (let t = 0; t < count; t++) {
-      const indices = this.#indices[t];
-      for (let b = 0; b < batch; b++) indices[b] = sparse[b * count + t];
-    }
-    return this.collection.forward(
-      this.#indices.map((indices) => ({ indices, offsets: this.#offsets })),
-    );
+    return this.collection.forward(this.#batches.of(sparse, batch, this.count));
   }
 
   /** Applies d loss / d pooled output of the last lookup in the store; advances the local step. */
