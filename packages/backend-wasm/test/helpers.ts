@@ -1,4 +1,11 @@
-import { type Backend, BadInputError, type BagInput, type TableHandle } from '@halfstep/backend';
+import {
+  type Backend,
+  BadInputError,
+  type BagInput,
+  type TableHandle,
+  type TableSpec,
+} from '@halfstep/backend';
+import { adam, rowwiseAdagrad, sgd } from '@halfstep/optim';
 import { createEngine } from '@halfstep/rng';
 import { expect } from 'vitest';
 import { type Kernels, loadKernels, type WasmBuild } from '../src/index.js';
@@ -210,4 +217,44 @@ export function expectSameError(
   if (want instanceof BadInputError) {
     expect({ ...(got as BadInputError) }, label).toEqual({ ...want });
   }
+}
+
+/**
+ * Three tables that exercise the threaded update paths: float16 SGD (stochastic), bfloat16 Adam
+ * with float16 state (stochastic), float8 e4m3 row-wise Adagrad (nearest-even). Fresh optimizer
+ * objects on every call.
+ */
+export function threeTableSpecs(): TableSpec[] {
+  return [
+    {
+      name: 'a',
+      index: 0,
+      rows: 500,
+      dim: 16,
+      storage: 'float16',
+      rounding: 'stochastic',
+      optimizer: sgd({ lr: 0.3 }),
+      seed: 7n,
+    },
+    {
+      name: 'b',
+      index: 1,
+      rows: 300,
+      dim: 5,
+      storage: 'bfloat16',
+      rounding: 'stochastic',
+      optimizer: adam({ lr: 0.01, stateStorage: 'float16' }),
+      seed: 8n,
+    },
+    {
+      name: 'c',
+      index: 2,
+      rows: 200,
+      dim: 8,
+      storage: 'float8e4m3',
+      rounding: 'nearest-even',
+      optimizer: rowwiseAdagrad({ lr: 0.1 }),
+      seed: 9n,
+    },
+  ];
 }

@@ -1,10 +1,10 @@
 import type { Backend, BagInput, TableSpec } from '@halfstep/backend';
 import { JsBackend } from '@halfstep/backend-js';
-import { adam, rowwiseAdagrad, sgd } from '@halfstep/optim';
+import { sgd } from '@halfstep/optim';
 import { createEngine } from '@halfstep/rng';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createWasmBackend, type WasmBackend } from '../src/index.js';
-import { badInputCases, expectSameError, firstDifference } from './helpers.js';
+import { badInputCases, expectSameError, firstDifference, threeTableSpecs } from './helpers.js';
 
 const ROWS = 64;
 const DIM = 8;
@@ -56,38 +56,7 @@ function fitTargets(backend: Backend, steps: number): { initial: number; final: 
 
 /** Trains three tables (float16 SGD, bfloat16 Adam, float8 row-wise Adagrad); exported bytes per step. */
 function train(backend: Backend, steps: number): Uint8Array[] {
-  const specs: TableSpec[] = [
-    {
-      name: 'a',
-      index: 0,
-      rows: 500,
-      dim: 16,
-      storage: 'float16',
-      rounding: 'stochastic',
-      optimizer: sgd({ lr: 0.3 }),
-      seed: 7n,
-    },
-    {
-      name: 'b',
-      index: 1,
-      rows: 300,
-      dim: 5,
-      storage: 'bfloat16',
-      rounding: 'stochastic',
-      optimizer: adam({ lr: 0.01, stateStorage: 'float16' }),
-      seed: 8n,
-    },
-    {
-      name: 'c',
-      index: 2,
-      rows: 200,
-      dim: 8,
-      storage: 'float8e4m3',
-      rounding: 'nearest-even',
-      optimizer: rowwiseAdagrad({ lr: 0.1 }),
-      seed: 9n,
-    },
-  ];
+  const specs = threeTableSpecs();
   const rng = createEngine('xoshiro128++', 11);
   const tables = specs.map((s) => backend.createTable(s));
   const snapshots: Uint8Array[] = [];

@@ -1,10 +1,9 @@
 import type { Backend, BagInput, TableSpec } from '@halfstep/backend';
 import { JsBackend } from '@halfstep/backend-js';
-import { adam, rowwiseAdagrad, sgd } from '@halfstep/optim';
 import { createEngine } from '@halfstep/rng';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createWasmBackend, type WasmBackend } from '../src/index.js';
-import { firstDifference } from './helpers.js';
+import { firstDifference, threeTableSpecs } from './helpers.js';
 
 /** Trains the same tables on several backends and returns their exported bytes per step. */
 function train(backend: Backend, specs: TableSpec[], steps: number): Uint8Array[] {
@@ -52,38 +51,7 @@ describe('WasmBackend with worker threads (reproducible mode)', () => {
   });
 
   it('gives results bit-identical to one thread and to the JS reference, for every thread count', async () => {
-    const specs: TableSpec[] = [
-      {
-        name: 'a',
-        index: 0,
-        rows: 500,
-        dim: 16,
-        storage: 'float16',
-        rounding: 'stochastic',
-        optimizer: sgd({ lr: 0.3 }),
-        seed: 7n,
-      },
-      {
-        name: 'b',
-        index: 1,
-        rows: 300,
-        dim: 5,
-        storage: 'bfloat16',
-        rounding: 'stochastic',
-        optimizer: adam({ lr: 0.01, stateStorage: 'float16' }),
-        seed: 8n,
-      },
-      {
-        name: 'c',
-        index: 2,
-        rows: 200,
-        dim: 8,
-        storage: 'float8e4m3',
-        rounding: 'nearest-even',
-        optimizer: rowwiseAdagrad({ lr: 0.1 }),
-        seed: 9n,
-      },
-    ];
+    const specs = threeTableSpecs();
     const expected = train(new JsBackend(), specs, 4);
     for (const threads of [1, 2, 3]) {
       const backend = await createWasmBackend({ threads, minRowsPerThread: 1 });
