@@ -35,9 +35,25 @@ import {
 } from '@halfstep/rounding';
 import { aggregateRows } from './aggregate.js';
 import { checkAtLeast } from './checks.js';
+import {
+  chooseHalfConversion,
+  type HalfConversionMode,
+  type HalfConversionReport,
+  halfConversionModeOf,
+} from './conversion.js';
 import { GpuRunner } from './gpu.js';
 import { groupRows, type RowGroups } from './group.js';
 import { formatParams, PARAM_WORDS, RULE_NUMBERS } from './params.js';
+import {
+  ALL_ON_GPU,
+  type CpuThresholds,
+  cpuThresholdsOf,
+  maxWorkOf,
+  measureSmallWork,
+  type SmallWorkKernel,
+  type SmallWorkMeasureOptions,
+  type SmallWorkReport,
+} from './placement.js';
 import { type AdapterReport, type GpuContext, openGpu, type WebGpuOptions } from './runtime.js';
 import { A, AGGREGATE_WGSL } from './shaders/aggregate.js';
 import { ADD_BIAS_WGSL, MATMUL_WGSL, RELU_WGSL, SUM_ROWS_WGSL } from './shaders/dense.js';
@@ -118,22 +134,112 @@ export class WebGpuBackend implements Backend {
    * into the CPU copy (`WebGpuOptions.readbackEvery`; 0 and 1: after every update).
    */
   readonly readbackEvery: number;
+  private conversion: HalfConversionReport = Object.freeze({
+    flavor: 'integer',
+    hardware: 'pack2x16float',
+    probe: null,
+    race: null,
+    reason: 'the constructor compiles integer kernels until chooseHalfConversion runs',
+  });
   private disposed = false;
+  private thresholds: CpuThresholds = ALL_ON_GPU;
+  private readonly counts = { gpu: 0, cpu: 0 };
 
   /**
-   * A backend on an open device; `options.readbackEvery` as in `WebGpuOptions` (the other
-   * options are `openGpu`'s).
-   * @throws RangeError for a `readbackEvery` that is not a non-negative integer.
+   * A backend on an open device, with integer float16 conversions (`chooseHalfConversion`
+   * changes them) and the thresholds of `options.smallWorkOnCpu` (0 for 'measure' until
+   * `measureCpuThresholds` runs); `options.readbackEvery` as in `WebGpuOptions` (the device
+   * options are `openGpu`'s). `createWebGpuBackend` does all of it.
+   * @throws RangeError for a `readbackEvery` that is not a non-negative integer or a bad
+   *   `smallWorkOnCpu`.
    */
   constructor(context: GpuContext, options: WebGpuOptions = {}) {
     this.readbackEvery = readbackEveryOf(options);
+    this.thresholds = cpuThresholdsOf(options.smallWorkOnCpu);
     this.adapter = context.adapter;
     this.runner = new GpuRunner(context.device);
+  }
+
+  /**
+   * How the kernels convert float16 (`WebGpuOptions.halfConversion`): the flavor they are
+   * compiled with, the probe and race behind the choice, and the reason in words.
+   */
+  get halfConversion(): HalfConversionReport {
+    return this.conversion;
+  }
+
+  /**
+   * Chooses how the kernels convert float16 from now on (`createWebGpuBackend` calls it with
+   * `WebGpuOptions.halfConversion`): 'integer'; 'hardware' after the probe of `conversion.ts`
+   * passes; 'auto', hardware when the probe passes and the race shows it faster. Results are
+   * bit-identical in every flavor. Returns the new `halfConversion`.
+   * @throws RangeError for another mode; Error when 'hardware' was asked for and the device's
+   *   conversions differ on the probe (the flavor is then unchanged), or a GPU error.
+   */
+  async chooseHalfConversion(mode: HalfConversionMode): Promise<HalfConversionReport> {
+    if (this.disposed) throw new Error('backend "webgpu" was disposed');
+    const adapter = JSON.stringify(this.adapter);
+    this.conversion = await chooseHalfConversion(this.runner, halfConversionModeOf(mode), adapter);
+    return this.conversion;
   }
 
   /** The `GPUDevice` the backend runs on (shared: do not destroy it; `dispose` does). */
   get device(): GPUDevice {
     return this.runner.device;
+  }
+
+  /**
+   * The work per kernel below which its `...Async` calls run on the CPU copy instead of the GPU
+   * (`WebGpuOptions.smallWorkOnCpu`: kernels it leaves out, and every kernel until
+   * `measureCpuThresholds` runs for `'measure'`, have 0: always the GPU).
+   */
+  get cpuThresholds(): CpuThresholds {
+    return this.thresholds;
+  }
+
+  /**
+   * How many `...Async` calls of the kernels of `SmallWorkKernel` the placement rule sent to the
+   * GPU and to the CPU copy since the backend was created (a snapshot). Calls that only the CPU
+   * can serve (a table without a GPU copy, a counter beyond its engine's range) and those of
+   * `measureCpuThresholds` are not counted.
+   */
+  get placements(): { readonly gpu: number; readonly cpu: number } {
+    return { ...this.counts };
+  }
+
+  /**
+   * Times the CPU and the GPU path of every `SmallWorkKernel` on this device (`measureSmallWork`:
+   * sizes growing by 4x until the GPU wins twice in a row, up to `options.maxWork`, default
+   * 2^20; about 5 s on SwiftShader) and makes the thresholds found the backend's `cpuThresholds`.
+   * @throws RangeError for a bad `options.maxWork`; Error for a GPU error (the thresholds are
+   *   then left as they were).
+   */
+  async measureCpuThresholds(options: SmallWorkMeasureOptions = {}): Promise<SmallWorkReport> {
+    maxWorkOf(options);
+    const before = this.thresholds;
+    const counts = { ...this.counts };
+    this.thresholds = ALL_ON_GPU;
+    try {
+      const report = await measureSmallWork(this, options);
+      this.thresholds = report.thresholds;
+      return report;
+    } catch (error) {
+      this.thresholds = before;
+      throw error;
+    } finally {
+      Object.assign(this.counts, counts);
+    }
+  }
+
+  /**
+   * Whether a call of `kernel` with `work` units runs on the CPU copy (below its threshold, and
+   * `movable`), counted in `placements` either way.
+   */
+  private onCpu(kernel: SmallWorkKernel, work: number, movable = true): boolean {
+    if (this.disposed) throw new Error('backend "webgpu" was disposed');
+    const cpu = movable && work < this.thresholds[kernel];
+    this.counts[cpu ? 'cpu' : 'gpu']++;
+    return cpu;
   }
 
   /**
@@ -352,6 +458,9 @@ export class WebGpuBackend implements Backend {
       list[k] = row;
     }
     if (t.buffer === null) return this.cpu.readRows(table, rows, result);
+    if (this.onCpu('readRows', result.length, t.pending.length === 0)) {
+      return this.cpu.readRows(table, rows, result);
+    }
     if (result.length === 0) return result;
     const weights = this.sync(table, t);
     const params = formatParams(t.format, true);
@@ -430,6 +539,9 @@ export class WebGpuBackend implements Backend {
   ): Promise<void> {
     if (this.disposed) throw new Error('backend "webgpu" was disposed');
     const call = checkEncodeArguments(format, src, { out, rounding, overflow });
+    if (this.onCpu('encode', src.length)) {
+      return this.cpu.encode(format, src, out, rounding, overflow);
+    }
     const fmt = call.format;
     const strategy = call.rounding;
     const n = src.length;
@@ -513,6 +625,9 @@ export class WebGpuBackend implements Backend {
     ) {
       return this.encodeAsync(format, src, out, strategy, overflow);
     }
+    if (this.onCpu('encode', n)) {
+      return this.cpu.encode(format, src, out, stochastic(options), overflow);
+    }
     if (n === 0) return;
     const params = formatParams(fmt, overflow === 'saturate');
     params[16] = n;
@@ -560,6 +675,7 @@ export class WebGpuBackend implements Backend {
     checkCodeArray(codes, fmt, 'src');
     checkFloat32Array(out, 'out');
     checkLength(out, codes.length, 'out');
+    if (this.onCpu('decode', codes.length)) return this.cpu.decode(format, codes, out);
     const n = codes.length;
     if (n === 0) return;
     const params = formatParams(fmt, false);
@@ -600,6 +716,9 @@ export class WebGpuBackend implements Backend {
     const bags = offsets.length;
     const n = indices.length;
     if (t.buffer === null) return this.cpu.embeddingBagForward(table, input, pooling);
+    if (this.onCpu('forward', n * dim, t.pending.length === 0)) {
+      return this.cpu.embeddingBagForward(table, input, pooling);
+    }
     const out = new Float32Array(bags * dim);
     if (out.length === 0) return out;
     const weights = this.sync(table, t);
@@ -899,6 +1018,7 @@ export class WebGpuBackend implements Backend {
     checkAtLeast(a, m * k, 'a');
     checkAtLeast(b, k * n, 'b');
     checkAtLeast(c, m * n, 'c');
+    if (this.onCpu('matmul', m * n * k)) return this.cpu.matmul(args);
     const beta = Math.fround(args.beta ?? 0);
     const params = new Uint32Array(PARAM_WORDS);
     params.set([m, n, k, args.transA ? 1 : 0, args.transB ? 1 : 0], 16);
@@ -927,6 +1047,7 @@ export class WebGpuBackend implements Backend {
   ): Promise<void> {
     checkAtLeast(x, rows * cols, 'x');
     checkAtLeast(bias, cols, 'bias');
+    if (this.onCpu('elementwise', rows * cols)) return this.cpu.addBias(x, bias, rows, cols);
     const params = new Uint32Array(PARAM_WORDS);
     params.set([rows * cols, cols], 16);
     const view = x.subarray(0, rows * cols);
@@ -945,6 +1066,7 @@ export class WebGpuBackend implements Backend {
   /** `relu` on the GPU, on bit patterns: bit-identical (NaN and -0 give +0). */
   async reluAsync(x: Float32Array, out: Float32Array): Promise<void> {
     checkAtLeast(out, x.length, 'out');
+    if (this.onCpu('elementwise', x.length)) return this.cpu.relu(x, out);
     const params = new Uint32Array(PARAM_WORDS);
     params[16] = x.length;
     await this.dense('relu', RELU_WGSL, params, [x, x], null, out, x.length, x.length);
@@ -954,6 +1076,7 @@ export class WebGpuBackend implements Backend {
   async reluBackwardAsync(grad: Float32Array, x: Float32Array, out: Float32Array): Promise<void> {
     checkAtLeast(x, grad.length, 'x');
     checkAtLeast(out, grad.length, 'out');
+    if (this.onCpu('elementwise', grad.length)) return this.cpu.reluBackward(grad, x, out);
     const params = new Uint32Array(PARAM_WORDS);
     params[16] = grad.length;
     await this.dense(
@@ -977,6 +1100,7 @@ export class WebGpuBackend implements Backend {
   ): Promise<void> {
     checkAtLeast(x, rows * cols, 'x');
     checkAtLeast(out, cols, 'out');
+    if (this.onCpu('elementwise', rows * cols)) return this.cpu.sumRows(x, rows, cols, out);
     const params = new Uint32Array(PARAM_WORDS);
     params.set([rows, cols], 16);
     if (rows === 0) {
@@ -1022,13 +1146,25 @@ function readbackEveryOf(options: WebGpuOptions): number {
 
 /**
  * Creates the WebGPU backend: opens a device (`navigator.gpu` in browsers, the `webgpu` package
- * in Node; see `openGpu`) and reports its adapter in `backend.adapter`.
- * @throws RangeError for a bad `readbackEvery` (before any device is opened); Error saying why
- *   WebGPU cannot start (no WebGPU, no adapter, no device).
+ * in Node; see `openGpu`), reports its adapter in `backend.adapter` and chooses its float16
+ * conversions (`options.halfConversion`, reported in `backend.halfConversion`).
+ * @throws RangeError for a bad `readbackEvery`, `halfConversion` or `smallWorkOnCpu` (before any
+ *   device is opened); Error saying why WebGPU cannot start (no WebGPU, no adapter, no device),
+ *   or why 'hardware' conversions cannot be used.
  */
 export async function createWebGpuBackend(options: WebGpuOptions = {}): Promise<WebGpuBackend> {
   readbackEveryOf(options);
-  return new WebGpuBackend(await openGpu(options), options);
+  cpuThresholdsOf(options.smallWorkOnCpu);
+  const mode = halfConversionModeOf(options.halfConversion);
+  const backend = new WebGpuBackend(await openGpu(options), options);
+  try {
+    await backend.chooseHalfConversion(mode);
+    if (options.smallWorkOnCpu === 'measure') await backend.measureCpuThresholds();
+  } catch (error) {
+    backend.dispose();
+    throw error;
+  }
+  return backend;
 }
 
 /** The WebGPU backend's registry entry: name "webgpu", priority 20 (above wasm and js). */

@@ -1,5 +1,6 @@
 import { BufferPool } from './buffers.js';
 import { PipelineCache } from './pipelines.js';
+import { type HalfConversionFlavor, halfPrelude } from './shaders/halves.js';
 
 const STORAGE_IN = 0x80 | 0x8; // STORAGE | COPY_DST
 const STORAGE_OUT = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST
@@ -34,6 +35,11 @@ export class GpuRunner {
   private encoder: GPUCommandEncoder | null = null;
   private readonly transient: GPUBuffer[] = [];
   private scoped = false;
+  /**
+   * How the kernels dispatched from now on convert float16 (`halfPrelude`); each flavor compiles
+   * its own pipelines.
+   */
+  conversion: HalfConversionFlavor = 'integer';
 
   constructor(readonly device: GPUDevice) {
     this.pool = new BufferPool(device);
@@ -89,7 +95,8 @@ export class GpuRunner {
   dispatch(key: string, source: () => string, buffers: readonly GPUBuffer[], invocations: number) {
     if (invocations === 0) return;
     this.open();
-    const pipeline = this.pipelines.get(key, source);
+    const flavor = this.conversion;
+    const pipeline = this.pipelines.get(`${flavor}:${key}`, () => halfPrelude(flavor) + source());
     const bindGroup = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),

@@ -1,3 +1,6 @@
+import type { HalfConversionMode } from './conversion.js';
+import type { SmallWorkKernel } from './placement.js';
+
 /** What the backend reports about the adapter it got. */
 export interface AdapterReport {
   readonly vendor: string;
@@ -21,6 +24,32 @@ export interface WebGpuOptions {
    * memory and the work of a replay.
    */
   readonly readbackEvery?: number;
+  /**
+   * Small work kept on the CPU: a call of a kernel of `SmallWorkKernel` (encode, decode, forward,
+   * readRows, matmul, the elementwise ops) whose work is strictly below that kernel's threshold
+   * runs on the CPU copy (the JS kernels, bit-identical results) instead of paying the GPU's fixed
+   * cost of upload, submission and readback. An object gives thresholds per kernel (work units as
+   * `SmallWorkKernel` documents them; kernels left out: 0); `'measure'` times both sides on this
+   * device while `createWebGpuBackend` runs (`WebGpuBackend.measureCpuThresholds`, a few seconds
+   * on SwiftShader). Default: every call on the GPU. Forward and readRows move only while the
+   * table's CPU copy is current (no GPU update waiting in its queue); a table's update
+   * (`embeddingBagBackwardAsync`) never moves: the GPU copy owns the table after a GPU update, and
+   * handing it to the CPU would cost a transfer of the whole table (and back again later).
+   * @throws RangeError (from `createWebGpuBackend`, before a device is opened) for an unknown
+   *   kernel or a threshold that is not a non-negative number.
+   */
+  readonly smallWorkOnCpu?: 'measure' | Partial<Record<SmallWorkKernel, number>>;
+  /**
+   * How kernels convert float16 normal numbers (decode, nearest-even encode): 'integer' (exact
+   * integer arithmetic, every adapter), 'hardware' (the GPU's conversion instructions: through
+   * the f16 type when the device has `shader-f16`, else `pack2x16float`/`unpack2x16float`;
+   * rejected unless they match `@halfstep/codecs` on a probe of every float16 code and every
+   * rounding boundary) or 'auto' (the default: hardware when the probe passes and a race of the
+   * bulk kernels shows it at least 1/0.9 times as fast on this device, else integer). Subnormals,
+   * infinities, NaN and overflow stay on the integer path, where WGSL lets devices differ.
+   * Results are bit-identical either way; `WebGpuBackend.halfConversion` reports the choice.
+   */
+  readonly halfConversion?: HalfConversionMode;
 }
 
 /** An open device and what the adapter said about itself. */
@@ -89,7 +118,8 @@ async function gpuFromNode(options: WebGpuOptions): Promise<GPU> {
  * Opens a WebGPU device: `navigator.gpu` when the platform has it (browsers, Deno), else the
  * `webgpu` package (Dawn) in Node, imported only now. In Node, when `VK_ICD_FILENAMES` is unset,
  * `SWIFTSHADER_ICD` exists and NVIDIA's Vulkan ICD file does not, it is set to that file so that
- * Dawn finds a (software) Vulkan adapter on machines without a GPU.
+ * Dawn finds a (software) Vulkan adapter on machines without a GPU. The device gets the
+ * `shader-f16` feature when the adapter has it.
  * @throws Error saying why: no WebGPU at all, no adapter, or the device request failed.
  */
 export async function openGpu(options: WebGpuOptions = {}): Promise<GpuContext> {
@@ -114,7 +144,10 @@ export async function openGpu(options: WebGpuOptions = {}): Promise<GpuContext> 
     source: fromNavigator ? 'navigator.gpu' : 'webgpu (Node)',
   });
   const limits = adapter.limits;
+  // shader-f16 lets the kernels convert float16 through the f16 type (`halfPrelude`).
+  const features: GPUFeatureName[] = adapter.features.has('shader-f16') ? ['shader-f16'] : [];
   const device = await adapter.requestDevice({
+    requiredFeatures: features,
     requiredLimits: {
       maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
       maxBufferSize: limits.maxBufferSize,

@@ -9,13 +9,7 @@ import {
   unregisterBackend,
 } from '@halfstep/backend';
 import { JsBackend } from '@halfstep/backend-js';
-import {
-  decode,
-  encode,
-  type FloatFormat,
-  type RoundingStrategy,
-  resolveFormat,
-} from '@halfstep/codecs';
+import { decode, encode, type RoundingStrategy, resolveFormat } from '@halfstep/codecs';
 import {
   adagrad,
   adam,
@@ -28,7 +22,7 @@ import { createEngine, createPhilox } from '@halfstep/rng';
 import { maxRandomBits, stochastic } from '@halfstep/rounding';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createWebGpuBackend, WebGpuBackend, webgpuBackend } from '../src/index.js';
-import { bitsOf, lcg, openDevice } from './device.js';
+import { batch, bitsOf, ListedThresholds, openDevice, randomBits, randomValues } from './device.js';
 
 const device = await openDevice();
 const gpu = device.backend;
@@ -67,37 +61,6 @@ it.skipIf(!gpu)('is selected by the registry when it starts', T, async () => {
     unregisterBackend('webgpu');
   }
 });
-
-/** Random float32 bit patterns: every class (NaN, infinities, subnormals, near overflow). */
-function randomBits(n: number, seed: number): Float32Array {
-  const next = lcg(seed);
-  const out = new Uint32Array(n);
-  const specials = [
-    0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001, 0xffa00001, 0x00000001,
-    0x477fe000, 0x477ff000, 0x477fefff, 0x38800000, 0x387fffff, 0x33000000, 0x7f7fffff, 0x43e00000,
-    0x43f00000, 0x47600000,
-  ];
-  for (let i = 0; i < n; i++) {
-    const kind = i % 4;
-    const r = Math.floor(next() * 2 ** 32) >>> 0;
-    if (i < specials.length) out[i] = specials[i];
-    else if (kind === 0) out[i] = r;
-    // Magnitudes around the 16- and 8-bit formats' ranges.
-    else out[i] = (r & 0x807fffff) | ((100 + Math.floor(next() * 60)) << 23);
-  }
-  return new Float32Array(out.buffer);
-}
-
-class ListedThresholds implements RoundingStrategy {
-  readonly rule = 'stochastic' as const;
-  private readonly next: () => number;
-  constructor(seed: number) {
-    this.next = lcg(seed);
-  }
-  fillThresholds(out: Uint32Array, _format: FloatFormat): void {
-    for (let i = 0; i < out.length; i++) out[i] = Math.floor(this.next() * 2 ** 32);
-  }
-}
 
 const FORMATS = ['float16', 'bfloat16', 'float8e4m3', 'float8e5m2'] as const;
 const RULES = [
@@ -295,26 +258,6 @@ function spec(
     seed: 0x0123456789abcdefn,
     ...extra,
   };
-}
-
-/** A random batch: `bags` bags of 0..maxBag lookups, with duplicates. */
-function batch(rows: number, bags: number, maxBag: number, seed: number, weights: boolean) {
-  const next = lcg(seed);
-  const offsets = new Int32Array(bags);
-  const list: number[] = [];
-  for (let b = 0; b < bags; b++) {
-    offsets[b] = list.length;
-    const size = Math.floor(next() * (maxBag + 1));
-    for (let i = 0; i < size; i++) list.push(Math.floor(next() * rows));
-  }
-  const indices = Int32Array.from(list);
-  const perSampleWeights = weights ? Float32Array.from(list, () => next() * 4 - 2) : undefined;
-  return { indices, offsets, perSampleWeights };
-}
-
-function randomValues(n: number, seed: number, scale = 1): Float32Array {
-  const next = lcg(seed);
-  return Float32Array.from({ length: n }, () => (next() * 2 - 1) * scale);
 }
 
 const STORAGES: StorageName[] = ['float32', 'float16', 'bfloat16', 'float8e4m3', 'float8e5m2'];

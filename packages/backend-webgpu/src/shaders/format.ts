@@ -2,10 +2,12 @@
  * WGSL of the number formats, shared by the kernels: `encode_one` (float32 bits to a code, the
  * exact algorithm of `@halfstep/codecs`' encoder: every rounding rule, gradual underflow,
  * overflow to infinity or saturation, NaN payloads) and `decode_one` (a code to float32 bits, as
- * `@halfstep/codecs`' `decodeBits`), on integers only so that no float rounding mode, flush to
- * zero or NaN canonicalisation of the GPU can change a bit. The format's constants are words
- * 0..15 of the storage array `P` (see `formatParams`); codes are packed little-endian into u32
- * words (`load_code`).
+ * `@halfstep/codecs`' `decodeBits`), on integers so that no float rounding mode, flush to zero
+ * or NaN canonicalisation of the GPU can change a bit. The format's constants are words 0..15 of
+ * the storage array `P` (see `formatParams`); codes are packed little-endian into u32 words
+ * (`load_code`). Kernels are compiled after a `halfPrelude`: with a hardware one, float16 normal
+ * numbers (decode, nearest-even encode) take the GPU's conversion instructions instead, on a
+ * device where a probe showed them exact.
  */
 export const FORMAT_WGSL = /* wgsl */ `
 const F_NORMAL_SHIFT = 0u;
@@ -28,6 +30,12 @@ const F_FENCE = 15u;
 // 5 to-odd, 6 stochastic (up iff the 32-bit gap fraction exceeds th).
 fn encode_one(x: u32, rule: u32, th: u32) -> u32 {
   let a = x & 0x7fffffffu;
+  // Nearest-even float16 of a magnitude in [2^-14, 65520), a normal result, by the hardware
+  // where the device proved exact (see halfPrelude).
+  if (HALF_HARDWARE && rule == 0u && P[F_BITS] == 16u && P[F_BFLOAT] == 0u &&
+      a >= 0x38800000u && a < 0x477ff000u) {
+    return hw_encode_half(x);
+  }
   let sign = (x >> P[F_SIGN_SHIFT]) & P[F_SIGN_MASK];
   var lower: u32;
   var fraction: u32;
@@ -84,6 +92,11 @@ fn encode_one(x: u32, rule: u32, th: u32) -> u32 {
 fn decode_one(code: u32) -> u32 {
   let bits = P[F_BITS];
   let m = P[F_MANTISSA];
+  // Float16 normal numbers (exponent 1..30) by the hardware where the device proved exact.
+  if (HALF_HARDWARE && bits == 16u && P[F_BFLOAT] == 0u) {
+    let exponent = (code >> 10u) & 31u;
+    if (exponent != 0u && exponent != 31u) { return hw_decode_half(code); }
+  }
   if (P[F_BFLOAT] != 0u) { return code << 16u; }
   let sign = (code & P[F_SIGN_MASK]) << (32u - bits);
   let magnitude = code & (P[F_SIGN_MASK] - 1u);
