@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // One project per workspace package: `vitest run --project codecs` runs one of them.
@@ -24,6 +24,21 @@ export default defineConfig({
           include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
         },
       })),
+      // The WebGPU tests again on Mesa's lavapipe (scripts/lavapipe.sh), whose adapter has
+      // shader-f16, with the kernels' float16 conversions on the hardware path.
+      {
+        extends: true,
+        test: {
+          name: 'backend-webgpu-lavapipe',
+          root: 'packages/backend-webgpu',
+          include: ['test/webgpu.test.ts', 'test/conversion.test.ts'],
+          env: {
+            VK_ICD_FILENAMES: resolve('.cache/lavapipe/lvp_icd.json'),
+            HALFSTEP_HALF_CONVERSION: 'hardware',
+            HALFSTEP_EXPECT_SHADER_F16: '1',
+          },
+        },
+      },
       // The docs site has its own config: it builds the site and drives a browser.
       'docs/vitest.config.ts',
     ],
