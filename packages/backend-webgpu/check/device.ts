@@ -6,12 +6,14 @@
  *
  *   node --conditions=@halfstep/source --import tsx packages/backend-webgpu/check/device.ts \
  *     [--small] [--json out.json] [--skip-bench] [--skip-js] [--require-gpu]
- *     [--rows N] [--bags N] [--readback-every N]
+ *     [--rows N] [--bags N] [--readback-every N] [--half-conversion auto|integer|hardware]
  *
  * `--small` shrinks every size so that the whole run takes about a minute on SwiftShader (and
  * reads a table back every 4 GPU updates instead of 16); `--rows` and `--bags` set the training
  * step's table rows and batch bags (of 26 lookups), `--readback-every` the backend's
- * `readbackEvery`. The training step figures are averages over
+ * `readbackEvery`, `--half-conversion` the backend's `halfConversion` (default 'auto'; with
+ * 'hardware' every check runs the hardware float16 conversions). The training step figures are
+ * averages over
  * whole readback periods.
  * Prints plain text; `--json` also writes every figure to a file. Exits 1 when any check fails
  * (or, with `--require-gpu`, when the adapter is a software one such as SwiftShader).
@@ -22,7 +24,6 @@ import { JsBackend } from '@halfstep/backend-js';
 import {
   decode,
   encode,
-  type FloatFormat,
   type FormatName,
   type RoundingStrategy,
   resolveFormat,
@@ -40,10 +41,11 @@ import { createEngine, createPhilox } from '@halfstep/rng';
 import { stochastic } from '@halfstep/rounding';
 import { aggregateRows } from '../src/aggregate.js';
 import { GpuRunner } from '../src/gpu.js';
-import { createWebGpuBackend, WebGpuBackend } from '../src/index.js';
+import { createWebGpuBackend, type HalfConversionMode, WebGpuBackend } from '../src/index.js';
 import { formatParams } from '../src/params.js';
 import { DECODE_WGSL, ENCODE_WGSL } from '../src/shaders/kernels.js';
 import { updateKernel } from '../src/update.js';
+import { bitsOf, ListedThresholds, lcg, randomBits, randomValues } from '../test/device.js';
 import { compareExact, exactOperands, referenceExact, runExact } from '../test/exact.js';
 
 const args = process.argv.slice(2);
@@ -53,6 +55,8 @@ const jsonPath = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
 const skipBench = args.includes('--skip-bench');
 const skipJs = args.includes('--skip-js');
 const requireGpu = args.includes('--require-gpu');
+const conversionAt = args.indexOf('--half-conversion');
+const halfConversion = (conversionAt >= 0 ? args[conversionAt + 1] : 'auto') as HalfConversionMode;
 /** The value after flag `name` as a positive integer, or undefined. */
 function intFlag(name: string): number | undefined {
   const at = args.indexOf(name);
@@ -84,18 +88,6 @@ interface BenchResult {
 const checks: CheckResult[] = [];
 const bench: BenchResult[] = [];
 
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-function bitsOf(values: Float32Array): Uint32Array {
-  return new Uint32Array(values.buffer, values.byteOffset, values.length);
-}
-
 function countDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return Math.max(a.length, b.length);
   let d = 0;
@@ -124,41 +116,6 @@ async function guarded(kernel: string, run: () => Promise<void>): Promise<void> 
       onGpu: true,
       detail: `threw: ${error instanceof Error ? error.message : String(error)}`,
     });
-  }
-}
-
-/** Random float32 bit patterns of every class, weighted towards the 16/8-bit formats' ranges. */
-function randomBits(n: number, seed: number): Float32Array {
-  const next = lcg(seed);
-  const out = new Uint32Array(n);
-  const specials = [
-    0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001, 0xffa00001, 0x00000001,
-    0x477fe000, 0x477ff000, 0x477fefff, 0x38800000, 0x387fffff, 0x33000000, 0x7f7fffff, 0x43e00000,
-    0x43f00000, 0x47600000,
-  ];
-  for (let i = 0; i < n; i++) {
-    const r = Math.floor(next() * 2 ** 32) >>> 0;
-    if (i < specials.length) out[i] = specials[i];
-    else if (i % 4 === 0) out[i] = r;
-    else out[i] = (r & 0x807fffff) | ((100 + Math.floor(next() * 60)) << 23);
-  }
-  return new Float32Array(out.buffer);
-}
-
-function randomValues(n: number, seed: number, scale = 1): Float32Array {
-  const next = lcg(seed);
-  return Float32Array.from({ length: n }, () => (next() * 2 - 1) * scale);
-}
-
-/** Thresholds from an LCG, the same sequence for two instances with the same seed. */
-class ListedThresholds implements RoundingStrategy {
-  readonly rule = 'stochastic' as const;
-  private readonly next: () => number;
-  constructor(seed: number) {
-    this.next = lcg(seed);
-  }
-  fillThresholds(out: Uint32Array, _format: FloatFormat): void {
-    for (let i = 0; i < out.length; i++) out[i] = Math.floor(this.next() * 2 ** 32);
   }
 }
 
@@ -743,8 +700,10 @@ async function main(): Promise<void> {
     powerPreference: 'high-performance',
     // --small: a shorter readback period, so that whole periods fit the short measurements.
     readbackEvery: readbackFlag ?? (small ? 4 : undefined),
+    halfConversion,
   });
   console.log(`adapter: ${JSON.stringify(gpu.adapter)}`);
+  console.log(`float16 conversions: ${JSON.stringify(gpu.halfConversion)}`);
   console.log(`VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? '(unset)'}`);
   const software = /swiftshader|llvmpipe|lavapipe/i.test(
     `${gpu.adapter.vendor} ${gpu.adapter.architecture} ${gpu.adapter.description}`,
@@ -780,6 +739,7 @@ async function main(): Promise<void> {
       `${JSON.stringify(
         {
           adapter: gpu.adapter,
+          halfConversion: gpu.halfConversion,
           small,
           node: process.version,
           checks,
