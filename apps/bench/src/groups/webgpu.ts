@@ -1,7 +1,11 @@
 import type { Backend, TableHandle } from '@halfstep/backend';
 import { JsBackend } from '@halfstep/backend-js';
 import { createWasmBackend } from '@halfstep/backend-wasm';
-import { createWebGpuBackend, type WebGpuBackend } from '@halfstep/backend-webgpu';
+import {
+  createWebGpuBackend,
+  SMALL_WORK_KERNELS,
+  type WebGpuBackend,
+} from '@halfstep/backend-webgpu';
 import { roundNearestEven } from '@halfstep/codecs';
 import { adam, sgd } from '@halfstep/optim';
 import { createPhilox } from '@halfstep/rng';
@@ -63,11 +67,42 @@ function table(backend: Backend, optimizer = sgd({ lr: 0.01 })): TableHandle {
 }
 
 /**
+ * Prints, as a markdown table, where small calls are better kept on the CPU copy on this device:
+ * `measureCpuThresholds` times each kernel's CPU and GPU path at sizes growing by 4x (the
+ * fastest of 3 calls each), and the thresholds it finds (the first size from which the GPU
+ * stays faster; the cap, 2^20 work units, when the CPU won up to it).
+ */
+async function printSmallWork(gpu: WebGpuBackend, adapter: string): Promise<void> {
+  const start = performance.now();
+  const report = await gpu.measureCpuThresholds();
+  const seconds = (performance.now() - start) / 1000;
+  const lines = [
+    `### webgpu: small work on the CPU, measured thresholds (GPU: ${adapter}; ${seconds.toFixed(1)} s)`,
+    '',
+    '| kernel | work | cpu ms | gpu ms | faster |',
+    '| --- | ---: | ---: | ---: | --- |',
+  ];
+  for (const s of report.samples) {
+    const faster = s.gpuMs < s.cpuMs ? 'gpu' : 'cpu';
+    lines.push(
+      `| ${s.kernel} | ${s.work} | ${s.cpuMs.toFixed(3)} | ${s.gpuMs.toFixed(3)} | ${faster} |`,
+    );
+  }
+  lines.push('', '| kernel | threshold (work below it runs on the CPU) |', '| --- | ---: |');
+  for (const kernel of SMALL_WORK_KERNELS) {
+    const capped = report.cpuWonUpToCap.includes(kernel) ? ' (cap: CPU won up to it)' : '';
+    lines.push(`| ${kernel} | ${report.thresholds[kernel]}${capped} |`);
+  }
+  console.log(`${lines.join('\n')}\n`);
+}
+
+/**
  * The WebGPU backend beside the WASM and JS ones on the same data: float16 encode (nearest-even,
  * and stochastic with Philox bits: drawn on the CPU by js and wasm, computed in WGSL by webgpu)
  * and an embedding training step with SGD and with Adam (float16 state). GPU rows time the
  * backend's async kernels, readback included. On SwiftShader (CPU Vulkan) the figures only show
- * that it works.
+ * that it works. First prints the small-work thresholds of the device (`printSmallWork`) and its
+ * float16 conversion choice; the encode and decode tables time both conversion flavors.
  */
 export const webgpuGroup: BenchGroup = {
   name: 'webgpu',
@@ -82,8 +117,14 @@ export const webgpuGroup: BenchGroup = {
       why = `unavailable: ${(error as Error).message}`;
     }
     const adapter = gpu ? `${gpu.adapter.vendor} ${gpu.adapter.architecture}` : 'no adapter';
+    // The thresholds it sets stay below 2^20 work units: the GPU rows below (1 Mi values, 1.7 Mi
+    // lookups x dim) still run on the GPU.
+    if (gpu) await printSmallWork(gpu, adapter);
+    if (gpu) console.log(`float16 conversions on ${adapter}: ${gpu.halfConversion.reason}\n`);
     const values = normalFloat32(N, 0.05);
     const codes = new Uint16Array(N);
+    const decoded = new Float32Array(N);
+    js.encode('float16', values, codes, roundNearestEven);
     const { input, grad } = batch();
     let step = 0;
     const stepRow = (name: string, backend: Backend, optimizer = sgd({ lr: 0.01 })): BenchRow => {
@@ -106,6 +147,27 @@ export const webgpuGroup: BenchGroup = {
     ): BenchRow => ({
       name,
       measure: async () => (gpu ? timeAsync(run(gpu), items) : { unavailable: why }),
+    });
+    /** A GPU row timed with the kernels' float16 conversions in `mode`, then back as they were. */
+    const flavorRow = (
+      name: string,
+      mode: 'integer' | 'hardware',
+      run: (backend: WebGpuBackend) => () => Promise<unknown>,
+      items: number,
+    ): BenchRow => ({
+      name,
+      measure: async () => {
+        if (!gpu) return { unavailable: why };
+        const chosen = gpu.halfConversion.flavor === 'integer' ? 'integer' : 'hardware';
+        try {
+          await gpu.chooseHalfConversion(mode);
+          return await timeAsync(run(gpu), items);
+        } catch (error) {
+          return { unavailable: (error as Error).message };
+        } finally {
+          await gpu.chooseHalfConversion(chosen);
+        }
+      },
     });
     const philox = () => ({ random: { engine: createPhilox(3n), counter: 0 } });
     const gpuStep = (name: string, optimizer = sgd({ lr: 0.01 })) =>
@@ -139,9 +201,37 @@ export const webgpuGroup: BenchGroup = {
             items: N,
             run: () => wasm.encode('float16', values, codes, roundNearestEven),
           },
-          gpuRow(
-            'webgpu',
+          flavorRow(
+            'webgpu (integer conversions)',
+            'integer',
             (g) => () => g.encodeAsync('float16', values, codes, roundNearestEven),
+            N,
+          ),
+          flavorRow(
+            'webgpu (hardware conversions)',
+            'hardware',
+            (g) => () => g.encodeAsync('float16', values, codes, roundNearestEven),
+            N,
+          ),
+        ],
+      },
+      {
+        title: `float16 decode, 1 Mi values (GPU: ${adapter})`,
+        unit: 'values',
+        baseline: 'js',
+        rows: [
+          { name: 'js', items: N, run: () => js.decode('float16', codes, decoded) },
+          { name: 'wasm', items: N, run: () => wasm.decode('float16', codes, decoded) },
+          flavorRow(
+            'webgpu (integer conversions)',
+            'integer',
+            (g) => () => g.decodeAsync('float16', codes, decoded),
+            N,
+          ),
+          flavorRow(
+            'webgpu (hardware conversions)',
+            'hardware',
+            (g) => () => g.decodeAsync('float16', codes, decoded),
             N,
           ),
         ],
