@@ -38,11 +38,12 @@ const CHUNK = 1 << 24;
 
 /** The check's kernel: hardware vs integer for inputs P[16] + i (both signs) and for code i. */
 function kernel(hardware: 'shader-f16' | 'pack2x16float'): string {
-  // The hardware functions, with the kernels' own encode_one and decode_one kept integer.
-  const prelude = halfPrelude(hardware).replace(
-    'const HALF_HARDWARE = true;',
-    'const HALF_HARDWARE = false;',
-  );
+  // The hardware functions, with the kernels' own encode_one and decode_one kept integer (were
+  // they not, the check would compare the hardware with itself).
+  const on = 'const HALF_HARDWARE = true;';
+  const hardwarePrelude = halfPrelude(hardware);
+  if (!hardwarePrelude.includes(on)) throw new Error(`the ${hardware} prelude lacks "${on}"`);
+  const prelude = hardwarePrelude.replace(on, 'const HALF_HARDWARE = false;');
   return /* wgsl */ `${prelude}
 @group(0) @binding(0) var<storage, read> P: array<u32>;
 @group(0) @binding(1) var<storage, read_write> result: array<atomic<u32>, 2>;
