@@ -41,6 +41,7 @@ import { createEngine, createPhilox } from '@halfstep/rng';
 import { stochastic } from '@halfstep/rounding';
 import { aggregateRows } from '../src/aggregate.js';
 import { GpuRunner } from '../src/gpu.js';
+import { groupRows } from '../src/group.js';
 import { createWebGpuBackend, type HalfConversionMode, WebGpuBackend } from '../src/index.js';
 import { formatParams } from '../src/params.js';
 import { DECODE_WGSL, ENCODE_WGSL } from '../src/shaders/kernels.js';
@@ -568,6 +569,14 @@ async function throughput(gpu: WebGpuBackend): Promise<void> {
     if (label === 'SGD') sgdGpu = s;
     if (table !== t) gpu.disposeTable(table);
   }
+  // The CPU's part of every GPU step: grouping the batch's lookups by row.
+  const grouping = await seconds(async () => groupRows(update(t)), ms);
+  report(
+    'CPU grouping of the batch by row (groupRows)',
+    input.indices.length / grouping,
+    'lookups/s',
+    `${(grouping * 1e3).toFixed(1)} ms/step, ${input.indices.length} lookups, ${rows} rows`,
+  );
   // Whole readback periods, so that each figure includes its share of the table's readback
   // (a period beyond 64 steps is not averaged over whole periods).
   const period = Math.max(1, gpu.readbackEvery);

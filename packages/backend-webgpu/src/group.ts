@@ -22,44 +22,76 @@ export interface RowGroups {
 const DIGIT = 11;
 
 /**
- * The lookups sorted by row, ties in ascending position order: a stable least-significant-digit
- * radix sort of (row, position) pairs over the bits that `rows` needs (two passes for up to 4M
- * rows), which gives the order of the reference's sort on the keys `row x n + position`. The
- * rows travel with the positions so that every pass reads its keys in order.
+ * The radix sort's working arrays, reused from call to call (grow-only; `groupRows` is
+ * synchronous, so no two calls share them at once): allocating and zeroing them on every step
+ * was a good part of the grouping's time.
+ */
+let scratch = new Uint32Array(0);
+
+/**
+ * The lookups sorted by row, ties in ascending position order, each with a payload: its bag, or
+ * with `positions` its position. A stable least-significant-digit radix sort of (row, payload)
+ * pairs over the bits that `rows` needs (two passes for up to 4M rows), which gives the order of
+ * the reference's sort on the keys `row x n + position`. One read of the lookups counts the
+ * digits of every pass; the first pass reads them in position order, bag by bag, so the bag
+ * comes free and no pass looks anything up at random. The results are views of the shared
+ * scratch: valid until the next call.
  */
 function sortByRow(
-  indices: Int32Array,
+  input: { readonly indices: Int32Array; readonly offsets: Int32Array },
   rows: number,
-): { keys: Uint32Array; positions: Uint32Array } {
+  positions: boolean,
+): { keys: Uint32Array; payloads: Uint32Array } {
+  const { indices, offsets } = input;
   const n = indices.length;
-  let keys = new Uint32Array(n);
-  keys.set(indices);
-  let positions = new Uint32Array(n);
-  for (let i = 0; i < n; i++) positions[i] = i;
-  let keysOut = new Uint32Array(n);
-  let positionsOut = new Uint32Array(n);
+  if (scratch.length < 4 * n) scratch = new Uint32Array(4 * n);
+  let keys = scratch.subarray(0, n);
+  let payloads = scratch.subarray(n, 2 * n);
+  let keysOut = scratch.subarray(2 * n, 3 * n);
+  let payloadsOut = scratch.subarray(3 * n, 4 * n);
   const bits = rows <= 1 ? 1 : 32 - Math.clz32(rows - 1);
-  const counts = new Uint32Array(1 << DIGIT);
-  const mask = (1 << DIGIT) - 1;
-  for (let shift = 0; shift < bits; shift += DIGIT) {
-    counts.fill(0);
-    for (let i = 0; i < n; i++) counts[(keys[i] >>> shift) & mask]++;
+  const passes = Math.ceil(bits / DIGIT);
+  const size = 1 << DIGIT;
+  const mask = size - 1;
+  const counts = new Uint32Array(passes * size);
+  for (let i = 0; i < n; i++) {
+    const key = indices[i];
+    for (let p = 0; p < passes; p++) counts[p * size + ((key >>> (p * DIGIT)) & mask)]++;
+  }
+  for (let p = 0; p < passes; p++) {
     let sum = 0;
-    for (let d = 0; d <= mask; d++) {
+    for (let d = p * size; d < (p + 1) * size; d++) {
       const c = counts[d];
       counts[d] = sum;
       sum += c;
     }
-    for (let i = 0; i < n; i++) {
-      const key = keys[i];
-      const at = counts[(key >>> shift) & mask]++;
+  }
+  const bags = offsets.length;
+  let i = 0;
+  for (let b = 0; b < bags; b++) {
+    const end = b + 1 < bags ? offsets[b + 1] : n;
+    for (; i < end; i++) {
+      const key = indices[i];
+      const at = counts[key & mask]++;
       keysOut[at] = key;
-      positionsOut[at] = positions[i];
+      payloadsOut[at] = positions ? i : b;
+    }
+  }
+  [keys, keysOut] = [keysOut, keys];
+  [payloads, payloadsOut] = [payloadsOut, payloads];
+  for (let p = 1; p < passes; p++) {
+    const shift = p * DIGIT;
+    const base = p * size;
+    for (let k = 0; k < n; k++) {
+      const key = keys[k];
+      const at = counts[base + ((key >>> shift) & mask)]++;
+      keysOut[at] = key;
+      payloadsOut[at] = payloads[k];
     }
     [keys, keysOut] = [keysOut, keys];
-    [positions, positionsOut] = [positionsOut, positions];
+    [payloads, payloadsOut] = [payloadsOut, payloads];
   }
-  return { keys, positions };
+  return { keys, payloads };
 }
 
 /**
@@ -82,32 +114,25 @@ export function groupRows(update: BagUpdate): RowGroups | null {
   }
   const mode = perSampleWeights !== undefined ? 1 : pooling === 'mean' ? 2 : 0;
   const stride = mode === 0 ? 1 : 2;
-  const bagOf = new Uint32Array(n);
+  // Mean pooling's factor: the bag's size, which float32 must hold exactly.
   const sizeBits = new Uint32Array(mode === 2 ? bags : 0);
-  const view = new Float32Array(1);
-  const viewBits = new Uint32Array(view.buffer);
-  for (let b = 0; b < bags; b++) {
-    const end = b + 1 < bags ? offsets[b + 1] : n;
-    for (let i = offsets[b]; i < end; i++) bagOf[i] = b;
-    if (mode === 2) {
-      const size = end - offsets[b];
+  if (mode === 2) {
+    const view = new Float32Array(1);
+    const viewBits = new Uint32Array(view.buffer);
+    for (let b = 0; b < bags; b++) {
+      const size = (b + 1 < bags ? offsets[b + 1] : n) - offsets[b];
       view[0] = size;
       if (view[0] !== size) return null;
       sizeBits[b] = viewBits[0];
     }
   }
-  const { keys, positions } = sortByRow(indices, table.rows);
+  // Per-sample weights belong to positions: sort those, and find each one's bag.
+  const { keys, payloads } = sortByRow(input, table.rows, mode === 1);
   const rows = new Uint32Array(n);
   const starts = new Uint32Array(n + 1);
-  const entries = new Uint32Array(n * stride);
-  const weightBits =
-    perSampleWeights === undefined
-      ? null
-      : new Uint32Array(perSampleWeights.buffer, perSampleWeights.byteOffset, n);
   let count = 0;
   let previous = -1;
   for (let k = 0; k < n; k++) {
-    const p = positions[k];
     const row = keys[k];
     if (row !== previous) {
       rows[count] = row;
@@ -115,15 +140,32 @@ export function groupRows(update: BagUpdate): RowGroups | null {
       count++;
       previous = row;
     }
-    const b = bagOf[p];
-    if (stride === 1) {
-      entries[k] = b;
-    } else {
-      entries[2 * k] = b;
-      entries[2 * k + 1] = weightBits !== null ? weightBits[p] : sizeBits[b];
-    }
   }
   starts[count] = n;
+  let entries: Uint32Array;
+  if (mode === 0) {
+    entries = payloads.slice();
+  } else if (mode === 2) {
+    entries = new Uint32Array(2 * n);
+    for (let k = 0; k < n; k++) {
+      const b = payloads[k];
+      entries[2 * k] = b;
+      entries[2 * k + 1] = sizeBits[b];
+    }
+  } else {
+    const bagOf = new Uint32Array(n);
+    for (let b = 0; b < bags; b++) {
+      const end = b + 1 < bags ? offsets[b + 1] : n;
+      for (let i = offsets[b]; i < end; i++) bagOf[i] = b;
+    }
+    const weightBits = new Uint32Array(perSampleWeights!.buffer, perSampleWeights!.byteOffset, n);
+    entries = new Uint32Array(2 * n);
+    for (let k = 0; k < n; k++) {
+      const p = payloads[k];
+      entries[2 * k] = bagOf[p];
+      entries[2 * k + 1] = weightBits[p];
+    }
+  }
   return {
     rows: rows.subarray(0, count),
     starts: starts.subarray(0, count + 1),
