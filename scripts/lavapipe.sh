@@ -37,6 +37,24 @@ if [ ! -f "$icd" ]; then
   dpkg -x "$dir"/mesa-vulkan-drivers_*.deb "$dir/root"
   lib=$(find "$dir/root" -name 'libvulkan_lvp.so' | head -n 1)
   [ -n "$lib" ] || { echo "lavapipe.sh: no libvulkan_lvp.so in $suite's mesa-vulkan-drivers" >&2; exit 1; }
+  # Every library it needs must resolve on this system (a later Mesa may want a newer LLVM):
+  # else, as root (CI), install the backports package for real, with its dependencies.
+  if ldd "$lib" | grep -q 'not found'; then
+    missing_libs=$(ldd "$lib" | awk '/not found/ {print $1}' | tr '\n' ' ')
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "lavapipe.sh: $lib needs $missing_libs; as root this script installs $suite's mesa-vulkan-drivers" >&2
+      exit 1
+    fi
+    echo "lavapipe.sh: $lib needs $missing_libs: installing $suite's mesa-vulkan-drivers" >&2
+    cp "$dir/sources.list" /etc/apt/sources.list.d/halfstep-backports.list
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t "$suite" mesa-vulkan-drivers >&2
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cp "$(ls /usr/share/vulkan/icd.d/lvp_icd.*.json | head -n 1)" "$icd"
+    echo "$icd"
+    exit 0
+  fi
   printf '{ "file_format_version": "1.0.0", "ICD": { "library_path": "%s", "api_version": "1.3.0" } }\n' \
     "$lib" >"$icd"
 fi
