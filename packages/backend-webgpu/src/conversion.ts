@@ -1,8 +1,12 @@
 import { decode, encode, resolveFormat } from '@halfstep/codecs';
 import type { GpuRunner } from './gpu.js';
 import { formatParams } from './params.js';
-import type { HalfConversionFlavor } from './shaders/halves.js';
-import { DECODE_WGSL, ENCODE_WGSL } from './shaders/kernels.js';
+import { AGGREGATE_WGSL } from './shaders/aggregate.js';
+import { ADD_BIAS_WGSL, MATMUL_WGSL, RELU_WGSL, SUM_ROWS_WGSL } from './shaders/dense.js';
+import { type HalfConversionFlavor, halfPrelude } from './shaders/halves.js';
+import { DECODE_WGSL, ENCODE_WGSL, FORWARD_WGSL, GATHER_WGSL } from './shaders/kernels.js';
+import { updateSource } from './shaders/update.js';
+import { GPU_OPTIMIZERS } from './update.js';
 
 /** What `WebGpuOptions.halfConversion` asks for. */
 export type HalfConversionMode = 'auto' | 'integer' | 'hardware';
@@ -183,6 +187,48 @@ export async function raceHalfConversion(
 }
 
 /**
+ * Compiles every kernel of the backend with `flavor`'s prelude (the bulk codecs, forward, gather,
+ * the aggregation, the fused update of every optimizer and the dense ops) and returns the first
+ * failure in words, or null: the probe runs only the codecs, and a driver could still reject
+ * another kernel once it declares `enable f16`.
+ */
+export async function compileFailure(
+  runner: GpuRunner,
+  flavor: HardwareHalfFlavor,
+): Promise<string | null> {
+  const kernels: [string, string][] = [
+    ['encode', ENCODE_WGSL],
+    ['decode', DECODE_WGSL],
+    ['forward', FORWARD_WGSL],
+    ['gather', GATHER_WGSL],
+    ['aggregate', AGGREGATE_WGSL],
+    ...[...GPU_OPTIMIZERS].map((kind): [string, string] => [`update-${kind}`, updateSource(kind)]),
+    ['matmul', MATMUL_WGSL],
+    ['addBias', ADD_BIAS_WGSL],
+    ['relu', RELU_WGSL],
+    ['sumRows', SUM_ROWS_WGSL],
+  ];
+  const device = runner.device;
+  for (const [name, source] of kernels) {
+    let message: string | null = null;
+    device.pushErrorScope('validation');
+    try {
+      const module = device.createShaderModule({ code: halfPrelude(flavor) + source });
+      await device.createComputePipelineAsync({
+        layout: 'auto',
+        compute: { module, entryPoint: 'main' },
+      });
+    } catch (error) {
+      message = error instanceof Error ? error.message : String(error);
+    }
+    const scoped = await device.popErrorScope();
+    message ??= scoped?.message ?? null;
+    if (message !== null) return `the ${name} kernel does not compile with ${flavor}: ${message}`;
+  }
+  return null;
+}
+
+/**
  * The flavor, probe and race outcome as a report: 'integer' asked for, or 'auto' with a failed
  * probe or a hardware flavor that is not at least `HARDWARE_MARGIN` faster, give 'integer';
  * 'hardware' with a failed probe is an error.
@@ -211,11 +257,11 @@ export function decideHalfConversion(
     : report('integer', `exact on the probe but not ${HARDWARE_MARGIN}x faster: ${timing}`);
 }
 
-/** Probe and race results per adapter and flavor, measured once per process. */
-const measured = new Map<string, Promise<HalfProbeResult | HalfRaceResult>>();
+/** Probe, race and compile results per adapter and flavor, measured once per process. */
+const measured = new Map<string, Promise<HalfProbeResult | HalfRaceResult | string | null>>();
 
 /** `measure()`, run once per key in this process (a failure is not kept). */
-function once<T extends HalfProbeResult | HalfRaceResult>(
+function once<T extends HalfProbeResult | HalfRaceResult | string | null>(
   key: string,
   measure: () => Promise<T>,
 ): Promise<T> {
@@ -230,10 +276,12 @@ function once<T extends HalfProbeResult | HalfRaceResult>(
 
 /**
  * Chooses the flavor of a backend's kernels on its device (`WebGpuOptions.halfConversion`):
- * probes the hardware flavor unless 'integer' was asked for, races it in 'auto', and sets
- * `runner.conversion`. The probe and the race run once per process for each `adapter` (a key
- * naming the adapter: devices of one adapter share their results).
- * @throws Error when 'hardware' was asked for and the probe found a difference, or a GPU error.
+ * probes the hardware flavor unless 'integer' was asked for, races it in 'auto', compiles every
+ * kernel with it before choosing it (`compileFailure`), and sets `runner.conversion`. The probe,
+ * the race and the compilation run once per process for each `adapter` (a key naming the
+ * adapter: devices of one adapter share their results).
+ * @throws Error when 'hardware' was asked for and the probe found a difference or a kernel does
+ *   not compile with the hardware flavor, or a GPU error.
  */
 export async function chooseHalfConversion(
   runner: GpuRunner,
@@ -252,7 +300,14 @@ export async function chooseHalfConversion(
     mode === 'auto' && probe !== null && probe.mismatches === 0
       ? await once(`race\n${key}`, () => raceHalfConversion(runner, hardware))
       : null;
-  const report = decideHalfConversion(mode, hardware, probe, race);
+  let report = decideHalfConversion(mode, hardware, probe, race);
+  if (report.flavor !== 'integer') {
+    const failure = await once(`compile\n${key}`, () => compileFailure(runner, hardware));
+    if (failure !== null) {
+      if (mode === 'hardware') throw new Error(`halfConversion 'hardware': ${failure}`);
+      report = Object.freeze({ ...report, flavor: 'integer', reason: failure });
+    }
+  }
   runner.conversion = report.flavor;
   return report;
 }

@@ -4,11 +4,13 @@ import { decode, encode, roundNearestEven } from '@halfstep/codecs';
 import { adam, type SparseOptimizer, sgd } from '@halfstep/optim';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  compileFailure,
   decideHalfConversion,
   HARDWARE_MARGIN,
   type HalfProbeResult,
   probeValues,
 } from '../src/conversion.js';
+import { GpuRunner } from '../src/gpu.js';
 import { createWebGpuBackend, type WebGpuBackend } from '../src/index.js';
 import { batch, bitsOf, randomBits, randomValues } from './device.js';
 
@@ -171,6 +173,21 @@ describe.skipIf(!hw)('kernels with hardware float16 conversions', () => {
         hw!.disposeTable(a[k]);
       }
       js.dispose();
+    },
+  );
+
+  it(
+    'compiles every kernel with the hardware flavor, and reports a flavor the device lacks',
+    T,
+    async () => {
+      const runner = new GpuRunner(hw!.device);
+      expect(await compileFailure(runner, hw!.halfConversion.hardware)).toBeNull();
+      if (!hw!.device.features.has('shader-f16')) {
+        expect(await compileFailure(runner, 'shader-f16')).toMatch(
+          /^the encode kernel does not compile with shader-f16: /,
+        );
+      }
+      runner.destroy();
     },
   );
 
