@@ -20,6 +20,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveFormat } from '@halfstep/codecs';
+import { hardwareFlavorOf } from '../src/conversion.js';
 import { GpuRunner } from '../src/gpu.js';
 import { openGpu, SWIFTSHADER_ICD } from '../src/index.js';
 import { formatParams } from '../src/params.js';
@@ -72,7 +73,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 /** Runs the check on this process's adapter; returns the number of differences. */
 async function checkHere(): Promise<number> {
   const { device, adapter } = await openGpu();
-  const hardware = device.features.has('shader-f16') ? 'shader-f16' : 'pack2x16float';
+  const hardware = hardwareFlavorOf(device);
   const runner = new GpuRunner(device);
   const pipeline = runner.pipelines.get(`exhaustive-${hardware}`, () => kernel(hardware));
   const result = device.createBuffer({ size: 8, usage: 0x80 | 0x4 | 0x8 });

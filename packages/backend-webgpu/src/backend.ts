@@ -40,6 +40,7 @@ import {
   type HalfConversionMode,
   type HalfConversionReport,
   halfConversionModeOf,
+  hardwareFlavorOf,
 } from './conversion.js';
 import { GpuRunner } from './gpu.js';
 import { groupRows, type RowGroups } from './group.js';
@@ -134,13 +135,7 @@ export class WebGpuBackend implements Backend {
    * into the CPU copy (`WebGpuOptions.readbackEvery`; 0 and 1: after every update).
    */
   readonly readbackEvery: number;
-  private conversion: HalfConversionReport = Object.freeze({
-    flavor: 'integer',
-    hardware: 'pack2x16float',
-    probe: null,
-    race: null,
-    reason: 'the constructor compiles integer kernels until chooseHalfConversion runs',
-  });
+  private conversion: HalfConversionReport;
   private disposed = false;
   private thresholds: CpuThresholds = ALL_ON_GPU;
   private readonly counts = { gpu: 0, cpu: 0 };
@@ -158,6 +153,13 @@ export class WebGpuBackend implements Backend {
     this.thresholds = cpuThresholdsOf(options.smallWorkOnCpu);
     this.adapter = context.adapter;
     this.runner = new GpuRunner(context.device);
+    this.conversion = Object.freeze({
+      flavor: 'integer',
+      hardware: hardwareFlavorOf(context.device),
+      probe: null,
+      race: null,
+      reason: 'the constructor compiles integer kernels until chooseHalfConversion runs',
+    });
   }
 
   /**

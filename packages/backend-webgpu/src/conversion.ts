@@ -14,6 +14,11 @@ export type HalfConversionMode = 'auto' | 'integer' | 'hardware';
 /** The hardware flavors: `shader-f16` on a device with that feature, else `pack2x16float`. */
 export type HardwareHalfFlavor = Exclude<HalfConversionFlavor, 'integer'>;
 
+/** The hardware flavor `device` offers: `shader-f16` when it has that feature, else `pack2x16float`. */
+export function hardwareFlavorOf(device: GPUDevice): HardwareHalfFlavor {
+  return device.features.has('shader-f16') ? 'shader-f16' : 'pack2x16float';
+}
+
 /** The probe of a device's hardware float16 conversions against `@halfstep/codecs`. */
 export interface HalfProbeResult {
   /** Codes decoded plus values encoded. */
@@ -288,9 +293,7 @@ export async function chooseHalfConversion(
   mode: HalfConversionMode,
   adapter: string,
 ): Promise<HalfConversionReport> {
-  const hardware: HardwareHalfFlavor = runner.device.features.has('shader-f16')
-    ? 'shader-f16'
-    : 'pack2x16float';
+  const hardware = hardwareFlavorOf(runner.device);
   const key = `${adapter}\n${hardware}`;
   const probe =
     mode === 'integer'
