@@ -48,41 +48,37 @@ export const U = {
 /** Parameter words of the fused update. */
 export const UPDATE_PARAM_WORDS = 48;
 
-function statefulBindings(): string {
+/**
+ * The accessors of a table's code array (`weights` or `state`, whose format words are in `F`,
+ * decoded by the `FORMAT_WGSL` functions named with `prefix`): `load_<x>` (element e as
+ * float32), `load_<x>_walk` (the same through a one-word cache: each word loaded once per walk)
+ * and `put_<x>` (stores element e: the float32 bits of v when the format is float32, else `code`,
+ * gathering the codes of a word in `acc` and writing the word once, with atomics only when
+ * another row or segment shares it).
+ */
+function codeArrayWgsl(x: string, buffer: string, F: string, prefix: string): string {
   return /* wgsl */ `
-@group(0) @binding(5) var<storage, read_write> state: array<atomic<u32>>;
-@group(0) @binding(6) var<storage, read> S: array<u32>;
-${STATE_FORMAT_WGSL}
-
-fn load_s(e: u32) -> f32 {
-  let bits = S[F_BITS];
-  let word = atomicLoad(&state[e / (32u / bits)]);
+fn load_${x}(e: u32) -> f32 {
+  let bits = ${F}[F_BITS];
+  let word = atomicLoad(&${buffer}[e / (32u / bits)]);
   if (bits == 32u) { return bitcast<f32>(word); }
-  return bitcast<f32>(s_decode_one(s_unpack_code(word, e)));
+  return bitcast<f32>(${prefix}decode_one(${prefix}unpack_code(word, e)));
 }
 
-// load_s through a one-word cache (word index, word): each word is loaded once per walk.
-fn load_s_walk(e: u32, cache: ptr<function, vec2<u32>>) -> f32 {
-  let bits = S[F_BITS];
+fn load_${x}_walk(e: u32, cache: ptr<function, vec2<u32>>) -> f32 {
+  let bits = ${F}[F_BITS];
   let wi = e / (32u / bits);
-  if ((*cache).x != wi) { *cache = vec2<u32>(wi, atomicLoad(&state[wi])); }
+  if ((*cache).x != wi) { *cache = vec2<u32>(wi, atomicLoad(&${buffer}[wi])); }
   if (bits == 32u) { return bitcast<f32>((*cache).y); }
-  return bitcast<f32>(s_decode_one(s_unpack_code((*cache).y, e)));
+  return bitcast<f32>(${prefix}decode_one(${prefix}unpack_code((*cache).y, e)));
 }
 
-// Stores state element e (element j of its row) stochastically rounded (saturating) in the state
-// format; codes sharing a word are gathered in acc and written once per word.
-fn store_s(
-  e: u32, j: u32, row: u32, v: f32, last: bool, acc: ptr<function, vec2<u32>>,
-  cache: ptr<function, RowBlock>,
-) {
-  let bits = S[F_BITS];
+fn put_${x}(e: u32, v: f32, code: u32, last: bool, acc: ptr<function, vec2<u32>>) {
+  let bits = ${F}[F_BITS];
   if (bits == 32u) {
-    atomicStore(&state[e], bitcast<u32>(v));
+    atomicStore(&${buffer}[e], bitcast<u32>(v));
     return;
   }
-  let t = row_threshold_walk(P[${U.key0}u], P[${U.key1}u], P[${U.step}u], P[${U.stateDomain}u], row, P[${U.stateRandomBits}u], j, cache);
-  let code = s_encode_one(bitcast<u32>(v), 6u, t);
   let per = 32u / bits;
   let shift = (e % per) * bits;
   (*acc).x = (*acc).x | (code << shift);
@@ -90,13 +86,37 @@ fn store_s(
   if (e % per == per - 1u || last) {
     let wi = e / per;
     if ((*acc).y == 0xffffffffu) {
-      atomicStore(&state[wi], (*acc).x);
+      atomicStore(&${buffer}[wi], (*acc).x);
     } else {
-      atomicAnd(&state[wi], ~(*acc).y);
-      atomicOr(&state[wi], (*acc).x);
+      atomicAnd(&${buffer}[wi], ~(*acc).y);
+      atomicOr(&${buffer}[wi], (*acc).x);
     }
     *acc = vec2<u32>(0u, 0u);
   }
+}
+`;
+}
+
+function statefulBindings(): string {
+  return /* wgsl */ `
+@group(0) @binding(5) var<storage, read_write> state: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read> S: array<u32>;
+${STATE_FORMAT_WGSL}
+
+${codeArrayWgsl('s', 'state', 'S', 's_')}
+
+// Stores state element e (element j of its row) stochastically rounded (saturating) in the state
+// format.
+fn store_s(
+  e: u32, j: u32, row: u32, v: f32, last: bool, acc: ptr<function, vec2<u32>>,
+  cache: ptr<function, RowBlock>,
+) {
+  var code = 0u;
+  if (S[F_BITS] != 32u) {
+    let t = row_threshold_walk(P[${U.key0}u], P[${U.key1}u], P[${U.step}u], P[${U.stateDomain}u], row, P[${U.stateRandomBits}u], j, cache);
+    code = s_encode_one(bitcast<u32>(v), 6u, t);
+  }
+  put_s(e, v, code, last, acc);
 }
 `;
 }
@@ -203,55 +223,24 @@ fn pf(i: u32) -> f32 {
   return bitcast<f32>(P[i]);
 }
 
-fn load_w(e: u32) -> f32 {
-  let bits = P[F_BITS];
-  let word = atomicLoad(&weights[e / (32u / bits)]);
-  if (bits == 32u) { return bitcast<f32>(word); }
-  return bitcast<f32>(decode_one(unpack_code(word, e)));
-}
+${codeArrayWgsl('w', 'weights', 'P', '')}
 
-// load_w through a one-word cache (word index, word): each word is loaded once per walk.
-fn load_w_walk(e: u32, cache: ptr<function, vec2<u32>>) -> f32 {
-  let bits = P[F_BITS];
-  let wi = e / (32u / bits);
-  if ((*cache).x != wi) { *cache = vec2<u32>(wi, atomicLoad(&weights[wi])); }
-  if (bits == 32u) { return bitcast<f32>((*cache).y); }
-  return bitcast<f32>(decode_one(unpack_code((*cache).y, e)));
-}
-
-// Stores weight e (column c of row) rounded with the table's rule (saturating); codes sharing a
-// word are gathered in acc and written once per word (atomics only for words shared with
-// another row).
+// Stores weight e (column c of row) rounded with the table's rule (saturating).
 fn store_w(
   e: u32, c: u32, row: u32, v: f32, last: bool, acc: ptr<function, vec2<u32>>,
   cache: ptr<function, RowBlock>,
 ) {
-  let bits = P[F_BITS];
-  if (bits == 32u) {
-    atomicStore(&weights[e], bitcast<u32>(v));
-    return;
-  }
-  var rule = 0u;
-  var t = 0u;
-  if (P[${U.weightStochastic}u] != 0u) {
-    rule = 6u;
-    t = row_threshold_walk(P[${U.key0}u], P[${U.key1}u], P[${U.step}u], P[${U.weightDomain}u], row, P[${U.weightRandomBits}u], c, cache);
-  }
-  let code = encode_one(bitcast<u32>(v), rule, t);
-  let per = 32u / bits;
-  let shift = (e % per) * bits;
-  (*acc).x = (*acc).x | (code << shift);
-  (*acc).y = (*acc).y | (((1u << bits) - 1u) << shift);
-  if (e % per == per - 1u || last) {
-    let wi = e / per;
-    if ((*acc).y == 0xffffffffu) {
-      atomicStore(&weights[wi], (*acc).x);
-    } else {
-      atomicAnd(&weights[wi], ~(*acc).y);
-      atomicOr(&weights[wi], (*acc).x);
+  var code = 0u;
+  if (P[F_BITS] != 32u) {
+    var rule = 0u;
+    var t = 0u;
+    if (P[${U.weightStochastic}u] != 0u) {
+      rule = 6u;
+      t = row_threshold_walk(P[${U.key0}u], P[${U.key1}u], P[${U.step}u], P[${U.weightDomain}u], row, P[${U.weightRandomBits}u], c, cache);
     }
-    *acc = vec2<u32>(0u, 0u);
+    code = encode_one(bitcast<u32>(v), rule, t);
   }
+  put_w(e, v, code, last, acc);
 }
 
 @compute @workgroup_size(64)
