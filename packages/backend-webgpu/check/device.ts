@@ -24,7 +24,6 @@ import { JsBackend } from '@halfstep/backend-js';
 import {
   decode,
   encode,
-  type FormatName,
   type RoundingStrategy,
   resolveFormat,
   roundNearestEven,
@@ -46,7 +45,15 @@ import { createWebGpuBackend, type HalfConversionMode, WebGpuBackend } from '../
 import { formatParams } from '../src/params.js';
 import { DECODE_WGSL, ENCODE_WGSL } from '../src/shaders/kernels.js';
 import { updateKernel } from '../src/update.js';
-import { bitsOf, ListedThresholds, lcg, randomBits, randomValues } from '../test/device.js';
+import {
+  bitsOf,
+  FORMATS,
+  ListedThresholds,
+  lcg,
+  RULES,
+  randomBits,
+  randomValues,
+} from '../test/device.js';
 import { compareExact, exactOperands, referenceExact, runExact } from '../test/exact.js';
 
 const args = process.argv.slice(2);
@@ -129,16 +136,7 @@ function batch(rows: number, bags: number, perBag: number, seed: number, weights
   return { indices, offsets, perSampleWeights };
 }
 
-const FORMATS: FormatName[] = ['float16', 'bfloat16', 'float8e4m3', 'float8e5m2'];
 const STORAGES: StorageName[] = ['float32', 'float16', 'bfloat16', 'float8e4m3', 'float8e5m2'];
-const RULES = [
-  'nearest-even',
-  'nearest-away',
-  'toward-zero',
-  'toward-positive',
-  'toward-negative',
-  'to-odd',
-] as const;
 
 /** The optimizers of @halfstep/optim with the options the check covers. */
 function optimizers(): [string, SparseOptimizer][] {

@@ -96,3 +96,16 @@ export class ListedThresholds implements RoundingStrategy {
     for (let i = 0; i < out.length; i++) out[i] = Math.floor(this.next() * 2 ** 32);
   }
 }
+
+/** The 16- and 8-bit storage formats the GPU codecs cover. */
+export const FORMATS = ['float16', 'bfloat16', 'float8e4m3', 'float8e5m2'] as const;
+
+/** Every deterministic rounding rule of `@halfstep/codecs`. */
+export const RULES = [
+  'nearest-even',
+  'nearest-away',
+  'toward-zero',
+  'toward-positive',
+  'toward-negative',
+  'to-odd',
+] as const;

@@ -22,7 +22,16 @@ import { createEngine, createPhilox } from '@halfstep/rng';
 import { maxRandomBits, stochastic } from '@halfstep/rounding';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createWebGpuBackend, WebGpuBackend, webgpuBackend } from '../src/index.js';
-import { batch, bitsOf, ListedThresholds, openDevice, randomBits, randomValues } from './device.js';
+import {
+  batch,
+  bitsOf,
+  FORMATS,
+  ListedThresholds,
+  openDevice,
+  RULES,
+  randomBits,
+  randomValues,
+} from './device.js';
 
 const device = await openDevice();
 const gpu = device.backend;
@@ -61,16 +70,6 @@ it.skipIf(!gpu)('is selected by the registry when it starts', T, async () => {
     unregisterBackend('webgpu');
   }
 });
-
-const FORMATS = ['float16', 'bfloat16', 'float8e4m3', 'float8e5m2'] as const;
-const RULES = [
-  'nearest-even',
-  'nearest-away',
-  'toward-zero',
-  'toward-positive',
-  'toward-negative',
-  'to-odd',
-] as const;
 
 describe.skipIf(!gpu)('encode and decode on the GPU', () => {
   it('decodes every code of every format bit-identically to @halfstep/codecs', T, async () => {
