@@ -32,6 +32,50 @@ interface WorkerLike {
 }
 
 /**
+ * Starts `threads - 1` worker threads running `source`, each given the kernels' module and shared
+ * memory, the buffer of a new control array of `words` int32 words (returned with them) and its
+ * index.
+ * @throws Error when the memory is not shared or worker_threads is unavailable.
+ */
+async function startWorkers(
+  kernels: Kernels,
+  threads: number,
+  source: string,
+  words: number,
+): Promise<{ workers: WorkerLike[]; control: Int32Array }> {
+  if (!kernels.shared) throw new Error('threads need kernels loaded with { shared: true }');
+  let threadsModule: { Worker: new (code: string, options: object) => WorkerLike };
+  try {
+    threadsModule = (await import('node:worker_threads')) as unknown as typeof threadsModule;
+  } catch {
+    throw new Error('threads need node:worker_threads (Node.js); use threads: 1 elsewhere');
+  }
+  const control = new Int32Array(new SharedArrayBuffer(4 * words));
+  const workers = Array.from(
+    { length: threads - 1 },
+    (_, index) =>
+      new threadsModule.Worker(source, {
+        eval: true,
+        workerData: {
+          module: kernels.module,
+          memory: kernels.memory,
+          control: control.buffer,
+          index,
+        },
+      }),
+  );
+  return { workers, control };
+}
+
+/** Lets the process exit with the workers alive, and hands their errors to `onError`. */
+function watchWorkers(workers: readonly WorkerLike[], onError: (error: Error) => void): void {
+  for (const worker of workers) {
+    worker.unref();
+    worker.on('error', onError);
+  }
+}
+
+/**
  * Worker threads that run the fused update on the backend's shared WASM memory. Each run hands
  * every worker one parameter block (a slice of the rows) and blocks the calling thread until all
  * are done (`Atomics.wait`: Node's main thread, or a worker; not a browser's main thread).
@@ -50,12 +94,9 @@ export class UpdatePool {
     this.workers = workers.length;
     this.handles = workers;
     this.control = control;
-    for (const worker of workers) {
-      worker.unref();
-      worker.on('error', (error) => {
-        this.failure = error;
-      });
-    }
+    watchWorkers(workers, (error) => {
+      this.failure = error;
+    });
   }
 
   /**
@@ -63,27 +104,7 @@ export class UpdatePool {
    * @throws Error when the memory is not shared or worker_threads is unavailable.
    */
   static async start(kernels: Kernels, threads: number): Promise<UpdatePool> {
-    if (!kernels.shared) throw new Error('threads need kernels loaded with { shared: true }');
-    let threadsModule: { Worker: new (code: string, options: object) => WorkerLike };
-    try {
-      threadsModule = (await import('node:worker_threads')) as unknown as typeof threadsModule;
-    } catch {
-      throw new Error('threads need node:worker_threads (Node.js); use threads: 1 elsewhere');
-    }
-    const control = new Int32Array(new SharedArrayBuffer(4 * (4 + threads)));
-    const workers = Array.from(
-      { length: threads - 1 },
-      (_, index) =>
-        new threadsModule.Worker(WORKER_SOURCE, {
-          eval: true,
-          workerData: {
-            module: kernels.module,
-            memory: kernels.memory,
-            control: control.buffer,
-            index,
-          },
-        }),
-    );
+    const { workers, control } = await startWorkers(kernels, threads, WORKER_SOURCE, 4 + threads);
     return new UpdatePool(workers, control);
   }
 
@@ -176,12 +197,9 @@ export class HogwildPool {
     this.handles = workers;
     this.control = control;
     this.jobCall = workers.map(() => Number.POSITIVE_INFINITY);
-    for (const worker of workers) {
-      worker.unref();
-      worker.on('error', (error) => {
-        this.failure = error;
-      });
-    }
+    watchWorkers(workers, (error) => {
+      this.failure = error;
+    });
   }
 
   /**
@@ -190,26 +208,11 @@ export class HogwildPool {
    *   fails to start.
    */
   static async start(kernels: Kernels, threads: number): Promise<HogwildPool> {
-    if (!kernels.shared) throw new Error('threads need kernels loaded with { shared: true }');
-    let threadsModule: { Worker: new (code: string, options: object) => WorkerLike };
-    try {
-      threadsModule = (await import('node:worker_threads')) as unknown as typeof threadsModule;
-    } catch {
-      throw new Error('threads need node:worker_threads (Node.js); use threads: 1 elsewhere');
-    }
-    const control = new Int32Array(new SharedArrayBuffer(4 * (4 + 4 * threads)));
-    const workers = Array.from(
-      { length: threads - 1 },
-      (_, index) =>
-        new threadsModule.Worker(HOGWILD_SOURCE, {
-          eval: true,
-          workerData: {
-            module: kernels.module,
-            memory: kernels.memory,
-            control: control.buffer,
-            index,
-          },
-        }),
+    const { workers, control } = await startWorkers(
+      kernels,
+      threads,
+      HOGWILD_SOURCE,
+      4 + 4 * threads,
     );
     // Wait until every worker has instantiated the module: a job handed to a worker still
     // starting would land many steps late.
