@@ -141,16 +141,13 @@ function pf(p: usize, slot: i32): f32 {
 }
 
 /**
- * Philox4x32-10 on counters (c0, c1 + lane, c2, c3) for lanes 0..3, the 16 output words written
- * block after block to `out` (SIMD build).
+ * Philox4x32-10 of four counters at once (lane i of x0..x3 is counter i; SIMD build), the four
+ * output blocks written one after the other to `out`.
  */
-function philox4(c0: u32, c1: u32, c2: u32, c3: u32, schedule: usize, out: usize): void {
+@inline
+function philoxLanes(x0: v128, x1: v128, x2: v128, x3: v128, schedule: usize, out: usize): void {
   const vM0 = i32x4.splat(M0);
   const vM1 = i32x4.splat(M1);
-  let x0 = i32x4.splat(c0);
-  let x1 = i32x4(c1, c1 + 1, c1 + 2, c1 + 3);
-  let x2 = i32x4.splat(c2);
-  let x3 = i32x4.splat(c3);
   for (let r = 0; r < 10; r++) {
     const k = schedule + (<usize>r << 3);
     const p0lo = i64x2.extmul_low_i32x4_u(x0, vM0);
@@ -166,28 +163,33 @@ function philox4(c0: u32, c1: u32, c2: u32, c3: u32, schedule: usize, out: usize
 }
 
 /**
+ * Philox4x32-10 on counters (c0, c1 + lane, c2, c3) for lanes 0..3, the 16 output words written
+ * block after block to `out` (SIMD build).
+ */
+function philox4(c0: u32, c1: u32, c2: u32, c3: u32, schedule: usize, out: usize): void {
+  philoxLanes(
+    i32x4.splat(c0),
+    i32x4(c1, c1 + 1, c1 + 2, c1 + 3),
+    i32x4.splat(c2),
+    i32x4.splat(c3),
+    schedule,
+    out,
+  );
+}
+
+/**
  * Philox4x32-10 blocks 0 and 1 of two rows at once (SIMD build): lanes (rowA, 0), (rowA, 1),
  * (rowB, 0), (rowB, 1) with counters (row, block, step, td); writes row A's 8 words, then row B's.
  */
 function philoxPair(rowA: u32, rowB: u32, step: u32, td: u32, schedule: usize, out: usize): void {
-  const vM0 = i32x4.splat(M0);
-  const vM1 = i32x4.splat(M1);
-  let x0 = i32x4(rowA, rowA, rowB, rowB);
-  let x1 = i32x4(0, 1, 0, 1);
-  let x2 = i32x4.splat(step);
-  let x3 = i32x4.splat(td);
-  for (let r = 0; r < 10; r++) {
-    const k = schedule + (<usize>r << 3);
-    const p0lo = i64x2.extmul_low_i32x4_u(x0, vM0);
-    const p0hi = i64x2.extmul_high_i32x4_u(x0, vM0);
-    const p1lo = i64x2.extmul_low_i32x4_u(x2, vM1);
-    const p1hi = i64x2.extmul_high_i32x4_u(x2, vM1);
-    x0 = v128.xor(v128.xor(v128.shuffle<i32>(p1lo, p1hi, 1, 3, 5, 7), x1), i32x4.splat(load<u32>(k)));
-    x1 = v128.shuffle<i32>(p1lo, p1hi, 0, 2, 4, 6);
-    x2 = v128.xor(v128.xor(v128.shuffle<i32>(p0lo, p0hi, 1, 3, 5, 7), x3), i32x4.splat(load<u32>(k, 4)));
-    x3 = v128.shuffle<i32>(p0lo, p0hi, 0, 2, 4, 6);
-  }
-  storeBlocks(out, x0, x1, x2, x3);
+  philoxLanes(
+    i32x4(rowA, rowA, rowB, rowB),
+    i32x4(0, 1, 0, 1),
+    i32x4.splat(step),
+    i32x4.splat(td),
+    schedule,
+    out,
+  );
 }
 
 /**
