@@ -35,11 +35,12 @@ const t = allocateTable({
 });
 const w = t.weights;
 for (let i = 0; i < w.length; i++) w[i] = storage === 'float16' ? 0x3000 + (i & 0x3ff) : rnd();
+const pooled = new Float32Array(bags * dim);
 const as = new AggregateScratch();
 const us = new UpdateScratch();
 for (let step = 0; step < 10; step++) {
   const t0 = performance.now();
-  embeddingBagForward(t, { indices, offsets }, 'sum');
+  embeddingBagForward(t, { indices, offsets }, 'sum', pooled);
   const t1 = performance.now();
   const agg = aggregate(
     { table: t.handle, input: { indices, offsets }, pooling: 'sum', gradOutput: grad, step },

@@ -1,5 +1,8 @@
 import { type BagUpdate, nonFiniteRowGradient } from '@halfstep/backend';
 
+/** A `BagUpdate` whose gradient is a host array (the CPU backends and the stores read it). */
+export type HostBagUpdate = Omit<BagUpdate, 'gradOutput'> & { readonly gradOutput: Float32Array };
+
 /** A batch's gradient summed per distinct row: the rows ascending, and their gradient rows. */
 export interface Aggregated {
   /** Distinct rows, ascending; the first `count` entries are valid. */
@@ -59,7 +62,7 @@ export class AggregateScratch {
  *
  * The sort: keys `row * n + position` in a Float64Array (exact below 2^53), sorted natively.
  */
-export function aggregate(update: BagUpdate, scratch: AggregateScratch): Aggregated {
+export function aggregate(update: HostBagUpdate, scratch: AggregateScratch): Aggregated {
   const { table, input, gradOutput, pooling } = update;
   const { indices, offsets, perSampleWeights } = input;
   const dim = table.dim;
@@ -150,7 +153,7 @@ export function aggregate(update: BagUpdate, scratch: AggregateScratch): Aggrega
 
 /** Marks row u bad when its summed gradient is not finite (throws under the 'error' policy). */
 function finishRow(
-  update: BagUpdate,
+  update: HostBagUpdate,
   scratch: AggregateScratch,
   u: number,
   dim: number,

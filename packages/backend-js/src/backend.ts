@@ -1,16 +1,25 @@
 import {
   type Backend,
   type BackendRegistration,
+  type BackendStats,
   type BagInput,
   type BagUpdate,
   type BagUpdateResult,
+  checkBagInput,
   checkBagUpdate,
+  checkFiniteGradient,
+  checkMatmul,
   checkRowNumbers,
+  checkRowsCols,
+  HostTensors,
   type MatmulArgs,
   type Pooling,
+  StepResult,
   type TableData,
   type TableHandle,
   type TableSpec,
+  type Tensor,
+  UnobservedErrors,
 } from '@halfstep/backend';
 import {
   decode,
@@ -28,26 +37,81 @@ import { applyUpdate, UpdateScratch } from './update.js';
 
 /**
  * The reference backend: plain TypeScript on typed arrays in the JS heap. Its results define
- * what every other backend must reproduce.
+ * what every other backend must reproduce. Every kernel runs when called; its promises are
+ * already settled when returned, and the `...Sync` twins read without waiting.
+ *
+ * @example
+ * ```ts
+ * import { JsBackend } from '@halfstep/backend-js';
+ *
+ * const backend = new JsBackend();
+ * const x = backend.tensor(new Float32Array([-1, 2]));
+ * backend.relu(x, x);
+ * console.log(backend.readSync(x)); // Float32Array [0, 2]
+ * ```
  */
 export class JsBackend implements Backend {
   readonly name = 'js';
   private readonly tables = new Map<number, JsTable>();
+  private readonly tensors = new HostTensors('js');
+  private readonly unobserved = new UnobservedErrors();
   private readonly aggregateScratch = new Map<number, AggregateScratch>();
   private readonly updateScratch = new UpdateScratch();
   private readonly storeScratch = new StoreScratch();
   private disposed = false;
 
-  private get(table: TableHandle): JsTable {
+  private live(): void {
     if (this.disposed) throw new Error('backend "js" was disposed');
+  }
+
+  private get(table: TableHandle): JsTable {
+    this.live();
     const t = this.tables.get(table?.id);
     if (!t || t.handle !== table)
       throw new Error(`table "${table?.name}" does not belong to this backend (or was disposed)`);
     return t;
   }
 
+  private data(tensor: Tensor, name: string, atLeast = 0): Float32Array {
+    this.live();
+    return this.tensors.data(tensor, name, atLeast);
+  }
+
+  stats(): BackendStats {
+    return this.tensors.stats();
+  }
+
+  async flush(): Promise<void> {
+    this.live();
+    await this.unobserved.report();
+  }
+
+  tensor(valuesOrSize: Float32Array | number): Tensor {
+    this.live();
+    return this.tensors.create(valuesOrSize);
+  }
+
+  write(tensor: Tensor, values: Float32Array, offset?: number): void {
+    this.live();
+    this.tensors.write(tensor, values, offset);
+  }
+
+  async read(tensor: Tensor): Promise<Float32Array> {
+    return this.readSync(tensor);
+  }
+
+  readSync(tensor: Tensor): Float32Array {
+    this.live();
+    return this.tensors.read(tensor);
+  }
+
+  disposeTensor(tensor: Tensor): void {
+    this.live();
+    this.tensors.dispose(tensor);
+  }
+
   createTable(spec: TableSpec): TableHandle {
-    if (this.disposed) throw new Error('backend "js" was disposed');
+    this.live();
     const t = allocateTable(spec);
     this.tables.set(t.handle.id, t);
     return t.handle;
@@ -59,16 +123,15 @@ export class JsBackend implements Backend {
     this.aggregateScratch.delete(table.id);
   }
 
-  readRows(table: TableHandle, rows?: Int32Array, out?: Float32Array): Float32Array {
+  async readRows(table: TableHandle, rows?: Int32Array): Promise<Float32Array> {
+    return this.readRowsSync(table, rows);
+  }
+
+  readRowsSync(table: TableHandle, rows?: Int32Array): Float32Array {
     const t = this.get(table);
     const dim = table.dim;
     const count = checkRowNumbers(table, rows);
-    const result = out ?? new Float32Array(count * dim);
-    if (result.length !== count * dim) {
-      throw new RangeError(
-        `out: expected ${count} rows x ${dim} = ${count * dim} values, got ${result.length}`,
-      );
-    }
+    const result = new Float32Array(count * dim);
     for (let k = 0; k < count; k++) {
       const row = rows === undefined ? k : rows[k];
       const r = row * dim;
@@ -79,6 +142,7 @@ export class JsBackend implements Backend {
         for (let c = 0; c < dim; c++) result[o + c] = t.lut[t.weights[r + c]];
       }
     }
+    this.tensors.downloadBytes += result.byteLength;
     return result;
   }
 
@@ -92,6 +156,7 @@ export class JsBackend implements Backend {
       );
     }
     checkRowNumbers(table, rows);
+    this.tensors.uploadBytes += values.byteLength;
     if (t.format === null) {
       if (rows === undefined) t.weights.set(values);
       else
@@ -109,9 +174,13 @@ export class JsBackend implements Backend {
         storeRow(t.format, bits, k * dim, codes, rows[k] * dim, dim, null, this.storeScratch);
   }
 
-  exportTable(table: TableHandle): TableData {
+  async exportTable(table: TableHandle): Promise<TableData> {
+    return this.exportTableSync(table);
+  }
+
+  exportTableSync(table: TableHandle): TableData {
     const t = this.get(table);
-    return {
+    const data = {
       weights: new Uint8Array(
         t.weights.buffer.slice(t.weights.byteOffset, t.weights.byteOffset + t.weights.byteLength),
       ),
@@ -119,6 +188,8 @@ export class JsBackend implements Backend {
         t.state.buffer.slice(t.state.byteOffset, t.state.byteOffset + t.state.byteLength),
       ),
     };
+    this.tensors.downloadBytes += data.weights.byteLength + data.state.byteLength;
+    return data;
   }
 
   importTable(table: TableHandle, data: TableData): void {
@@ -135,27 +206,53 @@ export class JsBackend implements Backend {
     }
     new Uint8Array(t.weights.buffer, t.weights.byteOffset, t.weights.byteLength).set(data.weights);
     new Uint8Array(t.state.buffer, t.state.byteOffset, t.state.byteLength).set(data.state);
+    this.tensors.uploadBytes += data.weights.byteLength + data.state.byteLength;
   }
 
-  encode(
+  async encode(
+    format: FormatName,
+    src: Float32Array,
+    out: Uint16Array | Uint8Array,
+    rounding: RoundingStrategy,
+    overflow?: Overflow,
+  ): Promise<void> {
+    this.encodeSync(format, src, out, rounding, overflow);
+  }
+
+  /** `encode`, synchronously. */
+  encodeSync(
     format: FormatName,
     src: Float32Array,
     out: Uint16Array | Uint8Array,
     rounding: RoundingStrategy,
     overflow?: Overflow,
   ): void {
+    this.live();
     encode(format, src, { out, rounding, overflow });
   }
 
-  decode(format: FormatName, codes: Uint16Array | Uint8Array, out: Float32Array): void {
+  async decode(
+    format: FormatName,
+    codes: Uint16Array | Uint8Array,
+    out: Float32Array,
+  ): Promise<void> {
+    this.decodeSync(format, codes, out);
+  }
+
+  /** `decode`, synchronously. */
+  decodeSync(format: FormatName, codes: Uint16Array | Uint8Array, out: Float32Array): void {
+    this.live();
     decode(format, codes, out);
   }
 
-  embeddingBagForward(table: TableHandle, input: BagInput, pooling: Pooling): Float32Array {
-    return embeddingBagForward(this.get(table), input, pooling);
+  embeddingBagForward(table: TableHandle, input: BagInput, pooling: Pooling, out: Tensor): void {
+    const t = this.get(table);
+    checkBagInput(table.name, table.rows, input, pooling);
+    const values = this.data(out, 'out', input.offsets.length * table.dim);
+    embeddingBagForward(t, input, pooling, values);
   }
 
-  embeddingBagBackward(updates: readonly BagUpdate[]): BagUpdateResult[] {
+  embeddingBagBackward(updates: readonly BagUpdate[]): StepResult<BagUpdateResult[]> {
     const tables = updates.map((u) => this.get(u.table));
     const seen = new Set<number>();
     for (const u of updates) {
@@ -163,48 +260,88 @@ export class JsBackend implements Backend {
         throw new RangeError(`table "${u.table.name}" appears twice in one backward call`);
       seen.add(u.table.id);
     }
-    // Phase 1: check and aggregate every table; nothing is written before all succeed.
+    // Phase 1: check every table; nothing is written before all succeed.
     for (const u of updates) checkBagUpdate(u);
-    const aggregated: Aggregated[] = updates.map((u) => {
-      let scratch = this.aggregateScratch.get(u.table.id);
-      if (!scratch) {
-        scratch = new AggregateScratch();
-        this.aggregateScratch.set(u.table.id, scratch);
-      }
-      return aggregate(u, scratch);
-    });
+    const grads = updates.map((u) => this.data(u.gradOutput, 'gradOutput'));
+    for (let k = 0; k < updates.length; k++) {
+      const error = checkFiniteGradient(updates[k], grads[k]);
+      if (error) return this.rejected(error);
+    }
+    let aggregated: Aggregated[];
+    try {
+      aggregated = updates.map((u, k) => {
+        let scratch = this.aggregateScratch.get(u.table.id);
+        if (!scratch) {
+          scratch = new AggregateScratch();
+          this.aggregateScratch.set(u.table.id, scratch);
+        }
+        return aggregate({ ...u, gradOutput: grads[k] }, scratch);
+      });
+    } catch (error) {
+      return this.rejected(error);
+    }
     // Phase 2: the fused update.
-    return updates.map((u, k) => {
+    const results = updates.map((u, k) => {
       const agg = aggregated[k];
-      applyUpdate(tables[k], agg, u.gradOutput, u.step, this.updateScratch);
+      applyUpdate(tables[k], agg, grads[k], u.step, this.updateScratch);
       return { updatedRows: agg.count - agg.badCount, skippedRows: agg.badCount };
     });
+    return StepResult.of({ value: results });
+  }
+
+  /** A failed step: delivered to whoever awaits it, else reported by `flush()`. */
+  private rejected(error: unknown): StepResult<BagUpdateResult[]> {
+    const result = StepResult.of<BagUpdateResult[]>({ error });
+    this.unobserved.add(result);
+    return result;
   }
 
   matmul(args: MatmulArgs): void {
-    matmul(args);
+    this.live();
+    checkMatmul(args);
+    matmul({
+      ...args,
+      a: this.data(args.a, 'a'),
+      b: this.data(args.b, 'b'),
+      c: this.data(args.c, 'c'),
+    });
   }
-  addBias(x: Float32Array, bias: Float32Array, rows: number, cols: number): void {
-    addBias(x, bias, rows, cols);
+
+  addBias(x: Tensor, bias: Tensor, rows: number, cols: number): void {
+    checkRowsCols(rows, cols);
+    addBias(this.data(x, 'x', rows * cols), this.data(bias, 'bias', cols), rows, cols);
   }
-  relu(x: Float32Array, out: Float32Array): void {
-    relu(x, out);
+
+  relu(x: Tensor, out: Tensor): void {
+    relu(this.data(x, 'x'), this.data(out, 'out', x.size));
   }
-  reluBackward(grad: Float32Array, x: Float32Array, out: Float32Array): void {
-    reluBackward(grad, x, out);
+
+  reluBackward(grad: Tensor, x: Tensor, out: Tensor): void {
+    const g = this.data(grad, 'grad');
+    reluBackward(g, this.data(x, 'x', g.length), this.data(out, 'out', g.length));
   }
-  sigmoid(x: Float32Array, out: Float32Array): void {
-    sigmoid(x, out);
+
+  sigmoid(x: Tensor, out: Tensor): void {
+    sigmoid(this.data(x, 'x'), this.data(out, 'out', x.size));
   }
-  bceWithLogits(logits: Float32Array, labels: Float32Array, grad?: Float32Array): number {
-    return bceWithLogits(logits, labels, grad);
+
+  bceWithLogits(logits: Tensor, labels: Tensor, loss: Tensor, grad?: Tensor): void {
+    const x = this.data(logits, 'logits');
+    const y = this.data(labels, 'labels', x.length);
+    const l = this.data(loss, 'loss', 1);
+    const g = grad === undefined ? undefined : this.data(grad, 'grad', x.length);
+    l[0] = bceWithLogits(x, y.length === x.length ? y : y.subarray(0, x.length), g);
   }
-  sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void {
-    sumRows(x, rows, cols, out);
+
+  sumRows(x: Tensor, rows: number, cols: number, out: Tensor): void {
+    checkRowsCols(rows, cols);
+    sumRows(this.data(x, 'x', rows * cols), rows, cols, this.data(out, 'out', cols));
   }
 
   dispose(): void {
     this.tables.clear();
+    this.tensors.clear();
+    this.unobserved.clear();
     this.aggregateScratch.clear();
     this.disposed = true;
   }

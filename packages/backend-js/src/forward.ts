@@ -1,20 +1,25 @@
-import { type BagInput, checkBagInput, type Pooling } from '@halfstep/backend';
+import type { BagInput, Pooling } from '@halfstep/backend';
 import type { JsTable } from './table.js';
 
 /**
  * Embedding-bag forward, in float32: for bag b and column c, positions i ascending,
  * `acc = acc + v_i` (each add rounded to float32, starting from +0), where v_i is the decoded
  * element, or `fround(perSampleWeights[i] * element)`; mean pooling then divides by the bag's
- * size (`fround(acc / size)`); an empty bag gives zeros.
+ * size (`fround(acc / size)`); an empty bag gives zeros. Writes the first bags x dim values of
+ * `out` (the caller checked its size after `checkBagInput`).
  */
-export function embeddingBagForward(t: JsTable, input: BagInput, pooling: Pooling): Float32Array {
+export function embeddingBagForward(
+  t: JsTable,
+  input: BagInput,
+  pooling: Pooling,
+  out: Float32Array,
+): void {
   const { handle } = t;
-  checkBagInput(handle.name, handle.rows, input, pooling);
   const { indices, offsets, perSampleWeights } = input;
   const dim = handle.dim;
   const bags = offsets.length;
   const n = indices.length;
-  const out = new Float32Array(bags * dim);
+  out.fill(0, 0, bags * dim);
   for (let b = 0; b < bags; b++) {
     const start = offsets[b];
     const end = b + 1 < bags ? offsets[b + 1] : n;
@@ -29,7 +34,6 @@ export function embeddingBagForward(t: JsTable, input: BagInput, pooling: Poolin
       for (let c = 0; c < dim; c++) out[o + c] = out[o + c] / size;
     }
   }
-  return out;
 }
 
 function sumFloat32(

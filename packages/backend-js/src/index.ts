@@ -5,6 +5,6 @@
  * @packageDocumentation
  */
 
-export { type Aggregated, AggregateScratch, aggregate } from './aggregate.js';
+export { type Aggregated, AggregateScratch, aggregate, type HostBagUpdate } from './aggregate.js';
 export { createJsBackend, JsBackend, jsBackend } from './backend.js';
-export { bceWithLogits, sigmoid } from './dense.js';
+export { type ArrayMatmulArgs, bceWithLogits, matmul, sigmoid } from './dense.js';

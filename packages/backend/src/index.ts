@@ -5,6 +5,8 @@
  * @packageDocumentation
  */
 export { BadInputError } from './errors.js';
+export { type HostTensor, HostTensors } from './host-tensors.js';
+export { checkTableInit, initializeTable, initialRows } from './init.js';
 export {
   DOMAIN_INIT,
   DOMAIN_STATE,
@@ -23,9 +25,11 @@ export {
   selectBackend,
   unregisterBackend,
 } from './registry.js';
-export { bytesPerElement } from './storage.js';
+export { StepResult, UnobservedErrors } from './step-result.js';
+export { bytesPerElement, tableHandle } from './storage.js';
 export type {
   Backend,
+  BackendStats,
   BagInput,
   BagUpdate,
   BagUpdateResult,
@@ -36,13 +40,19 @@ export type {
   StorageName,
   TableData,
   TableHandle,
+  TableInit,
   TableSpec,
+  Tensor,
 } from './types.js';
 export {
   checkBagInput,
   checkBagUpdate,
+  checkFiniteGradient,
+  checkMatmul,
   checkRowNumbers,
+  checkRowsCols,
   checkTableSpec,
+  checkTensorSize,
   firstNonFinite,
   nonFiniteGradient,
   nonFiniteRowGradient,

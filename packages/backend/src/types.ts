@@ -1,5 +1,6 @@
 import type { FormatName, Overflow, RoundingStrategy } from '@halfstep/codecs';
 import type { SparseOptimizer } from '@halfstep/optim';
+import type { StepResult } from './step-result.js';
 
 /** How a table stores its weights: plain float32, or one of the codecs formats. */
 export type StorageName = 'float32' | FormatName;
@@ -12,6 +13,13 @@ export type Pooling = 'sum' | 'mean';
 
 /** What a fused backward does with a non-finite gradient: throw (nothing written), or skip those rows. */
 export type NonFinitePolicy = 'error' | 'skip-rows';
+
+/**
+ * A table's initial weights: zeros; uniform on [-bound, bound) drawn from the counter-based
+ * generator (the same seed gives the same table on every backend); or explicit rows x dim values.
+ * Stored rounded to nearest-even. See `initialRows` for the exact values.
+ */
+export type TableInit = 'zeros' | { readonly uniform: number } | Float32Array;
 
 /** What a backend needs to allocate a table. */
 export interface TableSpec {
@@ -27,6 +35,11 @@ export interface TableSpec {
   readonly optimizer: SparseOptimizer;
   /** The 64-bit key of the counter-based random bits, as an unsigned bigint < 2^64. */
   readonly seed: bigint;
+  /**
+   * The initial weights, written by `createTable` (default zeros). A shared store writes them
+   * only when it creates the table, not when it attaches to an existing one.
+   */
+  readonly init?: TableInit;
 }
 
 /**
@@ -61,14 +74,29 @@ export interface BagInput {
   readonly perSampleWeights?: Float32Array | undefined;
 }
 
+/**
+ * A float32 buffer owned by a backend (JS heap, WASM memory, a GPU buffer): the operands and
+ * results of the dense kernels and the pooled output of `embeddingBagForward`. Row-major; a kernel
+ * says how it reads the `size` values. Valid until `disposeTensor` or `dispose`; a tensor works
+ * only with the backend that made it.
+ */
+export interface Tensor {
+  /** The name of the backend that owns it. */
+  readonly backend: string;
+  /** A backend-unique id. */
+  readonly id: number;
+  /** Number of float32 values. */
+  readonly size: number;
+}
+
 /** One table's part of a fused backward + update. */
 export interface BagUpdate {
   readonly table: TableHandle;
   /** The batch the forward pass saw. */
   readonly input: BagInput;
   readonly pooling: Pooling;
-  /** d loss / d output: bags x dim, row-major. */
-  readonly gradOutput: Float32Array;
+  /** d loss / d output: bags x dim, row-major, on this backend. */
+  readonly gradOutput: Tensor;
   /** The optimizer step (0 for the first update): selects the random bits and Adam's scalars. */
   readonly step: number;
   /** Default 'error'. */
@@ -83,7 +111,7 @@ export interface BagUpdateResult {
   readonly skippedRows: number;
 }
 
-/** Arguments of `matmul`: C = alpha * op(A) op(B) + beta * C, all row-major float32. */
+/** Arguments of `matmul`: C = alpha * op(A) op(B) + beta * C, all row-major float32 tensors. */
 export interface MatmulArgs {
   /** Rows of op(A) and C. */
   readonly m: number;
@@ -91,12 +119,12 @@ export interface MatmulArgs {
   readonly n: number;
   /** Columns of op(A), rows of op(B). */
   readonly k: number;
-  /** m x k, or k x m when `transA`. */
-  readonly a: Float32Array;
+  /** m x k, or k x m when `transA` (at least that many values; the first ones are read). */
+  readonly a: Tensor;
   /** k x n, or n x k when `transB`. */
-  readonly b: Float32Array;
+  readonly b: Tensor;
   /** m x n; read only when beta != 0. */
-  readonly c: Float32Array;
+  readonly c: Tensor;
   readonly transA?: boolean;
   readonly transB?: boolean;
   /** Default 1. */
@@ -106,17 +134,81 @@ export interface MatmulArgs {
 }
 
 /**
- * A backend: owns the memory of its tables and runs the kernels. Every backend gives results
- * bit-identical to `@halfstep/backend-js` for the embedding kernels and the linear dense ops (see
- * the README for the exact arithmetic), and throws the same errors for bad input (the checks of
- * this package).
+ * Traffic between the host (JavaScript) and the backend's memory since the backend was created.
+ * On the JS backend nothing crosses (all three stay 0 except copies into and out of tensors and
+ * tables, counted as uploads and downloads); on WASM uploads and downloads are copies into and
+ * out of linear memory and submissions are hand-offs to worker threads; on WebGPU they are
+ * buffer writes, buffer reads and queue submissions.
+ */
+export interface BackendStats {
+  /** Bytes copied from host arrays into backend memory (tensors, tables, batches). */
+  readonly uploadBytes: number;
+  /** Bytes copied from backend memory into host arrays (reads, exports, results). */
+  readonly downloadBytes: number;
+  /** Device submissions (WebGPU queue submits) or worker hand-offs (WASM threads). */
+  readonly submissions: number;
+}
+
+/**
+ * A backend: owns the memory of its tables and tensors and runs the kernels on it (contract v2).
+ *
+ * Data lives where the backend computes. Kernels take handles (`TableHandle`, `Tensor`) and
+ * enqueue work; they return before the work is done on an asynchronous device, so a whole
+ * training step (forward, dense ops, loss, backward, fused update) runs without a host round
+ * trip. Values come back only when asked: `read`, `readRows`, `exportTable` (promises), or the
+ * `...Sync` twins where the memory is host-visible (js, wasm). Work runs in the order it was
+ * enqueued; a read sees every earlier write.
+ *
+ * Every backend gives results bit-identical to `@halfstep/backend-js` for the embedding kernels
+ * and the linear dense ops (see the README for the exact arithmetic), and the same errors for bad
+ * input (the checks of this package), thrown before any write. A non-finite gradient, which only
+ * the device may see, rejects the backward's promise instead and leaves every table unchanged.
+ *
+ * @example
+ * ```ts
+ * import { createBackend, registerBackend } from '@halfstep/backend';
+ * import { jsBackend } from '@halfstep/backend-js';
+ *
+ * registerBackend(jsBackend);
+ * const backend = await createBackend('js');
+ * const a = backend.tensor(new Float32Array([1, 2, 3, 4])); // 2 x 2
+ * const c = backend.tensor(4);
+ * backend.matmul({ m: 2, n: 2, k: 2, a, b: a, c });
+ * console.log(await backend.read(c)); // Float32Array [7, 10, 15, 22]
+ * ```
  */
 export interface Backend {
   /** The registered name, e.g. "js". */
   readonly name: string;
 
+  /** Host <-> backend traffic and submissions since creation (see `BackendStats`). */
+  stats(): BackendStats;
   /**
-   * Allocates a table: weights zero, optimizer state at each slot's `initial`.
+   * Resolves when every enqueued kernel has finished; rejects with the first error of an earlier
+   * backward that nobody observed (a non-finite gradient found on the device).
+   */
+  flush(): Promise<void>;
+
+  /**
+   * A new tensor: `size` zeros, or a copy of `values` (an upload).
+   * @throws RangeError for a size that is not a non-negative integer.
+   */
+  tensor(valuesOrSize: Float32Array | number): Tensor;
+  /**
+   * Copies `values` into `tensor` starting at value `offset` (default 0), enqueued after the work
+   * before it. @throws RangeError when they do not fit.
+   */
+  write(tensor: Tensor, values: Float32Array, offset?: number): void;
+  /** The tensor's values once every earlier kernel is done (a download). */
+  read(tensor: Tensor): Promise<Float32Array>;
+  /** The same, synchronously: only backends whose memory the host can see (js, wasm). */
+  readSync?(tensor: Tensor): Float32Array;
+  /** Frees a tensor; the handle is dead afterwards. */
+  disposeTensor(tensor: Tensor): void;
+
+  /**
+   * Allocates a table: weights from `spec.init` (zeros by default; `initializeTable`),
+   * optimizer state at each slot's `initial`.
    * @throws RangeError for a bad spec (see `checkTableSpec`).
    */
   createTable(spec: TableSpec): TableHandle;
@@ -126,55 +218,64 @@ export interface Backend {
    * Decodes rows to float32: `rows` (every row when omitted) x dim values, row-major.
    * @throws RangeError for a row out of range.
    */
-  readRows(table: TableHandle, rows?: Int32Array, out?: Float32Array): Float32Array;
+  readRows(table: TableHandle, rows?: Int32Array): Promise<Float32Array>;
+  /** The same, synchronously (js, wasm). */
+  readRowsSync?(table: TableHandle, rows?: Int32Array): Float32Array;
   /** Stores float32 values into rows (every row when `rows` is omitted), rounded to nearest-even. */
   writeRows(table: TableHandle, values: Float32Array, rows?: Int32Array): void;
   /** A copy of the stored bytes (codes, little-endian). */
-  exportTable(table: TableHandle): TableData;
+  exportTable(table: TableHandle): Promise<TableData>;
+  /** The same, synchronously (js, wasm). */
+  exportTableSync?(table: TableHandle): TableData;
   /** Replaces the stored bytes. @throws RangeError when a length does not match the table. */
   importTable(table: TableHandle, data: TableData): void;
 
-  /** Bulk encode with a rounding strategy (the codecs contract, on backend memory). */
+  /** Bulk encode of host arrays with a rounding strategy (the codecs contract). */
   encode(
     format: FormatName,
     src: Float32Array,
     out: Uint16Array | Uint8Array,
     rounding: RoundingStrategy,
     overflow?: Overflow,
-  ): void;
-  /** Bulk decode (exact). */
-  decode(format: FormatName, codes: Uint16Array | Uint8Array, out: Float32Array): void;
+  ): Promise<void>;
+  /** Bulk decode of host arrays (exact). */
+  decode(format: FormatName, codes: Uint16Array | Uint8Array, out: Float32Array): Promise<void>;
 
   /**
-   * Embedding-bag forward: bags x dim float32; bag b is the sum over its positions i of
-   * row(indices[i]) (times perSampleWeights[i]), divided by its size for 'mean'.
-   * @throws BadInputError for bad indices/offsets/weights (see `checkBagInput`).
+   * Embedding-bag forward into `out` (bags x dim values): bag b is the sum over its positions i
+   * of row(indices[i]) (times perSampleWeights[i]), divided by its size for 'mean'. The batch is
+   * host data (uploaded).
+   * @throws BadInputError for bad indices/offsets/weights (see `checkBagInput`), RangeError when
+   *   `out` does not hold bags x dim values.
    */
-  embeddingBagForward(table: TableHandle, input: BagInput, pooling: Pooling): Float32Array;
+  embeddingBagForward(table: TableHandle, input: BagInput, pooling: Pooling, out: Tensor): void;
   /**
-   * Fused backward + optimizer update + rounded store, for one or more tables. Validates every
-   * update first (shapes, finiteness); a throw leaves every table unchanged.
+   * Fused backward + optimizer update + rounded store, for one or more tables. Checks every
+   * update's batch and shapes first (throws; nothing written). Resolves with what each table's
+   * update did; rejects with a `BadInputError` when a gradient is not finite (policy 'error'),
+   * in which case no table changed. The result is lazy (`StepResult`): on an asynchronous device
+   * it is read back only when awaited; an error nobody awaited is reported by `flush()`.
    */
-  embeddingBagBackward(updates: readonly BagUpdate[]): BagUpdateResult[];
+  embeddingBagBackward(updates: readonly BagUpdate[]): StepResult<BagUpdateResult[]>;
 
   /** C = alpha * op(A) op(B) + beta * C (see the README for the summation order). */
   matmul(args: MatmulArgs): void;
   /** x[r, c] += bias[c] for a rows x cols x, in place. */
-  addBias(x: Float32Array, bias: Float32Array, rows: number, cols: number): void;
-  /** out = max(x, 0) (out may be x). */
-  relu(x: Float32Array, out: Float32Array): void;
-  /** out = x > 0 ? grad : 0 (out may be grad). */
-  reluBackward(grad: Float32Array, x: Float32Array, out: Float32Array): void;
-  /** out = 1 / (1 + exp(-x)) (out may be x). */
-  sigmoid(x: Float32Array, out: Float32Array): void;
+  addBias(x: Tensor, bias: Tensor, rows: number, cols: number): void;
+  /** out = max(x, 0) over x's values (out may be x). */
+  relu(x: Tensor, out: Tensor): void;
+  /** out = x > 0 ? grad : 0 over grad's values (out may be grad). */
+  reluBackward(grad: Tensor, x: Tensor, out: Tensor): void;
+  /** out = 1 / (1 + exp(-x)) over x's values (out may be x). */
+  sigmoid(x: Tensor, out: Tensor): void;
   /**
-   * Mean binary cross-entropy of logits against 0/1 labels; writes d loss / d logits into `grad`
-   * when given: (sigmoid(x) - y) / n.
+   * Mean binary cross-entropy of the logits against 0/1 labels (same size) into `loss[0]`;
+   * writes d loss / d logits into `grad` when given: (sigmoid(x) - y) / n.
    */
-  bceWithLogits(logits: Float32Array, labels: Float32Array, grad?: Float32Array): number;
+  bceWithLogits(logits: Tensor, labels: Tensor, loss: Tensor, grad?: Tensor): void;
   /** out[c] = sum over r ascending of x[r, c]: the bias gradient. */
-  sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
+  sumRows(x: Tensor, rows: number, cols: number, out: Tensor): void;
 
-  /** Frees every table and scratch buffer; the backend is unusable afterwards. */
+  /** Frees every table, tensor and scratch buffer; the backend is unusable afterwards. */
   dispose(): void;
 }

@@ -1,5 +1,6 @@
 import { BadInputError } from './errors.js';
-import type { BagInput, BagUpdate, Pooling, TableSpec } from './types.js';
+import { checkTableInit } from './init.js';
+import type { BagInput, BagUpdate, MatmulArgs, Pooling, TableSpec, Tensor } from './types.js';
 
 const STORAGES = new Set(['float32', 'float16', 'bfloat16', 'float8e4m3', 'float8e5m2']);
 
@@ -35,6 +36,7 @@ export function checkTableSpec(spec: TableSpec): void {
   if (typeof spec.seed !== 'bigint' || spec.seed < 0n || spec.seed >= 2n ** 64n) {
     throw new RangeError(`seed: expected a bigint in [0, 2^64), got ${String(spec.seed)}`);
   }
+  checkTableInit(spec);
 }
 
 /**
@@ -203,24 +205,27 @@ export function toOffsets(table: string, offsets: ArrayLike<number>): Int32Array
 }
 
 /**
- * Checks a fused-backward request: a valid batch, and `gradOutput` a Float32Array of
- * bags x dim values. With the 'error' policy (default) it also checks that every gradient value
- * is finite.
- * @throws BadInputError; the message names the table, the position (bag and column) and the value.
+ * Checks a fused-backward request: a valid batch, `gradOutput` a tensor (or, for host-side
+ * aggregation, a Float32Array) of bags x dim values, a
+ * known non-finite policy and a non-negative integer step. (Finiteness is checked where the
+ * gradient lives: `checkFiniteGradient` on host backends, a kernel on a device.)
+ * @throws BadInputError; the message names the table, the argument and the value.
  */
-export function checkBagUpdate(update: BagUpdate): void {
+export function checkBagUpdate(
+  update: Omit<BagUpdate, 'gradOutput'> & { readonly gradOutput: Tensor | Float32Array },
+): void {
   const { table, input, gradOutput } = update;
   checkBagInput(table.name, table.rows, input, update.pooling);
   const expected = input.offsets.length * table.dim;
-  if (!(gradOutput instanceof Float32Array) || gradOutput.length !== expected) {
-    const got =
-      gradOutput instanceof Float32Array ? `length ${gradOutput.length}` : 'not a Float32Array';
+  const size = gradOutput instanceof Float32Array ? gradOutput.length : gradOutput?.size;
+  if (!Number.isInteger(size) || size !== expected) {
+    const got = Number.isInteger(size) ? `${size} values` : 'not a tensor';
     throw new BadInputError(
       table.name,
       'gradOutput',
       -1,
-      gradOutput?.length ?? Number.NaN,
-      `gradOutput: expected a Float32Array of ${input.offsets.length} bags x ${table.dim} = ${expected} values, got ${got}`,
+      size ?? Number.NaN,
+      `gradOutput: expected a tensor of ${input.offsets.length} bags x ${table.dim} = ${expected} values, got ${got}`,
     );
   }
   const policy = update.nonFinite ?? 'error';
@@ -230,10 +235,62 @@ export function checkBagUpdate(update: BagUpdate): void {
   if (!Number.isInteger(update.step) || update.step < 0) {
     throw new RangeError(`step: expected a non-negative integer, got ${update.step}`);
   }
-  if (policy === 'error') {
-    const i = firstNonFinite(gradOutput);
-    if (i >= 0) throw nonFiniteGradient(table.name, i, table.dim, gradOutput[i]);
+}
+
+/**
+ * The error for the first non-finite value of an update's gradient under the 'error' policy, or
+ * null when every value is finite or the policy is 'skip-rows'.
+ */
+export function checkFiniteGradient(
+  update: Pick<BagUpdate, 'table' | 'nonFinite'>,
+  values: Float32Array,
+): BadInputError | null {
+  if ((update.nonFinite ?? 'error') !== 'error') return null;
+  const i = firstNonFinite(values);
+  return i < 0 ? null : nonFiniteGradient(update.table.name, i, update.table.dim, values[i]);
+}
+
+/**
+ * Checks that `tensor` holds at least `length` values.
+ * @throws RangeError `name: expected a tensor of at least N values, got M`.
+ */
+export function checkTensorSize(tensor: Tensor, length: number, name: string): void {
+  if (!(tensor?.size >= length)) {
+    throw new RangeError(
+      `${name}: expected a tensor of at least ${length} values, got ${String(tensor?.size)}`,
+    );
   }
+}
+
+/**
+ * Checks `matmul`'s arguments, in this order: m, n, k non-negative integers; a, b, c tensors of at
+ * least m x k, k x n and m x n values.
+ * @throws RangeError naming the argument.
+ */
+export function checkMatmul(args: MatmulArgs): void {
+  const { m, n, k, a, b, c } = args;
+  for (const [v, name] of [
+    [m, 'm'],
+    [n, 'n'],
+    [k, 'k'],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0)
+      throw new RangeError(`${name}: expected a non-negative integer, got ${v}`);
+  }
+  checkTensorSize(a, m * k, 'a');
+  checkTensorSize(b, k * n, 'b');
+  checkTensorSize(c, m * n, 'c');
+}
+
+/**
+ * Checks `rows` and `cols` of a row-major dense op: non-negative integers.
+ * @throws RangeError naming the argument.
+ */
+export function checkRowsCols(rows: number, cols: number): void {
+  if (!Number.isInteger(rows) || rows < 0)
+    throw new RangeError(`rows: expected a non-negative integer, got ${rows}`);
+  if (!Number.isInteger(cols) || cols < 0)
+    throw new RangeError(`cols: expected a non-negative integer, got ${cols}`);
 }
 
 /** The position of the first NaN or infinity in `values`, or -1. */

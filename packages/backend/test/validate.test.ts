@@ -2,9 +2,9 @@ import { sgd } from '@halfstep/optim';
 import { describe, expect, it } from 'vitest';
 import {
   BadInputError,
-  type BagUpdate,
   checkBagInput,
   checkBagUpdate,
+  checkFiniteGradient,
   type TableHandle,
   toIndices,
 } from '../src/index.js';
@@ -80,24 +80,29 @@ describe('shared input checks', () => {
       checkBagInput('users', 10, { ...input, perSampleWeights: new Float32Array(2) }, 'mean'),
     ).toThrow('only sum pooling');
   });
-  it('a gradient of the wrong length, or not finite', () => {
-    const update = (gradOutput: Float32Array, nonFinite?: 'skip-rows'): BagUpdate => ({
+  it('a gradient of the wrong size, or not finite', () => {
+    const update = (gradOutput: Float32Array, nonFinite?: 'skip-rows') => ({
       table,
       input: { indices: i32(1, 2), offsets: i32(0, 1) },
-      pooling: 'sum',
+      pooling: 'sum' as const,
       gradOutput,
       step: 0,
       nonFinite,
     });
     expect(() => checkBagUpdate(update(new Float32Array(3)))).toThrow(
-      'expected a Float32Array of 2 bags x 2 = 4 values, got length 3',
+      'expected a tensor of 2 bags x 2 = 4 values, got 3 values',
     );
-    const e = thrown(() => checkBagUpdate(update(Float32Array.of(0, 0, 0, Number.NaN))));
-    expect(e.message).toMatch(
+    const tensor = { backend: 'js', id: 1, size: 5 };
+    expect(() => checkBagUpdate({ ...update(new Float32Array(4)), gradOutput: tensor })).toThrow(
+      'got 5 values',
+    );
+    expect(() => checkBagUpdate(update(new Float32Array(4)))).not.toThrow();
+    const nan = Float32Array.of(0, 0, 0, Number.NaN);
+    const e = checkFiniteGradient(update(nan), nan);
+    expect(e?.message).toMatch(
       /gradOutput\[3\] \(bag 1, column 1\) = NaN is not finite; nothing was updated/,
     );
-    expect(() =>
-      checkBagUpdate(update(Float32Array.of(0, 0, 0, Number.NaN), 'skip-rows')),
-    ).not.toThrow();
+    expect(checkFiniteGradient(update(nan, 'skip-rows'), nan)).toBeNull();
+    expect(checkFiniteGradient(update(new Float32Array(4)), new Float32Array(4))).toBeNull();
   });
 });

@@ -1,0 +1,82 @@
+import { DOMAIN_INIT, fillRowWords, philoxSchedule, tableDomain } from './random-bits.js';
+import type { Backend, TableHandle, TableInit, TableSpec } from './types.js';
+
+/** Rows initialised per chunk, to bound the scratch memory. */
+const CHUNK_ELEMENTS = 1 << 18;
+
+/**
+ * The initial float32 weights of rows `start .. start + count` of a table, before the
+ * nearest-even store: zeros; the slice of an explicit `Float32Array`; or for `{ uniform: b }`
+ * element (row, col) = `fround(-b + fround(2b) * u)` with u = (word >>> 8) * 2^-24, word = word
+ * `col` of the counter-based stream of (seed, step 0, table index, domain DOMAIN_INIT, row) (see
+ * the README). Every backend and store initialises from these values.
+ */
+export function initialRows(
+  spec: Pick<TableSpec, 'dim' | 'seed' | 'index' | 'init'>,
+  start: number,
+  count: number,
+): Float32Array {
+  const { dim } = spec;
+  const init = spec.init ?? 'zeros';
+  if (init === 'zeros') return new Float32Array(count * dim);
+  if (init instanceof Float32Array) return init.slice(start * dim, (start + count) * dim);
+  const schedule = philoxSchedule(spec.seed);
+  const td = tableDomain(spec.index, DOMAIN_INIT);
+  const low = Math.fround(-init.uniform);
+  const width = Math.fround(2 * init.uniform);
+  const words = new Uint32Array(dim + 4);
+  const values = new Float32Array(count * dim);
+  for (let k = 0; k < count; k++) {
+    fillRowWords(schedule, start + k, 0, td, words, dim);
+    const o = k * dim;
+    for (let c = 0; c < dim; c++)
+      values[o + c] = low + Math.fround(width * ((words[c] >>> 8) * 2 ** -24));
+  }
+  return values;
+}
+
+/**
+ * Checks `spec.init`: 'zeros', `{ uniform: b }` with b finite and >= 0, or a Float32Array of
+ * rows x dim finite values.
+ * @throws RangeError naming the problem.
+ */
+export function checkTableInit(spec: Pick<TableSpec, 'rows' | 'dim' | 'init'>): void {
+  const init: TableInit | undefined = spec.init;
+  if (init === undefined || init === 'zeros') return;
+  if (init instanceof Float32Array) {
+    if (init.length !== spec.rows * spec.dim) {
+      throw new RangeError(
+        `init: expected ${spec.rows} rows x ${spec.dim} = ${spec.rows * spec.dim} values, got ${init.length}`,
+      );
+    }
+    return;
+  }
+  if (typeof init !== 'object' || init === null || !(init.uniform >= 0 && init.uniform < Infinity)) {
+    throw new RangeError(
+      `init: expected 'zeros', { uniform: b } with a finite b >= 0, or a Float32Array`,
+    );
+  }
+}
+
+/**
+ * Writes a new table's initial weights (`initialRows` of `init`, stored with nearest-even)
+ * through `writeRows`, in chunks: what a backend's `createTable` calls with its spec's `init`.
+ */
+export function initializeTable(
+  backend: Backend,
+  table: TableHandle,
+  init: TableInit | undefined,
+): void {
+  if (init === undefined || init === 'zeros') return;
+  const spec = { dim: table.dim, seed: table.seed, index: table.index, init };
+  const chunkRows = Math.max(1, Math.floor(CHUNK_ELEMENTS / table.dim));
+  for (let start = 0; start < table.rows; start += chunkRows) {
+    const count = Math.min(chunkRows, table.rows - start);
+    const rows = Int32Array.from({ length: count }, (_, k) => start + k);
+    backend.writeRows(
+      table,
+      initialRows(spec, start, count),
+      count === table.rows ? undefined : rows,
+    );
+  }
+}
