@@ -12,6 +12,7 @@ import {
   checkRowNumbers,
   checkRowsCols,
   HostTensors,
+  initializeTable,
   type MatmulArgs,
   type Pooling,
   StepResult,
@@ -114,6 +115,7 @@ export class JsBackend implements Backend {
     this.live();
     const t = allocateTable(spec);
     this.tables.set(t.handle.id, t);
+    initializeTable(this, t.handle, spec.init);
     return t.handle;
   }
 

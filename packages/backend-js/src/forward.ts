@@ -9,7 +9,7 @@ import type { JsTable } from './table.js';
  * `out` (the caller checked its size after `checkBagInput`).
  */
 export function embeddingBagForward(
-  t: JsTable,
+  t: Pick<JsTable, 'weights' | 'format' | 'lut'> & { readonly handle: { readonly dim: number } },
   input: BagInput,
   pooling: Pooling,
   out: Float32Array,
@@ -78,4 +78,21 @@ function sumCodes(
       for (let c = 0; c < dim; c++) out[o + c] = out[o + c] + Math.fround(s * lut[codes[r + c]]);
     }
   }
+}
+
+const NO_LUT = new Float32Array(0);
+
+/**
+ * `embeddingBagForward` over rows given as float32 values: `input.indices` index the rows of
+ * `rows` (count x dim, row-major). The same arithmetic, for pooling rows fetched from elsewhere
+ * (a table store).
+ */
+export function poolRows(
+  rows: Float32Array,
+  dim: number,
+  input: BagInput,
+  pooling: Pooling,
+  out: Float32Array,
+): void {
+  embeddingBagForward({ handle: { dim }, weights: rows, format: null, lut: NO_LUT }, input, pooling, out);
 }

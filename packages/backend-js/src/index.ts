@@ -7,4 +7,14 @@
 
 export { type Aggregated, AggregateScratch, aggregate, type HostBagUpdate } from './aggregate.js';
 export { createJsBackend, JsBackend, jsBackend } from './backend.js';
-export { type ArrayMatmulArgs, bceWithLogits, matmul, sigmoid } from './dense.js';
+export { poolRows } from './forward.js';
+export {
+  type ArrayMatmulArgs,
+  addBias,
+  bceWithLogits,
+  matmul,
+  relu,
+  reluBackward,
+  sigmoid,
+  sumRows,
+} from './dense.js';

@@ -6,6 +6,7 @@ import {
   type StorageName,
   type TableHandle,
   type TableSpec,
+  tableHandle,
 } from '@halfstep/backend';
 import { decode, encodeScalar, type FloatFormat, resolveFormat } from '@halfstep/codecs';
 
@@ -82,12 +83,7 @@ export function allocateTable(spec: TableSpec): JsTable {
     }
     offset += width;
   }
-  const handle: TableHandle = Object.freeze({
-    ...spec,
-    id: nextId++,
-    weightBytes: weights.byteLength,
-    stateBytes: state.byteLength,
-  });
+  const handle = tableHandle(spec, nextId++, weights.byteLength, state.byteLength);
   return {
     handle,
     weights,
