@@ -1,13 +1,16 @@
-import type {
-  Backend,
-  BagUpdateResult,
-  Pooling,
-  RoundingMode,
-  StorageName,
+import {
+  type Backend,
+  type BagUpdateResult,
+  type Pooling,
+  type RoundingMode,
+  StepResult,
+  type StorageName,
+  type Tensor,
 } from '@halfstep/backend';
 import type { SparseOptimizer } from '@halfstep/optim';
 import { createEmbeddingBagCollection, type EmbeddingBagCollection } from './collection.js';
 import type { EmbeddingBagConfig } from './config.js';
+import type { EmbeddingForward } from './forward.js';
 
 /**
  * One embedding bag: a table of `rows` x `dim` weights in `storage`, pooled by `pooling`,
@@ -78,29 +81,45 @@ export class EmbeddingBag {
   /**
    * Pools the rows of each bag: bag b covers `indices[offsets[b] .. offsets[b+1])` (the last bag
    * runs to the end of `indices`), summed (times `perSampleWeights`, sum pooling only) or
-   * averaged. Returns bags x dim float32 values. Indices and offsets are checked first.
+   * averaged, into bags x dim float32 values on the backend. Indices and offsets are checked
+   * first. Returns the forward: `outputs[0]` is the pooled tensor, `read()` / `readSync()` give
+   * `[values]`, and `backward(forward, gradient)` trains on it.
    * @throws BadInputError naming the table, the argument, the position and the value.
    */
   forward(
     indices: Int32Array | ArrayLike<number>,
     offsets: Int32Array | ArrayLike<number>,
     perSampleWeights?: Float32Array,
-  ): Float32Array {
-    return this.#collection.forward([{ indices, offsets, perSampleWeights }])[0];
+  ): EmbeddingForward {
+    return this.#collection.forward([
+      perSampleWeights === undefined
+        ? { indices, offsets }
+        : { indices, offsets, perSampleWeights },
+    ]);
   }
 
   /**
-   * Back-propagates `gradOutput` (bags x dim) through the last forward and updates the rows it
-   * touched (duplicates summed exactly first); a rejected call changes nothing.
-   * @throws BadInputError for a gradient of the wrong length or not finite (policy 'error').
+   * Back-propagates `gradOutput` (bags x dim, a host array or a tensor on the backend) through
+   * `forward` and updates the rows it touched (duplicates summed exactly first). Rejects, changing
+   * nothing, when the gradient is not finite (policy 'error').
+   * @throws BadInputError for a gradient of the wrong length; Error for a spent or stale forward.
    */
-  backward(gradOutput: Float32Array): BagUpdateResult {
-    return this.#collection.backward([gradOutput])[0];
+  backward(
+    forward: EmbeddingForward,
+    gradOutput: Float32Array | Tensor,
+  ): StepResult<BagUpdateResult> {
+    const results = this.#collection.backward(forward, [gradOutput]);
+    return new StepResult(async () => (await results)[0]);
   }
 
   /** The decoded float32 values of `rows` (all by default), rows x dim. */
-  readRows(rows?: Int32Array | ArrayLike<number>): Float32Array {
+  readRows(rows?: Int32Array | ArrayLike<number>): Promise<Float32Array> {
     return this.#collection.readRows(0, rows);
+  }
+
+  /** The same, synchronously, on backends whose memory the host can see (js, wasm). */
+  readRowsSync(rows?: Int32Array | ArrayLike<number>): Float32Array {
+    return this.#collection.readRowsSync(0, rows);
   }
 
   /** Stores float32 values into rows (all by default), rounded to nearest-even. */
@@ -128,6 +147,18 @@ export class EmbeddingBag {
  * Creates an embedding bag (see `EmbeddingBagConfig` for the defaults: float16 storage,
  * stochastic rounding, sum pooling, seed 0, the "js" backend, uniform init of bound 1/sqrt(dim)).
  * @throws RangeError/TypeError for a bad config.
+ *
+ * @example
+ * ```ts
+ * import { createEmbeddingBag } from '@halfstep/embedding';
+ * import { sgd } from '@halfstep/optim';
+ *
+ * const bag = await createEmbeddingBag({ rows: 1000, dim: 4, optimizer: sgd({ lr: 0.5 }) });
+ * const forward = bag.forward([7, 7, 42], [0, 2]); // bags [7, 7] and [42]
+ * const [pooled] = await forward.read(); // 2 x 4 values
+ * await bag.backward(forward, new Float32Array(8).fill(0.1));
+ * console.log(bag.step, bag.weightBytes); // 1 8000
+ * ```
  */
 export async function createEmbeddingBag(config: EmbeddingBagConfig): Promise<EmbeddingBag> {
   const { seed, backend, ...table } = config;

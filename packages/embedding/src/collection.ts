@@ -1,8 +1,11 @@
 import {
   type Backend,
-  type BagInput,
+  BadInputError,
+  type BagUpdate,
   type BagUpdateResult,
+  type StepResult,
   type TableHandle,
+  type Tensor,
   toIndices,
 } from '@halfstep/backend';
 import { resolveBackend } from './backend.js';
@@ -14,13 +17,37 @@ import {
   resolveTableConfig,
   type TableConfig,
 } from './config.js';
-import { initializeTable } from './init.js';
+import { EmbeddingForward } from './forward.js';
 import { loadCheckpoint, saveCheckpoint } from './persist.js';
+import { TensorPool } from './tensor-pool.js';
 
 /**
  * Many embedding bags trained together, as table-batched embeddings: one forward and one fused
  * backward for all tables per step, one seed, one step counter. Table t's random bits are keyed
- * by (seed, step, t, row, column).
+ * by (seed, step, t, row, column). The tables live on the backend; `forward` and `backward`
+ * enqueue work there and return without waiting for it, so on a GPU a training step moves only
+ * its batch (and the gradients, when they are host arrays).
+ *
+ * @example
+ * ```ts
+ * import { createEmbeddingBagCollection } from '@halfstep/embedding';
+ * import { sgd } from '@halfstep/optim';
+ *
+ * const tables = await createEmbeddingBagCollection(
+ *   [
+ *     { name: 'users', rows: 1000, dim: 8, optimizer: sgd({ lr: 0.1 }) },
+ *     { name: 'items', rows: 500, dim: 8, optimizer: sgd({ lr: 0.1 }) },
+ *   ],
+ *   { seed: 7 },
+ * );
+ * const forward = tables.forward([
+ *   { indices: [3, 14], offsets: [0, 1] }, // users: 2 bags of 1
+ *   { indices: [15, 9, 2], offsets: [0, 2] }, // items: bags [15, 9] and [2]
+ * ]);
+ * const [users, items] = await forward.read(); // 2 x 8 values each
+ * await tables.backward(forward, [new Float32Array(16).fill(0.5), new Float32Array(16).fill(-0.5)]);
+ * console.log(tables.step); // 1
+ * ```
  */
 export class EmbeddingBagCollection {
   /** The backend that runs the kernels (its `name` says which one ran). */
@@ -31,8 +58,11 @@ export class EmbeddingBagCollection {
   readonly configs: readonly ResolvedTableConfig[];
   /** The tables' handles on the backend (for backend-level access, e.g. `exportTable`). */
   readonly handles: readonly TableHandle[];
+  readonly #pool: TensorPool;
+  readonly #giveBack = (outputs: readonly Tensor[]) => {
+    for (const t of outputs) this.#pool.release(t);
+  };
   #step = 0;
-  #pending: BagInput[] | null = null;
   #disposed = false;
 
   /** @internal Use `createEmbeddingBagCollection`. */
@@ -40,6 +70,7 @@ export class EmbeddingBagCollection {
     this.backend = backend;
     this.seed = seed;
     this.configs = configs;
+    this.#pool = new TensorPool(backend);
     this.handles = configs.map((c, t) =>
       backend.createTable({
         name: c.name,
@@ -50,10 +81,9 @@ export class EmbeddingBagCollection {
         rounding: c.rounding,
         optimizer: c.optimizer,
         seed,
+        init: c.init,
       }),
     );
-    for (let t = 0; t < configs.length; t++)
-      initializeTable(backend, this.handles[t], configs[t].init);
   }
 
   /** The name of the backend running the kernels. */
@@ -61,7 +91,11 @@ export class EmbeddingBagCollection {
     return this.backend.name;
   }
 
-  /** Optimizer steps taken (backward calls that succeeded). */
+  /**
+   * Optimizer steps taken: backward calls enqueued. A step whose gradient turns out not to be
+   * finite still counts (its promise rejects and no table changed; its random bits are never
+   * reused).
+   */
   get step(): number {
     return this.#step;
   }
@@ -89,60 +123,120 @@ export class EmbeddingBagCollection {
   }
 
   /**
-   * Pools every table's lookups: `batches[t]` for table t; returns one bags x dim Float32Array
-   * per table. Every batch is checked (indices integers in range, offsets from 0, non-decreasing,
-   * within the indices) before any lookup; the batches are kept for the next `backward`.
+   * Pools every table's lookups: `batches[t]` for table t. Every batch is checked (indices
+   * integers in range, offsets from 0, non-decreasing, within the indices) before any lookup.
+   * Returns the forward: its `outputs` (one bags x dim tensor per table) and what its one
+   * `backward` needs.
    * @throws BadInputError naming the table, the argument, the position and the value.
    */
-  forward(batches: readonly BagBatch[]): Float32Array[] {
+  forward(batches: readonly BagBatch[]): EmbeddingForward {
     this.#live();
     const inputs = checkedBagInputs(this.configs, batches);
-    const outputs = inputs.map((input, t) =>
-      this.backend.embeddingBagForward(this.handles[t], input, this.configs[t].pooling),
-    );
-    this.#pending = inputs;
-    return outputs;
+    const outputs = inputs.map((input, t) => {
+      const out = this.#pool.take(input.offsets.length * this.configs[t].dim);
+      this.backend.embeddingBagForward(this.handles[t], input, this.configs[t].pooling, out);
+      return out;
+    });
+    return new EmbeddingForward(this, this.backend, this.#step, inputs, outputs, this.#giveBack);
   }
 
   /**
-   * The fused backward: for each table, sums the gradient of duplicate rows exactly (ascending
-   * position), applies the optimizer to the touched rows only, and stores them with the table's
-   * rounding. Every gradient is checked (length bags x dim; finite, unless the table's policy is
-   * 'skip-rows') before any row is written, so a rejected call changes nothing. Advances the step.
-   * @throws BadInputError; Error when no forward preceded it.
+   * The fused backward of `forward`: for each table, sums the gradient of duplicate rows exactly
+   * (ascending position), applies the optimizer to the touched rows only, and stores them with
+   * the table's rounding. `gradOutputs[t]` is d loss / d outputs[t] (bags x dim), a tensor on
+   * this backend or a host array (uploaded). Shapes are checked before anything is enqueued; a
+   * gradient that is not finite (policy 'error') rejects the returned promise and changes no
+   * table. Advances the step and spends the forward (its outputs are reused).
+   * @throws Error when `forward` is not an unspent forward of this collection at the current
+   *   step; RangeError/BadInputError for gradients of the wrong number or size.
    */
-  backward(gradOutputs: readonly Float32Array[]): BagUpdateResult[] {
+  backward(
+    forward: EmbeddingForward,
+    gradOutputs: readonly (Tensor | Float32Array)[],
+  ): StepResult<BagUpdateResult[]> {
     this.#live();
-    const pending = this.#pending;
-    if (pending === null)
-      throw new Error('backward: call forward first (each forward allows one backward)');
+    if (!(forward instanceof EmbeddingForward) || forward.owner !== this)
+      throw new Error('backward: expected a forward of this collection (from its forward())');
+    forward.checkOpen('backward');
+    if (forward.step !== this.#step) {
+      throw new Error(
+        `backward: this forward saw the tables at step ${forward.step}, but they are at step ${this.#step} now; run forward again`,
+      );
+    }
     if (!Array.isArray(gradOutputs) || gradOutputs.length !== this.configs.length) {
       throw new RangeError(
         `backward: expected ${this.configs.length} gradients (one per table), got ${gradOutputs?.length}`,
       );
     }
-    const results = this.backend.embeddingBagBackward(
-      pending.map((input, t) => ({
+    const uploaded: Tensor[] = [];
+    const updates: BagUpdate[] = forward.inputs.map((input, t) => {
+      const g = gradOutputs[t];
+      let gradOutput: Tensor;
+      if (g instanceof Float32Array) {
+        const expected = input.offsets.length * this.configs[t].dim;
+        if (g.length !== expected) {
+          throw new BadInputError(
+            this.configs[t].name,
+            'gradOutput',
+            -1,
+            g.length,
+            `gradOutput: expected ${input.offsets.length} bags x ${this.configs[t].dim} = ${expected} values, got ${g.length}`,
+          );
+        }
+        gradOutput = this.#pool.take(g.length);
+        uploaded.push(gradOutput);
+      } else gradOutput = g;
+      return {
         table: this.handles[t],
         input,
         pooling: this.configs[t].pooling,
-        gradOutput: gradOutputs[t],
+        gradOutput,
         step: this.#step,
         nonFinite: this.configs[t].nonFinite,
-      })),
-    );
-    this.#pending = null;
+      };
+    });
+    let results: StepResult<BagUpdateResult[]>;
+    try {
+      for (let t = 0; t < updates.length; t++) {
+        const g = gradOutputs[t];
+        if (g instanceof Float32Array) this.backend.write(updates[t].gradOutput, g);
+      }
+      results = this.backend.embeddingBagBackward(updates);
+    } finally {
+      this.#giveBack(uploaded);
+    }
+    // Enqueued: the forward is spent and its outputs free for the next one.
+    this.#giveBack(forward.consume('used', 'backward'));
     this.#step++;
     return results;
   }
 
   /** Decoded float32 values of table `table`'s rows (all rows by default), rows x dim. */
-  readRows(table: number | string, rows?: Int32Array | ArrayLike<number>): Float32Array {
+  readRows(table: number | string, rows?: Int32Array | ArrayLike<number>): Promise<Float32Array> {
     this.#live();
     const t = this.tableIndex(table);
-    const ids =
-      rows === undefined ? undefined : toIndices(this.configs[t].name, this.configs[t].rows, rows);
-    return this.backend.readRows(this.handles[t], ids);
+    return this.backend.readRows(this.handles[t], this.#rowIds(t, rows));
+  }
+
+  /**
+   * The same, synchronously, on backends whose memory the host can see (js, wasm).
+   * @throws Error on a backend without `readRowsSync` (WebGPU): use `readRows`.
+   */
+  readRowsSync(table: number | string, rows?: Int32Array | ArrayLike<number>): Float32Array {
+    this.#live();
+    const t = this.tableIndex(table);
+    if (this.backend.readRowsSync === undefined) {
+      throw new Error(
+        `readRowsSync: backend "${this.backend.name}" reads asynchronously; use readRows()`,
+      );
+    }
+    return this.backend.readRowsSync(this.handles[t], this.#rowIds(t, rows));
+  }
+
+  #rowIds(t: number, rows: Int32Array | ArrayLike<number> | undefined): Int32Array | undefined {
+    return rows === undefined
+      ? undefined
+      : toIndices(this.configs[t].name, this.configs[t].rows, rows);
   }
 
   /** Stores float32 values into rows of a table (rounded to nearest-even). */
@@ -153,9 +247,7 @@ export class EmbeddingBagCollection {
   ): void {
     this.#live();
     const t = this.tableIndex(table);
-    const ids =
-      rows === undefined ? undefined : toIndices(this.configs[t].name, this.configs[t].rows, rows);
-    this.backend.writeRows(this.handles[t], values, ids);
+    this.backend.writeRows(this.handles[t], values, this.#rowIds(t, rows));
   }
 
   /**
@@ -169,20 +261,30 @@ export class EmbeddingBagCollection {
 
   /**
    * Restores weights, optimizer state, step and seed from a file `save` wrote for tables of the
-   * same shapes, storage and optimizer; training then continues bit-identically.
+   * same shapes, storage and optimizer; training then continues bit-identically. Forwards made
+   * before the load can no longer be used for a backward.
    * @throws CheckpointError when the file is truncated, corrupted or does not match.
    */
   async load(path: string): Promise<void> {
     this.#live();
     const step = await loadCheckpoint(path, this);
     this.#step = step;
-    this.#pending = null;
   }
 
-  /** Frees every table on the backend (the backend itself stays usable). */
+  /**
+   * Resolves when the backend has finished every step enqueued so far; rejects with the first
+   * error of a step nobody awaited (e.g. a non-finite gradient found on the device).
+   */
+  flush(): Promise<void> {
+    this.#live();
+    return this.backend.flush();
+  }
+
+  /** Frees every table and pooled tensor on the backend (the backend itself stays usable). */
   dispose(): void {
     if (this.#disposed) return;
     for (const h of this.handles) this.backend.disposeTable(h);
+    this.#pool.dispose();
     this.#disposed = true;
   }
 }
@@ -203,5 +305,9 @@ export async function createEmbeddingBagCollection(
   if (names.size !== resolved.length) throw new RangeError('table names must be distinct');
   const seed = resolveSeed(options.seed);
   const backend = await resolveBackend(options.backend);
-  return new EmbeddingBagCollection(backend, seed, resolved);
+  const collection = new EmbeddingBagCollection(backend, seed, resolved);
+  // Table creation may be asynchronous (a store opening tables, a device uploading the initial
+  // weights): its errors belong here, not to the first step.
+  await backend.flush();
+  return collection;
 }

@@ -4,15 +4,12 @@ import type {
   Pooling,
   RoundingMode,
   StorageName,
+  TableInit,
 } from '@halfstep/backend';
 import type { SparseOptimizer } from '@halfstep/optim';
 
-/**
- * Initial weights: zeros; uniform on [-bound, bound) drawn from the counter-based generator
- * (so the same seed gives the same table on every backend); or explicit rows x dim values.
- * Values are stored rounded to nearest-even.
- */
-export type Init = 'zeros' | { readonly uniform: number } | Float32Array;
+/** Initial weights (`TableInit` of `@halfstep/backend`: zeros, seeded uniform, or values). */
+export type Init = TableInit;
 
 /** One table of a collection. */
 export interface TableConfig {

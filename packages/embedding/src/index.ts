@@ -44,12 +44,12 @@ export type {
   ResolvedTableConfig,
   TableConfig,
 } from './config.js';
+export { EmbeddingForward } from './forward.js';
 export { CHECKPOINT_FORMAT, CheckpointMismatchError } from './persist.js';
 export type {
   OpenedTable,
+  StoreBackendOptions,
   StoreBagUpdateResult,
-  StoreCollectionOptions,
-  StoreTableSpec,
   StoreUpdateResult,
   TableStore,
 } from './store/index.js';
@@ -57,10 +57,9 @@ export {
   checkApplyArguments,
   checkTableIdentity,
   createMemoryTableStore,
-  createStoreEmbeddingBagCollection,
-  initialRows,
+  createStoreBackend,
   MemoryTableStore,
-  StoreEmbeddingBagCollection,
+  StoreBackend,
   TableMismatchError,
   tableIdentity,
 } from './store/index.js';

@@ -87,8 +87,11 @@ export async function saveCheckpoint(
 ): Promise<void> {
   const tensors: Record<string, Tensor> = {};
   const records: TableRecord[] = [];
+  const exported = await Promise.all(
+    collection.handles.map((h) => collection.backend.exportTable(h)),
+  );
   collection.configs.forEach((c, t) => {
-    const data: TableData = collection.backend.exportTable(collection.handles[t]);
+    const data: TableData = exported[t];
     const dtype = DTYPE_OF[c.storage];
     tensors[`${c.name}.weight`] = {
       dtype,

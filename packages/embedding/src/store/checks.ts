@@ -1,20 +1,17 @@
 import {
   BadInputError,
   checkRowNumbers,
-  DOMAIN_INIT,
-  fillRowWords,
   firstNonFinite,
   nonFiniteGradient,
-  philoxSchedule,
-  tableDomain,
+  type TableSpec,
 } from '@halfstep/backend';
-import { type StoreTableSpec, TableMismatchError } from './types.js';
+import { TableMismatchError } from './types.js';
 
 /**
  * The identity of a table as plain JSON values: what a store records when it creates a table and
  * compares when it attaches to one. Two specs describe the same table iff these are equal.
  */
-export function tableIdentity(spec: StoreTableSpec): Record<string, string | number> {
+export function tableIdentity(spec: TableSpec): Record<string, string | number> {
   const identity: Record<string, string | number> = {
     rows: spec.rows,
     dim: spec.dim,
@@ -37,7 +34,7 @@ export function tableIdentity(spec: StoreTableSpec): Record<string, string | num
  * @throws TableMismatchError naming the table and the first field that differs.
  */
 export function checkTableIdentity(
-  spec: StoreTableSpec,
+  spec: TableSpec,
   stored: Readonly<Record<string, unknown>>,
 ): void {
   const requested = tableIdentity(spec);
@@ -54,7 +51,7 @@ export function checkTableIdentity(
  * @throws RangeError/BadInputError naming the table, the argument, the position and the value.
  */
 export function checkApplyArguments(
-  spec: Pick<StoreTableSpec, 'name' | 'rows' | 'dim'>,
+  spec: Pick<TableSpec, 'name' | 'rows' | 'dim'>,
   rows: Int32Array,
   gradients: Float32Array,
   step: number,
@@ -83,30 +80,4 @@ export function checkApplyArguments(
   if (bad >= 0) throw nonFiniteGradient(spec.name, bad, spec.dim, gradients[bad]);
   if (!Number.isInteger(step) || step < 0)
     throw new RangeError(`table "${spec.name}": step must be a non-negative integer, got ${step}`);
-}
-
-/**
- * The initial float32 weights of rows `start .. start + count` of a table, exactly as
- * `createEmbeddingBagCollection` initialises them (before the nearest-even store): zeros; the
- * slice of an explicit `Float32Array`; or for `{ uniform: b }` element (row, col) =
- * `fround(-b + fround(2b) * u)`, u = (word >>> 8) * 2^-24 of the counter-based stream of
- * (seed, step 0, table index, DOMAIN_INIT, row).
- */
-export function initialRows(spec: StoreTableSpec, start: number, count: number): Float32Array {
-  const { dim, init } = spec;
-  if (init === 'zeros') return new Float32Array(count * dim);
-  if (init instanceof Float32Array) return init.slice(start * dim, (start + count) * dim);
-  const schedule = philoxSchedule(spec.seed);
-  const td = tableDomain(spec.index, DOMAIN_INIT);
-  const low = Math.fround(-init.uniform);
-  const width = Math.fround(2 * init.uniform);
-  const words = new Uint32Array(dim + 4);
-  const values = new Float32Array(count * dim);
-  for (let k = 0; k < count; k++) {
-    fillRowWords(schedule, start + k, 0, td, words, dim);
-    const o = k * dim;
-    for (let c = 0; c < dim; c++)
-      values[o + c] = low + Math.fround(width * ((words[c] >>> 8) * 2 ** -24));
-  }
-  return values;
 }

@@ -1,9 +1,10 @@
-export { checkApplyArguments, checkTableIdentity, initialRows, tableIdentity } from './checks.js';
-export type { StoreBagUpdateResult, StoreCollectionOptions } from './collection.js';
 export {
-  createStoreEmbeddingBagCollection,
-  StoreEmbeddingBagCollection,
-} from './collection.js';
+  createStoreBackend,
+  StoreBackend,
+  type StoreBackendOptions,
+  type StoreBagUpdateResult,
+} from './backend.js';
+export { checkApplyArguments, checkTableIdentity, tableIdentity } from './checks.js';
 export { createMemoryTableStore, MemoryTableStore } from './memory.js';
-export type { OpenedTable, StoreTableSpec, StoreUpdateResult, TableStore } from './types.js';
+export type { OpenedTable, StoreUpdateResult, TableStore } from './types.js';
 export { TableMismatchError } from './types.js';

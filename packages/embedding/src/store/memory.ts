@@ -1,11 +1,10 @@
-import type { Backend, TableHandle } from '@halfstep/backend';
+import type { Backend, BagUpdateResult, TableHandle, TableSpec } from '@halfstep/backend';
 import { resolveBackend } from '../backend.js';
-import { initializeTable } from '../init.js';
 import { checkApplyArguments, checkTableIdentity, tableIdentity } from './checks.js';
-import type { OpenedTable, StoreTableSpec, StoreUpdateResult, TableStore } from './types.js';
+import type { OpenedTable, StoreUpdateResult, TableStore } from './types.js';
 
 interface MemoryTable {
-  readonly spec: StoreTableSpec;
+  readonly spec: TableHandle;
   readonly handle: TableHandle;
   readonly identity: Record<string, string | number>;
   /** 0, 1, ..., n - 1: the offsets of n one-row bags. */
@@ -38,7 +37,7 @@ export class MemoryTableStore implements TableStore {
   }
 
   /** Creates the missing tables (initialised from their `init`) and checks the existing ones. */
-  async openTables(specs: readonly StoreTableSpec[]): Promise<OpenedTable[]> {
+  async openTables(specs: readonly TableSpec[]): Promise<OpenedTable[]> {
     if (this.#closed) throw new Error('this memory table store was closed');
     const opened: OpenedTable[] = [];
     for (const spec of specs) {
@@ -48,19 +47,9 @@ export class MemoryTableStore implements TableStore {
         opened.push({ name: spec.name, created: false });
         continue;
       }
-      const handle = this.backend.createTable({
-        name: spec.name,
-        index: spec.index,
-        rows: spec.rows,
-        dim: spec.dim,
-        storage: spec.storage,
-        rounding: spec.rounding,
-        optimizer: spec.optimizer,
-        seed: spec.seed,
-      });
-      initializeTable(this.backend, handle, spec.init);
+      const handle = this.backend.createTable(spec);
       this.#tables.set(spec.name, {
-        spec,
+        spec: handle,
         handle,
         identity: tableIdentity(spec),
         offsets: new Int32Array(0),
@@ -90,15 +79,21 @@ export class MemoryTableStore implements TableStore {
       t.offsets = new Int32Array(Math.max(n, 2 * t.offsets.length));
       for (let i = 0; i < t.offsets.length; i++) t.offsets[i] = i;
     }
-    const [result] = this.backend.embeddingBagBackward([
-      {
-        table: t.handle,
-        input: { indices: rows, offsets: t.offsets.subarray(0, n) },
-        pooling: 'sum',
-        gradOutput: gradients,
-        step,
-      },
-    ]);
+    const gradOutput = this.backend.tensor(gradients);
+    let result: BagUpdateResult;
+    try {
+      [result] = await this.backend.embeddingBagBackward([
+        {
+          table: t.handle,
+          input: { indices: rows, offsets: t.offsets.subarray(0, n) },
+          pooling: 'sum',
+          gradOutput,
+          step,
+        },
+      ]);
+    } finally {
+      this.backend.disposeTensor(gradOutput);
+    }
     return { updatedRows: result.updatedRows, acknowledgedRows: result.updatedRows };
   }
 

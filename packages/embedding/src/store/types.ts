@@ -3,14 +3,15 @@
  *
  * A {@link TableStore} keeps the rows of embedding tables somewhere (this process's memory, or a
  * Redis Cluster shared by many trainers) and runs the sparse optimizer step on them. A
- * {@link StoreEmbeddingBagCollection} trains against any store: it validates each batch, fetches
- * the distinct rows a batch touches (`readRows`), pools them locally exactly as
- * `@halfstep/backend-js` does, and on backward sums the gradients of duplicate rows exactly as
- * backend-js does before handing one summed gradient per distinct row to `applyGradients`.
+ * `StoreBackend` (`createStoreBackend`) turns any store into a halfstep `Backend`, so that the
+ * one `EmbeddingBagCollection` trains on it: it fetches the distinct rows a batch touches
+ * (`readRows`), pools them exactly as `@halfstep/backend-js` does, and on backward sums the
+ * gradients of duplicate rows exactly as backend-js does before handing one summed gradient per
+ * distinct row to `applyGradients`.
  *
  * Contract every store keeps:
  * - Tables are addressed by name. `openTables` creates the tables that do not exist yet
- *   (weights initialised from `init` and the seed exactly as `createEmbeddingBagCollection` does,
+ *   (weights initialised from the spec's `init` and seed: `initialRows` of `@halfstep/backend`,
  *   optimizer state at each slot's `initial`) and attaches to those that do, after checking that
  *   rows, dim, storage, rounding, optimizer kind and options, and seed match
  *   ({@link TableMismatchError} otherwise, naming the table and the field). Several processes may
@@ -28,31 +29,7 @@
  *
  * @module
  */
-import type { RoundingMode, StorageName } from '@halfstep/backend';
-import type { SparseOptimizer } from '@halfstep/optim';
-import type { Init } from '../config.js';
-
-/** What a store needs to create (or check) one table. */
-export interface StoreTableSpec {
-  /** The table's name: its identity in the store and in error messages. */
-  readonly name: string;
-  /** The table number t of the counter-based random bits, 0..2^24 - 1. */
-  readonly index: number;
-  /** Rows of the table. */
-  readonly rows: number;
-  /** Width of a row. */
-  readonly dim: number;
-  /** Storage format of the weights. */
-  readonly storage: StorageName;
-  /** Rounding of the weights' stores (float32 storage stores exactly). */
-  readonly rounding: RoundingMode;
-  /** The sparse optimizer (its kind and options are part of the table's identity). */
-  readonly optimizer: SparseOptimizer;
-  /** The 64-bit key of the counter-based random bits, an unsigned bigint < 2^64. */
-  readonly seed: bigint;
-  /** The initial weights of a table the store creates. */
-  readonly init: Init;
-}
+import type { TableSpec } from '@halfstep/backend';
 
 /** What `openTables` did for one table. */
 export interface OpenedTable {
@@ -82,7 +59,7 @@ export interface TableStore {
    * Creates the tables that do not exist and attaches to those that do.
    * @throws TableMismatchError when an existing table differs from its spec.
    */
-  openTables(specs: readonly StoreTableSpec[]): Promise<OpenedTable[]>;
+  openTables(specs: readonly TableSpec[]): Promise<OpenedTable[]>;
   /**
    * Decoded float32 values of `rows` of `table`, rows x dim, in the order given.
    * @throws Error naming the table (and the row) when the table was not opened, a row is out of
