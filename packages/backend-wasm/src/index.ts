@@ -6,9 +6,9 @@
  * @packageDocumentation
  */
 
-export type { ThreadMode, WasmBackendOptions } from './backend.js';
-export { createWasmBackend, WasmBackend, wasmBackend } from './backend.js';
+export { WasmBackend } from './backend.js';
 export { RULE_CODES, setEncoder, WasmCodec } from './codec.js';
+export { createWasmBackend, type WasmBackendOptions, wasmBackend } from './create.js';
 export type { KernelExports, Kernels, LoadOptions, WasmBuild } from './kernels.js';
 export { chooseBuild, loadKernels } from './kernels.js';
 export { Allocator, MAX_PAGES, PAGE_BYTES, WasmMemoryLimitError } from './memory.js';
@@ -22,5 +22,5 @@ export type {
 } from './stream-stochastic.js';
 export { WasmStreamStochastic } from './stream-stochastic.js';
 export { STORAGE_KINDS } from './table.js';
-export { HogwildPool, UpdatePool } from './threads.js';
+export { HogwildPool, type ThreadMode, UpdatePool } from './threads.js';
 export type { WasmApi, WasmMemory, WasmModule } from './wasm-api.js';

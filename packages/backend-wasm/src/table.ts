@@ -4,6 +4,7 @@ import {
   type StorageName,
   type TableHandle,
   type TableSpec,
+  tableHandle,
 } from '@halfstep/backend';
 import { decode, encodeScalar, type FloatFormat, resolveFormat } from '@halfstep/codecs';
 import type { Kernels } from './kernels.js';
@@ -43,8 +44,9 @@ function formatOf(storage: StorageName): FloatFormat | null {
 let nextId = 1;
 
 /**
- * Allocates a table in linear memory: weights zero, optimizer state at each slot's initial value
- * (rounded to nearest-even, saturating), as `@halfstep/backend-js` does.
+ * Allocates a table in linear memory: weights zero (the backend then writes `spec.init`),
+ * optimizer state at each slot's initial value (rounded to nearest-even, saturating), as
+ * `@halfstep/backend-js` does.
  * @throws RangeError for a bad spec (`checkTableSpec`); WasmMemoryLimitError when the table does
  *   not fit in the 4 GiB of WASM memory.
  */
@@ -106,12 +108,7 @@ export function allocateTable(k: Kernels, spec: TableSpec): WasmTable {
     10,
     schedule,
   );
-  const handle: TableHandle = Object.freeze({
-    ...spec,
-    id: nextId++,
-    weightBytes,
-    stateBytes,
-  });
+  const handle = tableHandle(spec, nextId++, weightBytes, stateBytes);
   return {
     handle,
     weights,

@@ -1,6 +1,14 @@
 import type { Kernels } from './kernels.js';
 
 /**
+ * How threads share the fused update. 'reproducible': each table's distinct rows are split
+ * across the threads, bit-identical for every thread count. 'hogwild': each backward call is
+ * one job, run by an idle worker thread while the caller goes on (or by the caller when every
+ * worker is busy), so that jobs overlap and race on shared rows (see the README's "Threads").
+ */
+export type ThreadMode = 'reproducible' | 'hogwild';
+
+/**
  * The worker's code (no file, so that the package needs no path juggling): instantiate the
  * module on the shared memory, then loop: wait for a new generation, run `applyUpdate` on this
  * worker's parameter block (if any), count down, wake the main thread.

@@ -4,6 +4,27 @@ import { STORAGE_KINDS, type WasmTable } from './table.js';
 /** Bytes of the parameter block of the `applyUpdate` kernel (slots of 4 bytes). */
 export const UPDATE_PARAMS_BYTES = 256;
 
+// Slots of the parameter block that differ between the threads splitting one table's rows
+// (assembly/embedding.ts P_*): the rest of a block is copied from the calling thread's.
+/** Slot (int32 index within the block) of the address of the rows to update. */
+export const P_ROWS = 12;
+/** Slot of the address of their summed gradients. */
+export const P_GRADS = 13;
+/** Slot of the number of rows. */
+export const P_COUNT = 14;
+/** Slot of the address of the update's work area. */
+export const P_SCRATCH = 21;
+
+/**
+ * Bytes of the fused update's work area for rows of `width` values (assembly/embedding.ts'
+ * applyUpdate): the weight row, the state row and the random words (width + 16 words: Philox
+ * writes whole groups of 16), then the thresholds, which the register-resident SGD path also
+ * uses to spill 16 words of one 8-element chunk: at least 16 words, whatever the width.
+ */
+export function updateScratchBytes(width: number): number {
+  return (3 * width + 16 + Math.max(width, 16)) * 4;
+}
+
 /** The optimizer kinds the kernel runs, by @halfstep/optim's `kind`. */
 export const OPTIMIZER_CODES: Readonly<Record<string, number>> = Object.freeze({
   sgd: 0,

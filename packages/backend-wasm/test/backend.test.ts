@@ -1,10 +1,12 @@
 import {
   type Backend,
+  BadInputError,
   type BagInput,
   type Pooling,
   registerBackend,
   type StorageName,
   selectBackend,
+  type TableHandle,
   type TableSpec,
   unregisterBackend,
 } from '@halfstep/backend';
@@ -77,14 +79,14 @@ function randomValues(rng: RandomEngine, n: number, scale: number): Float32Array
 }
 
 function expectSameTables(
-  a: Backend,
-  b: Backend,
-  ha: ReturnType<Backend['createTable']>,
-  hb: typeof ha,
+  a: WasmBackend,
+  b: JsBackend,
+  ha: TableHandle,
+  hb: TableHandle,
   label: string,
 ) {
-  const x = a.exportTable(ha);
-  const y = b.exportTable(hb);
+  const x = a.exportTableSync(ha);
+  const y = b.exportTableSync(hb);
   expect(firstDifference(x.weights, y.weights), `${label}: weights`).toBe(-1);
   expect(firstDifference(x.state, y.state), `${label}: state`).toBe(-1);
 }
@@ -123,9 +125,13 @@ describe.each(BUILDS)('WasmBackend (%s build) vs @halfstep/backend-js', (build) 
       js.writeRows(hj, init);
       for (let step = 0; step < 30; step++) {
         const input = batch(rng, spec.rows, 16, 2, false);
-        const gradOutput = randomValues(rng, input.offsets.length * dim, 2e-4);
-        wasm.embeddingBagBackward([{ table: hw, input, pooling: 'sum', gradOutput, step }]);
-        js.embeddingBagBackward([{ table: hj, input, pooling: 'sum', gradOutput, step }]);
+        const grad = randomValues(rng, input.offsets.length * dim, 2e-4);
+        await wasm.embeddingBagBackward([
+          { table: hw, input, pooling: 'sum', gradOutput: wasm.tensor(grad), step },
+        ]);
+        await js.embeddingBagBackward([
+          { table: hj, input, pooling: 'sum', gradOutput: js.tensor(grad), step },
+        ]);
         expectSameTables(wasm, js, hw, hj, `step ${step}`);
       }
       wasm.dispose();
@@ -160,22 +166,34 @@ describe.each(BUILDS)('WasmBackend (%s build) vs @halfstep/backend-js', (build) 
             for (let step = 0; step < 3; step++) {
               const pooling: Pooling = step === 1 ? 'mean' : 'sum';
               const input = batch(rng, spec.rows, 9, 5, step === 2);
-              const fw = wasm.embeddingBagForward(hw, input, pooling);
-              const fj = js.embeddingBagForward(hj, input, pooling);
-              expect(firstDifference(fw, fj), `forward dim ${dim} step ${step}`).toBe(-1);
-              const gradOutput = randomValues(rng, input.offsets.length * dim, 2);
-              const rw = wasm.embeddingBagBackward([
-                { table: hw, input, pooling, gradOutput: gradOutput.slice(), step },
+              const size = input.offsets.length * dim;
+              const fw = wasm.tensor(size);
+              const fj = js.tensor(size);
+              wasm.embeddingBagForward(hw, input, pooling, fw);
+              js.embeddingBagForward(hj, input, pooling, fj);
+              expect(
+                firstDifference(wasm.readSync(fw), js.readSync(fj)),
+                `forward dim ${dim} step ${step}`,
+              ).toBe(-1);
+              const grad = randomValues(rng, size, 2);
+              const gw = wasm.tensor(grad);
+              const gj = js.tensor(grad);
+              const rw = await wasm.embeddingBagBackward([
+                { table: hw, input, pooling, gradOutput: gw, step },
               ]);
-              const rj = js.embeddingBagBackward([
-                { table: hj, input, pooling, gradOutput: gradOutput.slice(), step },
+              const rj = await js.embeddingBagBackward([
+                { table: hj, input, pooling, gradOutput: gj, step },
               ]);
               expect(rw).toEqual(rj);
+              expect(wasm.readSync(gw), 'the gradient is not written').toEqual(grad);
               expectSameTables(wasm, js, hw, hj, `${rounding} dim ${dim} step ${step}`);
+              for (const t of [fw, gw]) wasm.disposeTensor(t);
             }
-            expect(firstDifference(wasm.readRows(hw), js.readRows(hj))).toBe(-1);
+            expect(firstDifference(await wasm.readRows(hw), await js.readRows(hj))).toBe(-1);
             const some = Int32Array.from([3, 0, 39, 3]);
-            expect(firstDifference(wasm.readRows(hw, some), js.readRows(hj, some))).toBe(-1);
+            expect(firstDifference(wasm.readRowsSync(hw, some), js.readRowsSync(hj, some))).toBe(
+              -1,
+            );
             wasm.disposeTable(hw);
           }
         }
@@ -210,12 +228,14 @@ describe.each(BUILDS)('WasmBackend (%s build) vs @halfstep/backend-js', (build) 
           table,
           input,
           pooling: 'sum' as const,
-          gradOutput: grads[i].slice(),
+          gradOutput: b.tensor(grads[i]),
           step: 4,
           nonFinite: 'skip-rows' as const,
         })),
       );
-    expect(run(wasm, hw)).toEqual(run(js, hj));
+    const rw = await run(wasm, hw);
+    expect(rw).toEqual(await run(js, hj));
+    expect(rw[1].skippedRows).toBeGreaterThan(0);
     for (let i = 0; i < 2; i++) expectSameTables(wasm, js, hw[i], hj[i], `table ${i}`);
   });
 
@@ -234,15 +254,159 @@ describe.each(BUILDS)('WasmBackend (%s build) vs @halfstep/backend-js', (build) 
     };
     const hw = wasm.createTable(spec);
     const hj = js.createTable(spec);
+    const init = new Float32Array(40).map((_, i) => i / 8);
+    wasm.writeRows(hw, init);
+    js.writeRows(hj, init);
     const cases = badInputCases();
-    const before = wasm.exportTable(hw);
-    for (const [label, run] of cases)
-      expectSameError(
+    const before = wasm.exportTableSync(hw);
+    for (const [label, run] of cases) {
+      await expectSameError(
         label,
         () => run(js, hj),
         () => run(wasm, hw),
       );
-    expect(wasm.exportTable(hw)).toEqual(before);
+    }
+    expect(wasm.exportTableSync(hw)).toEqual(before);
+    // Every rejection was awaited: nothing is left for flush() to report.
+    await expect(wasm.flush()).resolves.toBeUndefined();
+  });
+
+  it('rejects tensors that are not its own, and a disposed backend', async () => {
+    const wasm = await make();
+    const js = new JsBackend();
+    const x = wasm.tensor(4);
+    expect(() => wasm.relu(js.tensor(4), x)).toThrow(
+      /^x: not a tensor of backend "wasm" \(made by "js", or disposed\)$/,
+    );
+    const gone = wasm.tensor(4);
+    wasm.disposeTensor(gone);
+    expect(() => wasm.relu(x, gone)).toThrow(TypeError);
+    await expect(wasm.read(gone)).rejects.toThrow(/not a tensor of backend "wasm"/);
+    const h = wasm.createTable({
+      name: 'gone',
+      index: 0,
+      rows: 2,
+      dim: 2,
+      storage: 'float32',
+      rounding: 'nearest-even',
+      optimizer: sgd({ lr: 1 }),
+      seed: 0n,
+    });
+    wasm.dispose();
+    expect(() => wasm.tensor(1)).toThrow('backend "wasm" was disposed');
+    expect(() => wasm.readSync(x)).toThrow('backend "wasm" was disposed');
+    expect(() => wasm.readRowsSync(h)).toThrow('backend "wasm" was disposed');
+    await expect(wasm.flush()).rejects.toThrow('backend "wasm" was disposed');
+  });
+
+  it('keeps a rejected step nobody awaited for flush(), which reports it once, as the reference', async () => {
+    const wasm = await make();
+    const js = new JsBackend();
+    const spec: TableSpec = {
+      name: 'quiet',
+      index: 0,
+      rows: 4,
+      dim: 2,
+      storage: 'bfloat16',
+      rounding: 'stochastic',
+      optimizer: sgd({ lr: 1 }),
+      seed: 1n,
+    };
+    const errors: unknown[] = [];
+    for (const b of [wasm, js] as Backend[]) {
+      const h = b.createTable(spec);
+      const input = { indices: Int32Array.from([0, 3]), offsets: Int32Array.from([0, 1]) };
+      const nan = b.tensor(Float32Array.from([1, 2, 3, Number.NaN]));
+      b.embeddingBagBackward([{ table: h, input, pooling: 'sum', gradOutput: nan, step: 0 }]);
+      errors.push(await b.flush().catch((error: unknown) => error));
+      await expect(b.flush()).resolves.toBeUndefined();
+      // An awaited rejection is delivered there and not again.
+      await expect(
+        b.embeddingBagBackward([{ table: h, input, pooling: 'sum', gradOutput: nan, step: 1 }]),
+      ).rejects.toThrow(/gradOutput\[3\]/);
+      await expect(b.flush()).resolves.toBeUndefined();
+      expect(b.readRowsSync?.(h)).toEqual(new Float32Array(8));
+    }
+    expect(errors[0]).toBeInstanceOf(BadInputError);
+    expect({ ...(errors[0] as BadInputError) }).toEqual({ ...(errors[1] as BadInputError) });
+    expect((errors[0] as Error).message).toBe((errors[1] as Error).message);
+  });
+
+  it('counts the same traffic as the reference (tensors, batches not, table rows and bytes)', async () => {
+    const wasm = await make();
+    const js = new JsBackend();
+    const spec: TableSpec = {
+      name: 'traffic',
+      index: 0,
+      rows: 6,
+      dim: 3,
+      storage: 'float16',
+      rounding: 'stochastic',
+      optimizer: adagrad({ lr: 0.1 }),
+      seed: 2n,
+    };
+    for (const b of [wasm, js] as (WasmBackend | JsBackend)[]) {
+      const h = b.createTable(spec);
+      const x = b.tensor(Float32Array.from([1, -2, 3, -4, 5, -6]));
+      b.write(x, Float32Array.from([7, 8]), 4);
+      b.readSync(x);
+      await b.read(x);
+      b.writeRows(h, new Float32Array(18).fill(0.5));
+      b.writeRows(h, new Float32Array(6).fill(0.25), Int32Array.from([1, 4]));
+      const input = { indices: Int32Array.from([0, 1, 1]), offsets: Int32Array.from([0, 2]) };
+      const out = b.tensor(6);
+      b.embeddingBagForward(h, input, 'sum', out);
+      await b.embeddingBagBackward([{ table: h, input, pooling: 'sum', gradOutput: out, step: 0 }]);
+      b.matmul({ m: 2, n: 3, k: 1, a: b.tensor(2), b: b.tensor(3), c: out });
+      await b.readRows(h, Int32Array.from([5]));
+      b.readRowsSync(h);
+      b.importTable(h, await b.exportTable(h));
+      b.importTable(h, b.exportTableSync(h));
+      await b.flush();
+    }
+    expect(wasm.stats()).toEqual(js.stats());
+    expect(wasm.stats()).toEqual({
+      uploadBytes: 24 + 8 + 72 + 24 + 2 * (36 + 72),
+      downloadBytes: 2 * 24 + 12 + 72 + 2 * (36 + 72),
+      submissions: 0,
+    });
+  });
+
+  it('writes only the leading values of larger tensors, as the reference', async () => {
+    const wasm = await make();
+    const js = new JsBackend();
+    const rng = createEngine('xoshiro128++', 5);
+    const spec: TableSpec = {
+      name: 'pad',
+      index: 0,
+      rows: 5,
+      dim: 3,
+      storage: 'float8e5m2',
+      rounding: 'nearest-even',
+      optimizer: sgd({ lr: 1 }),
+      seed: 4n,
+    };
+    const init = randomValues(rng, 15, 1);
+    const input = { indices: Int32Array.from([4, 0, 2]), offsets: Int32Array.from([0, 1]) };
+    const values = [6, 3, 4, 6, 3, 9, 12, 3].map((n) => randomValues(rng, n + 5, 2));
+    const results: Float32Array[][] = [];
+    for (const b of [wasm, js] as (WasmBackend | JsBackend)[]) {
+      const h = b.createTable(spec);
+      b.writeRows(h, init);
+      const [out, a, bb, c, x, bias, g, loss] = values.map((v) => b.tensor(v));
+      b.embeddingBagForward(h, input, 'mean', out);
+      b.matmul({ m: 2, n: 3, k: 2, a, b: bb, c, transB: true, beta: 0.5 });
+      b.addBias(x, bias, 2, 3);
+      b.relu(g, g);
+      b.reluBackward(a, x, bias);
+      b.sumRows(x, 2, 3, loss);
+      b.sigmoid(a, bb);
+      b.bceWithLogits(x, c, loss, g);
+      results.push([out, a, bb, c, x, bias, g, loss].map((t) => b.readSync(t)));
+    }
+    for (let i = 0; i < results[0].length; i++) {
+      expect(firstDifference(results[0][i], results[1][i]), `tensor ${i}`).toBe(-1);
+    }
   });
 
   it('runs the dense ops bit-identically at many shapes', async () => {
@@ -273,48 +437,57 @@ describe.each(BUILDS)('WasmBackend (%s build) vs @halfstep/backend-js', (build) 
             const a = randomValues(rng, m * k, 1);
             const b = randomValues(rng, k * n, 1);
             const c0 = randomValues(rng, m * n, 1);
-            const cw = c0.slice();
-            const cj = c0.slice();
-            wasm.matmul({ m, n, k, a, b, c: cw, transA, transB, alpha, beta });
-            js.matmul({ m, n, k, a, b, c: cj, transA, transB, alpha, beta });
+            const cw = wasm.tensor(c0);
+            const cj = js.tensor(c0);
+            const args = { m, n, k, transA, transB, alpha, beta };
+            wasm.matmul({ ...args, a: wasm.tensor(a), b: wasm.tensor(b), c: cw });
+            js.matmul({ ...args, a: js.tensor(a), b: js.tensor(b), c: cj });
             expect(
-              firstDifference(cw, cj),
+              firstDifference(wasm.readSync(cw), js.readSync(cj)),
               `matmul ${m}x${n}x${k} ${transA} ${transB} ${alpha} ${beta}`,
             ).toBe(-1);
           }
         }
       }
-      const x = randomValues(rng, m * n, 3);
-      x[0] = -0;
+      const values = randomValues(rng, m * n, 3);
+      values[0] = -0;
       const bias = randomValues(rng, n, 1);
-      const xw = x.slice();
-      const xj = x.slice();
-      wasm.addBias(xw, bias, m, n);
-      js.addBias(xj, bias, m, n);
-      expect(firstDifference(xw, xj)).toBe(-1);
-      for (const op of ['relu', 'sigmoid'] as const) {
-        const ow = new Float32Array(x.length);
-        const oj = new Float32Array(x.length);
-        wasm[op](x, ow);
-        js[op](x, oj);
-        expect(firstDifference(ow, oj), op).toBe(-1);
+      const grad = randomValues(rng, m * n, 1);
+      const labels = values.map((v) => (v > 0 ? 1 : 0));
+      const results: Float32Array[][] = [];
+      for (const be of [wasm, js] as (WasmBackend | JsBackend)[]) {
+        const x = be.tensor(values);
+        const g = be.tensor(grad);
+        const [added, relu, sigmoid, back, sums, bceGrad] = [
+          m * n,
+          m * n,
+          m * n,
+          m * n,
+          n,
+          m * n,
+        ].map((size) => be.tensor(size));
+        const loss = be.tensor(1);
+        be.write(added, values);
+        be.addBias(added, be.tensor(bias), m, n);
+        be.relu(x, relu);
+        be.sigmoid(x, sigmoid);
+        be.reluBackward(g, x, back);
+        be.sumRows(x, m, n, sums);
+        be.bceWithLogits(x, be.tensor(labels), loss, bceGrad);
+        results.push([added, relu, sigmoid, back, sums, bceGrad, loss].map((t) => be.readSync(t)));
       }
-      const g = randomValues(rng, m * n, 1);
-      const rw = new Float32Array(g.length);
-      const rj = new Float32Array(g.length);
-      wasm.reluBackward(g, x, rw);
-      js.reluBackward(g, x, rj);
-      expect(firstDifference(rw, rj)).toBe(-1);
-      const sw = new Float32Array(n);
-      const sj = new Float32Array(n);
-      wasm.sumRows(x, m, n, sw);
-      js.sumRows(x, m, n, sj);
-      expect(firstDifference(sw, sj)).toBe(-1);
-      const labels = x.map((v) => (v > 0 ? 1 : 0));
-      const gw = new Float32Array(x.length);
-      const gj = new Float32Array(x.length);
-      expect(wasm.bceWithLogits(x, labels, gw)).toBe(js.bceWithLogits(x, labels, gj));
-      expect(firstDifference(gw, gj)).toBe(-1);
+      const names = [
+        'addBias',
+        'relu',
+        'sigmoid',
+        'reluBackward',
+        'sumRows',
+        'bce grad',
+        'bce loss',
+      ];
+      for (let i = 0; i < names.length; i++) {
+        expect(firstDifference(results[0][i], results[1][i]), `${names[i]} ${m}x${n}`).toBe(-1);
+      }
     }
   });
 });
@@ -345,7 +518,7 @@ describe('WasmBackend: memory and registry', () => {
       /table "huge" weights \(1048576 x 1024 float32\).*4 GiB/,
     );
     const small = backend.createTable({ ...spec, name: 'small', rows: 4, dim: 4 });
-    expect(backend.readRows(small)).toEqual(new Float32Array(16));
+    expect(await backend.readRows(small)).toEqual(new Float32Array(16));
   });
 
   it('grows memory as tables are created and reuses freed blocks', async () => {
@@ -369,7 +542,7 @@ describe('WasmBackend: memory and registry', () => {
     const size = backend.kernels.memory.buffer.byteLength;
     const b = backend.createTable(spec);
     expect(backend.kernels.memory.buffer.byteLength).toBe(size);
-    expect(backend.exportTable(b).state.every((v) => v === 0)).toBe(true);
+    expect(backend.exportTableSync(b).state.every((v) => v === 0)).toBe(true);
   });
 
   it('registers as "wasm" with priority above "js", and is selected first', async () => {

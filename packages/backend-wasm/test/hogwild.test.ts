@@ -16,7 +16,7 @@ const BATCH = 64;
  * loss = mean over the batch of ||e - T||^2 / 2, gradient (e - T) / batch. Returns the loss over
  * all rows before and after training.
  */
-function fitTargets(backend: Backend, steps: number): { initial: number; final: number } {
+function fitTargets(backend: WasmBackend, steps: number): { initial: number; final: number } {
   const rng = createEngine('xoshiro128++', 5);
   const target = new Float32Array(ROWS * DIM).map(() => 2 * rng.nextFloat() - 1);
   const table = backend.createTable({
@@ -32,47 +32,52 @@ function fitTargets(backend: Backend, steps: number): { initial: number; final: 
     seed: 3n,
   });
   const loss = () => {
-    const e = backend.readRows(table);
+    const e = backend.readRowsSync(table);
     let sum = 0;
     for (let i = 0; i < e.length; i++) sum += (e[i] - target[i]) ** 2;
     return sum / 2 / ROWS;
   };
   const initial = loss();
   const offsets = Int32Array.from({ length: BATCH }, (_, b) => b);
+  const pooled = backend.tensor(BATCH * DIM);
+  const gradOutput = backend.tensor(BATCH * DIM);
+  const grad = new Float32Array(BATCH * DIM);
   for (let step = 0; step < steps; step++) {
     const indices = new Int32Array(BATCH).map(() => Math.floor(ROWS * rng.nextFloat() ** 2));
     const input: BagInput = { indices, offsets };
-    const e = backend.embeddingBagForward(table, input, 'sum');
-    const gradOutput = new Float32Array(BATCH * DIM);
+    backend.embeddingBagForward(table, input, 'sum', pooled);
+    const e = backend.readSync(pooled);
     for (let b = 0; b < BATCH; b++) {
       for (let c = 0; c < DIM; c++) {
-        gradOutput[b * DIM + c] = (e[b * DIM + c] - target[indices[b] * DIM + c]) / BATCH;
+        grad[b * DIM + c] = (e[b * DIM + c] - target[indices[b] * DIM + c]) / BATCH;
       }
     }
+    // Rewriting the gradient tensor at once is safe: the backward copies it into WASM memory.
+    backend.write(gradOutput, grad);
     backend.embeddingBagBackward([{ table, input, pooling: 'sum', gradOutput, step }]);
   }
   return { initial, final: loss() };
 }
 
 /** Trains three tables (float16 SGD, bfloat16 Adam, float8 row-wise Adagrad); exported bytes per step. */
-function train(backend: Backend, steps: number): Uint8Array[] {
+async function train(backend: Backend, steps: number): Promise<Uint8Array[]> {
   const specs = threeTableSpecs();
   const rng = createEngine('xoshiro128++', 11);
   const tables = specs.map((s) => backend.createTable(s));
   const snapshots: Uint8Array[] = [];
   for (let step = 0; step < steps; step++) {
-    backend.embeddingBagBackward(
-      tables.map((table) => {
-        const indices = new Int32Array(300).map(() =>
-          Math.floor(table.rows * rng.nextFloat() ** 2),
-        );
-        const offsets = Int32Array.from({ length: 100 }, (_, b) => 3 * b);
-        const gradOutput = new Float32Array(100 * table.dim).map(() => rng.nextFloat() - 0.5);
-        return { table, input: { indices, offsets }, pooling: 'sum' as const, gradOutput, step };
-      }),
-    );
+    const updates = tables.map((table) => {
+      const indices = new Int32Array(300).map(() => Math.floor(table.rows * rng.nextFloat() ** 2));
+      const offsets = Int32Array.from({ length: 100 }, (_, b) => 3 * b);
+      const grad = new Float32Array(100 * table.dim).map(() => rng.nextFloat() - 0.5);
+      const gradOutput = backend.tensor(grad);
+      return { table, input: { indices, offsets }, pooling: 'sum' as const, gradOutput, step };
+    });
+    const results = await backend.embeddingBagBackward(updates);
+    expect(results.map((r) => r.skippedRows)).toEqual([0, 0, 0]);
+    for (const u of updates) backend.disposeTensor(u.gradOutput);
     for (const t of tables) {
-      const { weights, state } = backend.exportTable(t);
+      const { weights, state } = await backend.exportTable(t);
       snapshots.push(weights, state);
     }
   }
@@ -100,8 +105,8 @@ describe('WasmBackend hogwild mode', () => {
   });
 
   it('with one thread equals reproducible mode and the JS reference bit for bit', async () => {
-    const expected = train(new JsBackend(), 4);
-    const got = train(await make(1, 'hogwild'), 4);
+    const expected = await train(new JsBackend(), 4);
+    const got = await train(await make(1, 'hogwild'), 4);
     expect(got.length).toBe(expected.length);
     for (let i = 0; i < got.length; i++) {
       expect(firstDifference(got[i], expected[i]), `snapshot ${i}`).toBe(-1);
@@ -139,24 +144,37 @@ describe('WasmBackend hogwild mode', () => {
     const hw = wasm.createTable(spec);
     const hj = js.createTable(spec);
     const input: BagInput = { indices: Int32Array.from([1, 3]), offsets: Int32Array.from([0, 1]) };
-    const gradOutput = new Float32Array(8).fill(0.25);
+    const grad = new Float32Array(8).fill(0.25);
     let step = 0;
     for (const [label, run] of badInputCases()) {
       // A valid update first (handed to the worker), then the bad call while it may still run.
       for (const b of [wasm, js] as Backend[]) {
         const h = b === wasm ? hw : hj;
+        const gradOutput = b.tensor(grad);
         b.embeddingBagBackward([{ table: h, input, pooling: 'sum', gradOutput, step }]);
       }
       step++;
-      expectSameError(
+      await expectSameError(
         label,
         () => run(js, hj),
         () => run(wasm, hw),
       );
-      wasm.flush();
+      await wasm.flush();
     }
+    expect(wasm.stats().submissions).toBeGreaterThan(0);
     // Only the valid updates landed, one at a time: the reference's bytes.
-    expect(wasm.exportTable(hw)).toEqual(js.exportTable(hj));
+    expect(await wasm.exportTable(hw)).toEqual(await js.exportTable(hj));
+  });
+
+  it('counts each call handed to a worker as a submission', async () => {
+    const one = await make(1, 'hogwild');
+    const two = await make(2, 'hogwild');
+    // train() exports the tables after each call, which waits for the worker: every call finds
+    // it idle and hands its update over.
+    for (const backend of [one, two]) await train(backend, 3);
+    expect(one.stats().submissions).toBe(0);
+    expect(two.stats().submissions).toBe(3);
+    await expect(two.flush()).resolves.toBeUndefined();
   });
 
   it('rejects a bad mode', async () => {

@@ -6,7 +6,7 @@ import { createWasmBackend, type WasmBackend } from '../src/index.js';
 import { firstDifference, threeTableSpecs } from './helpers.js';
 
 /** Trains the same tables on several backends and returns their exported bytes per step. */
-function train(backend: Backend, specs: TableSpec[], steps: number): Uint8Array[] {
+async function train(backend: Backend, specs: TableSpec[], steps: number): Promise<Uint8Array[]> {
   const rng = createEngine('xoshiro128++', 11);
   const tables = specs.map((s) => backend.createTable(s));
   for (const t of tables) {
@@ -24,12 +24,13 @@ function train(backend: Backend, specs: TableSpec[], steps: number): Uint8Array[
         indices,
         offsets: Int32Array.from({ length: 100 }, (_, b) => 3 * b),
       };
-      const gradOutput = new Float32Array(100 * table.dim).map(() => rng.nextFloat() - 0.5);
-      return { table, input, pooling: 'sum' as const, gradOutput, step };
+      const grad = new Float32Array(100 * table.dim).map(() => rng.nextFloat() - 0.5);
+      return { table, input, pooling: 'sum' as const, gradOutput: backend.tensor(grad), step };
     });
-    backend.embeddingBagBackward(updates);
+    await backend.embeddingBagBackward(updates);
+    for (const u of updates) backend.disposeTensor(u.gradOutput);
     for (const t of tables) {
-      const { weights, state } = backend.exportTable(t);
+      const { weights, state } = await backend.exportTable(t);
       snapshots.push(weights, state);
     }
   }
@@ -52,15 +53,17 @@ describe('WasmBackend with worker threads (reproducible mode)', () => {
 
   it('gives results bit-identical to one thread and to the JS reference, for every thread count', async () => {
     const specs = threeTableSpecs();
-    const expected = train(new JsBackend(), specs, 4);
+    const expected = await train(new JsBackend(), specs, 4);
     for (const threads of [1, 2, 3]) {
       const backend = await createWasmBackend({ threads, minRowsPerThread: 1 });
       backends.push(backend);
-      const got = train(backend, specs, 4);
+      const got = await train(backend, specs, 4);
       expect(got.length).toBe(expected.length);
       for (let i = 0; i < got.length; i++) {
         expect(firstDifference(got[i], expected[i]), `threads ${threads}, snapshot ${i}`).toBe(-1);
       }
+      // Every table's rows are split across the workers: one hand-off per table and step.
+      expect(backend.stats().submissions, `threads ${threads}`).toBe(threads === 1 ? 0 : 12);
     }
   });
 
