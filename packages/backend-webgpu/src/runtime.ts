@@ -1,5 +1,4 @@
 import type { HalfConversionMode } from './conversion.js';
-import type { SmallWorkKernel } from './placement.js';
 
 /** What the backend reports about the adapter it got. */
 export interface AdapterReport {
@@ -16,29 +15,6 @@ export interface WebGpuOptions {
   readonly powerPreference?: 'low-power' | 'high-performance';
   /** Dawn toggles passed to the Node `webgpu` package's `create` (ignored in browsers). */
   readonly dawnOptions?: readonly string[];
-  /**
-   * Every how many GPU updates of a table (`embeddingBagBackwardAsync`) its whole GPU copy is
-   * read back into the CPU copy, in the same submission; the updates in between wait in a queue
-   * that a synchronous method needing the table replays on the CPU copy. Default 16 (at most 15
-   * queued); 0 and 1 read the table back after every GPU update (no queue). Bounds the queue's
-   * memory and the work of a replay.
-   */
-  readonly readbackEvery?: number;
-  /**
-   * Small work kept on the CPU: a call of a kernel of `SmallWorkKernel` (encode, decode, forward,
-   * readRows, matmul, the elementwise ops) whose work is strictly below that kernel's threshold
-   * runs on the CPU copy (the JS kernels, bit-identical results) instead of paying the GPU's fixed
-   * cost of upload, submission and readback. An object gives thresholds per kernel (work units as
-   * `SmallWorkKernel` documents them; kernels left out: 0); `'measure'` times both sides on this
-   * device while `createWebGpuBackend` runs (`WebGpuBackend.measureCpuThresholds`, a few seconds
-   * on SwiftShader). Default: every call on the GPU. Forward and readRows move only while the
-   * table's CPU copy is current (no GPU update waiting in its queue); a table's update
-   * (`embeddingBagBackwardAsync`) never moves: the GPU copy owns the table after a GPU update, and
-   * handing it to the CPU would cost a transfer of the whole table (and back again later).
-   * @throws RangeError (from `createWebGpuBackend`, before a device is opened) for an unknown
-   *   kernel or a threshold that is not a non-negative number.
-   */
-  readonly smallWorkOnCpu?: 'measure' | Partial<Record<SmallWorkKernel, number>>;
   /**
    * How kernels convert float16 normal numbers (decode, nearest-even encode): 'integer' (exact
    * integer arithmetic, every adapter), 'hardware' (the GPU's conversion instructions: through

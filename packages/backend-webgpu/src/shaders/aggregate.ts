@@ -12,8 +12,27 @@ export const A = {
   stride: 19,
   /** 1 under the 'error' non-finite policy, 0 under 'skip-rows'. */
   policyError: 20,
-  /** The table's first word in the status buffer: skipped rows, then the first bad row index. */
+  /** The table's first word in the status buffer (see `STATUS`). */
   statusBase: 21,
+} as const;
+
+/**
+ * The status words of one fused backward: word 0 is the abort flag (non-zero: the fused updates
+ * write nothing); update k's words start at `1 + STATUS.words x k`, at these offsets. The
+ * positions are stored complemented (`~u`, raised with `atomicMax`) so that a zeroed buffer
+ * means "none" and the smallest position wins.
+ */
+export const STATUS = {
+  /** Words per update. */
+  words: 4,
+  /** Rows skipped because their sum is not finite ('skip-rows'). */
+  skipped: 0,
+  /** ~u of the first (smallest) distinct row u whose sum is not finite ('error'), or 0. */
+  badRow: 1,
+  /** ~i of the first position i of `gradOutput` that is not finite ('error'), or 0. */
+  badGradient: 2,
+  /** The float32 bits of `gradOutput[i]` at that position. */
+  badValue: 3,
 } as const;
 
 /** The row index the aggregation writes over a skipped row: the fused update leaves it alone. */
@@ -30,8 +49,8 @@ export const SKIPPED_ROW = 0xffffffff;
  *
  * A non-finite result (exponent bits all ones, tested on the bits so that no compiler can fold
  * it) marks the row: under the 'error' policy word 0 of `status` (the abort flag the fused update
- * reads) is set and the table's first bad row (`status[base + 1]`) lowered to u; under
- * 'skip-rows' `rows[u]` becomes `SKIPPED_ROW` and `status[base]` counts the row once.
+ * reads) is set and the table's first bad row (`STATUS.badRow`) lowered to u; under
+ * 'skip-rows' `rows[u]` becomes `SKIPPED_ROW` and `STATUS.skipped` counts the row once.
  * Bindings: 0 P, 1 starts, 2 entries, 3 grad_output, 4 grads, 5 rows, 6 status.
  */
 export const AGGREGATE_WGSL = /* wgsl */ `
@@ -73,9 +92,39 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let base = P[${A.statusBase}u];
   if (P[${A.policyError}u] != 0u) {
     atomicOr(&status[0], 1u);
-    atomicMin(&status[base + 1u], u);
+    atomicMax(&status[base + ${STATUS.badRow}u], ~u);
   } else if (atomicExchange(&rows[u], ${SKIPPED_ROW}u) != ${SKIPPED_ROW}u) {
-    atomicAdd(&status[base], 1u);
+    atomicAdd(&status[base + ${STATUS.skipped}u], 1u);
   }
+}
+`;
+
+/**
+ * The finiteness check of a gradient under the 'error' policy, on the bits (so that no compiler
+ * can fold it). P[0] values, P[1] the update's first status word, P[2] the pass: 0, one
+ * invocation per value: a non-finite value sets the abort flag (word 0) and raises
+ * `STATUS.badGradient` to ~i (so the first position wins); 1, one invocation: copies the bits of
+ * that first bad value into `STATUS.badValue`. Bindings: 0 P, 1 grad, 2 status.
+ */
+export const FINITE_WGSL = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> P: array<u32>;
+@group(0) @binding(1) var<storage, read> grad: array<u32>;
+@group(0) @binding(2) var<storage, read_write> status: array<atomic<u32>>;
+${INDEX_WGSL}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let idx = flat_index(gid, groups);
+  let base = P[1u];
+  if (P[2u] == 1u) {
+    if (idx != 0u) { return; }
+    let w = atomicLoad(&status[base + ${STATUS.badGradient}u]);
+    if (w != 0u) { atomicStore(&status[base + ${STATUS.badValue}u], grad[~w]); }
+    return;
+  }
+  if (idx >= P[0u]) { return; }
+  if ((grad[idx] & 0x7f800000u) != 0x7f800000u) { return; }
+  atomicOr(&status[0], 1u);
+  atomicMax(&status[base + ${STATUS.badGradient}u], ~idx);
 }
 `;

@@ -87,3 +87,69 @@ ${ENTRY} {
   dst[c] = acc;
 }
 `;
+
+/**
+ * out = 1 / (1 + exp(-x)) in float32 with WGSL's `exp` (not correctly rounded: within a few
+ * ulp of the JS backend's float64 result). P[16] elements.
+ */
+export const SIGMOID_WGSL = /* wgsl */ `${HEADER}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+${ENTRY} {
+  let idx = flat_index(gid, groups);
+  if (idx >= P[16u]) { return; }
+  dst[idx] = 1.0 / (1.0 + exp(-x[idx]));
+}
+`;
+
+/**
+ * Binary cross-entropy with logits, per element, in float32: `terms[i] = max(x, 0) - x y +
+ * log1p(exp(-|x|))` (log1p by the `log(u) t / (u - 1)` correction) and, when P[17] = 1,
+ * `grad[i] = (sigmoid(x) - y) / n`. P[16] elements n. Bindings: 0 P, 1 logits, 2 labels,
+ * 3 terms, 4 grad.
+ */
+export const BCE_WGSL = /* wgsl */ `${HEADER}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> terms: array<f32>;
+@group(0) @binding(4) var<storage, read_write> grad: array<f32>;
+fn log1p_f32(t: f32) -> f32 {
+  let u = 1.0 + t;
+  if (u == 1.0) { return t; }
+  return log(u) * t / (u - 1.0);
+}
+${ENTRY} {
+  let idx = flat_index(gid, groups);
+  let n = P[16u];
+  if (idx >= n) { return; }
+  let v = x[idx];
+  let label = y[idx];
+  terms[idx] = max(v, 0.0) - v * label + log1p_f32(exp(-abs(v)));
+  if (P[17u] != 0u) { grad[idx] = (1.0 / (1.0 + exp(-v)) - label) / f32(n); }
+}
+`;
+
+/**
+ * The mean of `terms` (P[16] values) into `loss[0]`, by one workgroup of 64 invocations: each
+ * sums a strided share, then a tree in workgroup memory (0 for no values). Bindings: 0 P,
+ * 1 terms, 2 loss.
+ */
+export const MEAN_WGSL = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> P: array<u32>;
+@group(0) @binding(1) var<storage, read> terms: array<f32>;
+@group(0) @binding(2) var<storage, read_write> loss: array<f32>;
+var<workgroup> partial: array<f32, 64>;
+@compute @workgroup_size(64)
+fn main(@builtin(local_invocation_index) lane: u32) {
+  let n = P[16u];
+  var acc = 0.0;
+  for (var i = lane; i < n; i = i + 64u) { acc = acc + terms[i]; }
+  partial[lane] = acc;
+  workgroupBarrier();
+  for (var width = 32u; width > 0u; width = width / 2u) {
+    if (lane < width) { partial[lane] = partial[lane] + partial[lane + width]; }
+    workgroupBarrier();
+  }
+  if (lane == 0u) { loss[0] = select(partial[0] / f32(n), 0.0, n == 0u); }
+}
+`;

@@ -1,3 +1,4 @@
+import { EXACT_WGSL } from './exact.js';
 import { FORMAT_WGSL, INDEX_WGSL } from './format.js';
 import { PCG_HASH_WGSL, PHILOX_WGSL } from './philox.js';
 
@@ -98,9 +99,10 @@ fn weight_bits(word: u32, e: u32) -> u32 {
 /**
  * Embedding-bag forward, one invocation per (bag, column): acc = +0, then for the bag's
  * positions ascending acc = acc + v (v the decoded element, or weight x element when P[19] = 1),
- * each operation a float32 add/multiply. P[16] bags, P[17] dim, P[18] lookups.
+ * each operation a float32 add/multiply; mean pooling (P[20] = 1) then divides a non-empty bag
+ * by its size, correctly rounded (`div_exact`). P[16] bags, P[17] dim, P[18] lookups.
  */
-export const FORWARD_WGSL = /* wgsl */ `${HEADER}${WEIGHT_WGSL}
+export const FORWARD_WGSL = /* wgsl */ `${HEADER}${WEIGHT_WGSL}${EXACT_WGSL}
 @group(0) @binding(1) var<storage, read> weights: array<u32>;
 @group(0) @binding(2) var<storage, read> indices: array<u32>;
 @group(0) @binding(3) var<storage, read> offsets: array<u32>;
@@ -128,7 +130,36 @@ ${ENTRY} {
       acc = acc + v;
     }
   }
+  if (P[20u] != 0u && end > start) { acc = div_exact(acc, f32(end - start)); }
   dst[idx] = acc;
+}
+`;
+
+/**
+ * Stores codes into rows of a table (`writeRows`), one invocation per element: element (k, c)
+ * takes `codes[k x dim + c]` (a code, or float32 bits) into row `rows[k]`, clearing then setting
+ * its bits of the packed word with atomics (codes of neighbouring elements may share a word;
+ * the rows are distinct). P[16] rows, P[17] dim.
+ */
+export const SCATTER_WGSL = /* wgsl */ `${HEADER}
+@group(0) @binding(1) var<storage, read> rows: array<u32>;
+@group(0) @binding(2) var<storage, read> codes: array<u32>;
+@group(0) @binding(3) var<storage, read_write> weights: array<atomic<u32>>;
+${ENTRY} {
+  let idx = flat_index(gid, groups);
+  let dim = P[17u];
+  if (idx >= P[16u] * dim) { return; }
+  let e = rows[idx / dim] * dim + idx % dim;
+  let bits = P[F_BITS];
+  if (bits == 32u) {
+    atomicStore(&weights[e], codes[idx]);
+    return;
+  }
+  let per = 32u / bits;
+  let shift = (e % per) * bits;
+  let mask = ((1u << bits) - 1u) << shift;
+  atomicAnd(&weights[e / per], ~mask);
+  atomicOr(&weights[e / per], (codes[idx] << shift) & mask);
 }
 `;
 

@@ -34,7 +34,7 @@ export async function run(): Promise<PageResult> {
   try {
     const src = Float32Array.from(KNOWN_FLOAT16, ([value]) => value);
     const nearest = new Uint16Array(src.length);
-    await backend.encodeAsync('float16', src, nearest, { rule: 'nearest-even' });
+    await backend.encode('float16', src, nearest, { rule: 'nearest-even' });
     const halfway = Float32Array.from({ length: 16 }, (_, k) => 1 + k / 1024 + 1 / 2048);
     const thresholds = Uint32Array.from({ length: 16 }, (_, k) => (k % 2 === 0 ? 0 : 0xffffffff));
     const fixed: RoundingStrategy = {
@@ -44,7 +44,7 @@ export async function run(): Promise<PageResult> {
       },
     };
     const stochastic = new Uint16Array(16);
-    await backend.encodeAsync('float16', halfway, stochastic, fixed);
+    await backend.encode('float16', halfway, stochastic, fixed);
     return {
       adapter: { ...backend.adapter },
       nearest: [...nearest],

@@ -1,0 +1,116 @@
+import type { BagUpdate } from '@halfstep/backend';
+import type { GpuRunner } from './gpu.js';
+import { groupRows, type RowGroups } from './group.js';
+import { PARAM_WORDS } from './params.js';
+import { A, AGGREGATE_WGSL, FINITE_WGSL, STATUS } from './shaders/aggregate.js';
+import type { StatusTable } from './status.js';
+import type { GpuTable } from './tables.js';
+import { updateKernel } from './update.js';
+
+/** One update of a fused backward, checked: its table and its gradient's buffer. */
+export interface CheckedUpdate {
+  readonly update: BagUpdate;
+  readonly table: GpuTable;
+  readonly gradOutput: GPUBuffer;
+}
+
+/**
+ * Groups the lookups of every update by row on the host (`groupRows`: integers only).
+ * @throws RangeError when rows x lookups exceeds 2^53 (the JS message), or for mean pooling over
+ *   a bag of more than 2^24 lookups (which float32 cannot divide by).
+ */
+export function groupAll(updates: readonly CheckedUpdate[]): RowGroups[] {
+  return updates.map(({ update }) => {
+    const groups = groupRows(update);
+    if (groups === null) {
+      throw new RangeError(
+        `table "${update.table.name}": a bag has more than 2^24 lookups; mean pooling on the WebGPU backend takes at most 2^24 per bag`,
+      );
+    }
+    return groups;
+  });
+}
+
+/**
+ * Records a fused backward on the GPU, in one submission: into a zeroed status buffer (see
+ * `STATUS`), per update, the finiteness check of its gradient (policy 'error': the first bad
+ * position and its value), the aggregation (each row's gradient summed in the reference order,
+ * a non-finite sum aborting ('error') or skipping the row ('skip-rows')), then every table's
+ * fused update, which writes nothing when the abort flag is set: a rejected call leaves every
+ * table unchanged. Returns the status buffer (the caller reads it back, or not) and what its
+ * words are read against.
+ */
+export function recordBackward(
+  runner: GpuRunner,
+  updates: readonly CheckedUpdate[],
+  groups: readonly RowGroups[],
+): { status: GPUBuffer; tables: StatusTable[] } {
+  const statusBytes = 4 * (1 + STATUS.words * updates.length);
+  const status = runner.keep(statusBytes);
+  runner.clear(status, 0, Math.ceil(statusBytes / 4) * 4);
+  const kernels: (() => void)[] = [];
+  for (let k = 0; k < updates.length; k++) {
+    const { update, table: t, gradOutput } = updates[k];
+    const g = groups[k];
+    const base = 1 + STATUS.words * k;
+    const dim = t.handle.dim;
+    const error = (update.nonFinite ?? 'error') === 'error';
+    const size = update.gradOutput.size;
+    if (error && size > 0) {
+      const check = runner.input(Uint32Array.of(size, base, 0));
+      runner.dispatch('finite', () => FINITE_WGSL, [check, gradOutput, status], size);
+      const pick = runner.input(Uint32Array.of(size, base, 1));
+      runner.dispatch('finite', () => FINITE_WGSL, [pick, gradOutput, status], 1);
+    }
+    const count = g.rows.length;
+    if (count === 0) continue;
+    const params = new Uint32Array(PARAM_WORDS);
+    params[A.count] = count;
+    params[A.dim] = dim;
+    params[A.mode] = g.mode;
+    params[A.stride] = g.stride;
+    params[A.policyError] = error ? 1 : 0;
+    params[A.statusBase] = base;
+    const rows = runner.input(g.rows);
+    const grads = runner.output(count * dim * 4);
+    // Every check and aggregation runs before every update: the updates read the abort flag.
+    runner.dispatch(
+      'aggregate',
+      () => AGGREGATE_WGSL,
+      [
+        runner.input(params),
+        runner.input(g.starts),
+        runner.input(g.entries),
+        gradOutput,
+        grads,
+        rows,
+        status,
+      ],
+      count * dim,
+    );
+    const kernel = updateKernel(t.handle, count, update.step);
+    kernels.push(() =>
+      runner.dispatch(
+        kernel.key,
+        kernel.source,
+        kernel.bindings(
+          runner.input(kernel.params),
+          rows,
+          grads,
+          t.weights,
+          status,
+          t.state,
+          kernel.stateParams && runner.input(kernel.stateParams),
+        ),
+        kernel.invocations,
+      ),
+    );
+  }
+  for (const record of kernels) record();
+  const tables = updates.map(({ table }, k) => ({
+    name: table.handle.name,
+    dim: table.handle.dim,
+    rows: groups[k].rows,
+  }));
+  return { status, tables };
+}
