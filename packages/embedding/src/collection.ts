@@ -59,9 +59,14 @@ export class EmbeddingBagCollection {
   /** The tables' handles on the backend (for backend-level access, e.g. `exportTable`). */
   readonly handles: readonly TableHandle[];
   readonly #pool: TensorPool;
-  readonly #giveBack = (outputs: readonly Tensor[]) => {
+  readonly #giveBack = (outputs: readonly Tensor[], forward?: EmbeddingForward) => {
+    if (forward) this.#open.delete(forward);
     for (const t of outputs) this.#pool.release(t);
   };
+  /** Forwards not yet spent: their outputs are freed with the collection. */
+  readonly #open = new Set<EmbeddingForward>();
+  /** Checkpoints loaded so far: a forward from before a load cannot train. */
+  #loads = 0;
   #step = 0;
   #disposed = false;
 
@@ -137,7 +142,16 @@ export class EmbeddingBagCollection {
       this.backend.embeddingBagForward(this.handles[t], input, this.configs[t].pooling, out);
       return out;
     });
-    return new EmbeddingForward(this, this.backend, this.#step, inputs, outputs, this.#giveBack);
+    const forward = new EmbeddingForward(
+      this,
+      this.backend,
+      { step: this.#step, loads: this.#loads },
+      inputs,
+      outputs,
+      this.#giveBack,
+    );
+    this.#open.add(forward);
+    return forward;
   }
 
   /**
@@ -158,6 +172,8 @@ export class EmbeddingBagCollection {
     if (!(forward instanceof EmbeddingForward) || forward.owner !== this)
       throw new Error('backward: expected a forward of this collection (from its forward())');
     forward.checkOpen('backward');
+    if (forward.loads !== this.#loads)
+      throw new Error('backward: this forward was made before load(); run forward again');
     if (forward.step !== this.#step) {
       throw new Error(
         `backward: this forward saw the tables at step ${forward.step}, but they are at step ${this.#step} now; run forward again`,
@@ -206,7 +222,7 @@ export class EmbeddingBagCollection {
       this.#giveBack(uploaded);
     }
     // Enqueued: the forward is spent and its outputs free for the next one.
-    this.#giveBack(forward.consume('used', 'backward'));
+    this.#giveBack(forward.consume('used', 'backward'), forward);
     this.#step++;
     return results;
   }
@@ -269,6 +285,7 @@ export class EmbeddingBagCollection {
     this.#live();
     const step = await loadCheckpoint(path, this);
     this.#step = step;
+    this.#loads++;
   }
 
   /**
@@ -284,6 +301,7 @@ export class EmbeddingBagCollection {
   dispose(): void {
     if (this.#disposed) return;
     for (const h of this.handles) this.backend.disposeTable(h);
+    for (const forward of this.#open) if (!forward.consumed) forward.release();
     this.#pool.dispose();
     this.#disposed = true;
   }

@@ -21,27 +21,30 @@ export class EmbeddingForward {
   readonly outputs: readonly Tensor[];
   /** The collection's step when the forward ran (a backward must follow at that step). */
   readonly step: number;
+  /** @internal The collection's count of loaded checkpoints when the forward ran. */
+  readonly loads: number;
   /** @internal The checked batches, one per table. */
   readonly inputs: readonly BagInput[];
   /** @internal The collection that made it. */
   readonly owner: object;
   readonly #backend: Backend;
-  readonly #giveBack: (outputs: readonly Tensor[]) => void;
+  readonly #giveBack: (outputs: readonly Tensor[], forward: EmbeddingForward) => void;
   #state: ForwardState = 'open';
 
   /** @internal Made by `EmbeddingBagCollection.forward`. */
   constructor(
     owner: object,
     backend: Backend,
-    step: number,
+    at: { readonly step: number; readonly loads: number },
     inputs: readonly BagInput[],
     outputs: readonly Tensor[],
-    giveBack: (outputs: readonly Tensor[]) => void,
+    giveBack: (outputs: readonly Tensor[], forward: EmbeddingForward) => void,
   ) {
     this.owner = owner;
     this.#giveBack = giveBack;
     this.#backend = backend;
-    this.step = step;
+    this.step = at.step;
+    this.loads = at.loads;
     this.inputs = inputs;
     this.outputs = outputs;
   }
@@ -81,7 +84,7 @@ export class EmbeddingForward {
 
   /** Gives the outputs back without a backward (after evaluation); the forward is spent. */
   release(): void {
-    this.#giveBack(this.consume('released', 'release'));
+    this.#giveBack(this.consume('released', 'release'), this);
   }
 
   /**

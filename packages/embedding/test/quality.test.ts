@@ -79,16 +79,17 @@ async function run(
   const grad = new Float32Array(BATCH * DIM);
   for (let step = 0; step < STEPS; step++) {
     const { indices, x, y } = sample(rnd, planted, BATCH);
-    const pooled = bag.forward(indices, offsets);
+    const forward = bag.forward(indices, offsets);
+    const [pooled] = await forward.read();
     for (let b = 0; b < BATCH; b++) {
       let z = 0;
       for (let c = 0; c < DIM; c++) z += x[b * DIM + c] * pooled[b * DIM + c];
       const d = (1 / (1 + Math.exp(-z)) - y[b]) / BATCH;
       for (let c = 0; c < DIM; c++) grad[b * DIM + c] = d * x[b * DIM + c];
     }
-    bag.backward(grad);
+    await bag.backward(forward, grad);
   }
-  return loss(bag.readRows(), evalSet);
+  return loss(await bag.readRows(), evalSet);
 }
 
 describe('quality on a convex problem', () => {

@@ -6,7 +6,8 @@ import { createMemoryTableStore, createStoreBackend } from '../src/index.js';
 // to the same contract and bit identity as every backend.
 describeBackendConformance({
   name: 'store (memory store)',
-  create: async () => createStoreBackend({ store: await createMemoryTableStore(), ownsStore: true }),
+  create: async () =>
+    createStoreBackend({ store: await createMemoryTableStore(), ownsStore: true }),
   reference: createJsBackend,
   exportsTables: false,
   tablesInMemory: false,

@@ -1,12 +1,15 @@
+import { initialRows } from '@halfstep/backend';
 import { adam, rowwiseAdagrad, sgd } from '@halfstep/optim';
 import { describe, expect, it } from 'vitest';
 import {
   createEmbeddingBagCollection,
   createMemoryTableStore,
-  createStoreEmbeddingBagCollection,
-  initialRows,
+  createStoreBackend,
+  type StoreBackendOptions,
+  type StoreBagUpdateResult,
   type TableConfig,
   TableMismatchError,
+  type TableStore,
 } from '../src/index.js';
 
 /** A small deterministic generator for test data (independent of the code under test). */
@@ -51,37 +54,50 @@ function batch(rand: () => number, rows: number, bags: number, weighted: boolean
   return { indices, offsets, perSampleWeights };
 }
 
-describe('StoreEmbeddingBagCollection on the memory store', () => {
-  it('trains bit-identically to EmbeddingBagCollection (duplicates, mean, weights, 16-bit state)', async () => {
+/** The one collection over a store backend (a new memory store unless given). */
+async function storeCollection(
+  configs: readonly TableConfig[],
+  seed: number | bigint,
+  options: Partial<StoreBackendOptions> = {},
+) {
+  const store = options.store ?? (await createMemoryTableStore());
+  const backend = createStoreBackend({ ...options, store });
+  return createEmbeddingBagCollection(configs, { seed, backend });
+}
+
+describe('the collection on a store backend (memory store)', () => {
+  it('trains bit-identically to the collection on backend-js (duplicates, mean, weights, 16-bit state)', async () => {
     const reference = await createEmbeddingBagCollection(tables, { seed: 99n });
-    const stored = await createStoreEmbeddingBagCollection(tables, { seed: 99n });
+    const stored = await storeCollection(tables, 99n);
     const rand = lcg(7);
     for (let step = 0; step < 12; step++) {
       const batches = tables.map((c, t) => batch(rand, c.rows, 6, t === 0));
-      const expected = reference.forward(batches);
-      const got = await stored.forward(batches);
+      const f1 = reference.forward(batches);
+      const f2 = stored.forward(batches);
+      const expected = f1.readSync();
+      const got = await f2.read();
       for (let t = 0; t < tables.length; t++) expect(got[t]).toEqual(expected[t]);
       const grads = expected.map((o) => Float32Array.from(o, () => rand() - 0.5));
-      const r1 = reference.backward(grads);
-      const r2 = await stored.backward(grads);
+      const r1 = await reference.backward(f1, grads);
+      const r2 = (await stored.backward(f2, grads)) as StoreBagUpdateResult[];
       for (let t = 0; t < tables.length; t++) {
         expect(r2[t].updatedRows).toBe(r1[t].updatedRows);
         expect(r2[t].acknowledgedRows).toBe(r1[t].updatedRows);
       }
     }
     for (let t = 0; t < tables.length; t++) {
-      const a = reference.readRows(t);
+      const a = reference.readRowsSync(t);
       const b = await stored.readRows(t);
       // Bit patterns, so that -0 vs +0 and NaN payloads would show.
       expect(new Uint32Array(b.buffer)).toEqual(new Uint32Array(a.buffer));
     }
     // Something did change: the tables are not at their initial values.
-    const init = initialRows({ ...stored.specs[0] }, 0, 50);
+    const h = stored.handles[0];
+    const init = initialRows({ ...h, init: { uniform: 1 / Math.sqrt(h.dim) } }, 0, 50);
     expect(await stored.readRows(0)).not.toEqual(init);
-    await stored.close();
   });
 
-  it("skips the rows a non-finite gradient reaches under 'skip-rows', as the sync collection does", async () => {
+  it("skips the rows a non-finite gradient reaches under 'skip-rows', as on backend-js", async () => {
     const config: TableConfig = {
       name: 'skip',
       rows: 6,
@@ -91,19 +107,17 @@ describe('StoreEmbeddingBagCollection on the memory store', () => {
       nonFinite: 'skip-rows',
     };
     const reference = await createEmbeddingBagCollection([config], { seed: 2 });
-    const stored = await createStoreEmbeddingBagCollection([config], { seed: 2 });
+    const stored = await storeCollection([config], 2);
     const batches = [{ indices: [0, 1, 1, 2], offsets: [0, 1, 3] }];
-    reference.forward(batches);
-    await stored.forward(batches);
     const grad = Float32Array.of(0.5, 0.25, Number.NaN, 1, 0.125, -0.5);
-    const r1 = reference.backward([grad]);
-    const r2 = await stored.backward([grad]);
+    const r1 = await reference.backward(reference.forward(batches), [grad]);
+    const r2 = await stored.backward(stored.forward(batches), [grad]);
     expect(r2[0]).toEqual({ ...r1[0], acknowledgedRows: r1[0].updatedRows });
     expect(r2[0].skippedRows).toBe(1);
-    expect(await stored.readRows(0)).toEqual(reference.readRows(0));
+    expect(await stored.readRows(0)).toEqual(reference.readRowsSync(0));
   });
 
-  it('initialRows reproduces the initial table of createEmbeddingBagCollection', async () => {
+  it('the store initialises a new table from initialRows, exactly as backend-js does', async () => {
     const config: TableConfig = {
       name: 'w',
       rows: 40,
@@ -113,43 +127,77 @@ describe('StoreEmbeddingBagCollection on the memory store', () => {
       init: { uniform: 0.25 },
     };
     const reference = await createEmbeddingBagCollection([config], { seed: 5 });
-    const stored = await createStoreEmbeddingBagCollection([config], { seed: 5 });
-    const values = initialRows(stored.specs[0], 10, 20);
-    expect(values).toEqual(reference.readRows(0).slice(60, 180));
+    const stored = await storeCollection([config], 5);
+    const values = initialRows({ ...stored.handles[0], init: { uniform: 0.25 } }, 10, 20);
+    expect(values).toEqual(reference.readRowsSync(0).slice(60, 180));
+    expect(
+      await stored.readRows(
+        0,
+        Int32Array.from({ length: 20 }, (_, k) => 10 + k),
+      ),
+    ).toEqual(values);
     for (const v of values) expect(Math.abs(v)).toBeLessThanOrEqual(0.25);
   });
 
   it('attaches to existing tables and rejects a mismatch naming the table and field', async () => {
     const store = await createMemoryTableStore();
-    const a = await createStoreEmbeddingBagCollection([tables[0]], { seed: 1, store });
-    const b = await createStoreEmbeddingBagCollection([tables[0]], { seed: 1, store });
+    const a = await storeCollection([tables[0]], 1, { store });
+    const b = await storeCollection([tables[0]], 1, { store });
     expect(await b.readRows(0)).toEqual(await a.readRows(0));
+    await expect(storeCollection([{ ...tables[0], dim: 9 }], 1, { store })).rejects.toThrow(
+      TableMismatchError,
+    );
     await expect(
-      createStoreEmbeddingBagCollection([{ ...tables[0], dim: 9 }], { seed: 1, store }),
-    ).rejects.toThrow(TableMismatchError);
-    await expect(
-      createStoreEmbeddingBagCollection([{ ...tables[0], optimizer: sgd({ lr: 0.1 }) }], {
-        seed: 1,
-        store,
-      }),
+      storeCollection([{ ...tables[0], optimizer: sgd({ lr: 0.1 }) }], 1, { store }),
     ).rejects.toThrow(/table "users".*optimizer/);
     await store.close();
   });
 
   it('gives trainers disjoint optimizer steps and rejects bad worker numbers', async () => {
-    const c = await createStoreEmbeddingBagCollection([tables[3]], { worker: 2, workers: 3 });
-    expect(c.optimizerStep).toBe(2);
-    await c.forward([{ indices: [1], offsets: [0] }]);
-    await c.backward([new Float32Array(3)]);
-    expect(c.optimizerStep).toBe(5);
-    await expect(
-      createStoreEmbeddingBagCollection([tables[3]], { worker: 3, workers: 3 }),
-    ).rejects.toThrow(/worker must be an integer in \[0, 3\)/);
+    const memory = await createMemoryTableStore();
+    const steps: number[] = [];
+    const store: TableStore = {
+      kind: 'spy',
+      openTables: (specs) => memory.openTables(specs),
+      readRows: (table, rows) => memory.readRows(table, rows),
+      applyGradients: (table, rows, gradients, step) => {
+        steps.push(step);
+        return memory.applyGradients(table, rows, gradients, step);
+      },
+      close: () => memory.close(),
+    };
+    const c = await storeCollection([tables[3]], 0, { store, worker: 2, workers: 3 });
+    for (let k = 0; k < 2; k++)
+      await c.backward(c.forward([{ indices: [1], offsets: [0] }]), [new Float32Array(3)]);
+    expect(steps).toEqual([2, 5]);
+    await expect(storeCollection([tables[3]], 0, { worker: 3, workers: 3 })).rejects.toThrow(
+      /worker must be an integer in \[0, 3\)/,
+    );
+  });
+
+  it('a failed store call fails the backend: every later call reports it, nothing trains on', async () => {
+    const memory = await createMemoryTableStore();
+    let fail = false;
+    const store: TableStore = {
+      kind: 'flaky',
+      openTables: (specs) => memory.openTables(specs),
+      readRows: (table, rows) =>
+        fail ? Promise.reject(new Error('connection lost')) : memory.readRows(table, rows),
+      applyGradients: (table, rows, gradients, step) =>
+        memory.applyGradients(table, rows, gradients, step),
+      close: () => memory.close(),
+    };
+    const c = await storeCollection([tables[3]], 0, { store });
+    fail = true;
+    const f = c.forward([{ indices: [1], offsets: [0] }]);
+    await expect(f.read()).rejects.toThrow('connection lost');
+    await expect(c.backward(f, [new Float32Array(3)])).rejects.toThrow('connection lost');
+    await expect(c.flush()).rejects.toThrow('connection lost');
   });
 
   it('store.applyGradients rejects repeated rows, bad lengths and non-finite values', async () => {
     const store = await createMemoryTableStore();
-    await createStoreEmbeddingBagCollection([tables[3]], { store });
+    await storeCollection([tables[3]], 0, { store });
     const before = await store.readRows('plain', Int32Array.of(1, 2));
     await expect(
       store.applyGradients('plain', Int32Array.of(1, 1), new Float32Array(6), 0),
