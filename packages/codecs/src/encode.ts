@@ -31,7 +31,12 @@ export interface EncodeOptions<Out extends Uint16Array | Uint8Array = Uint16Arra
   readonly overflow?: Overflow;
 }
 
-const RULE_CODES = {
+/**
+ * The number of each rounding rule in the kernels' parameter words (`encodeBits`' `rule`, the
+ * WASM and WGSL encoders, the Redis store's Lua): declared here once; the other languages are
+ * generated from it or checked against it.
+ */
+export const RULE_CODES = Object.freeze({
   'nearest-even': 0,
   'nearest-away': 1,
   'toward-zero': 2,
@@ -39,7 +44,7 @@ const RULE_CODES = {
   'toward-negative': 4,
   'to-odd': 5,
   stochastic: 6,
-} as const;
+} as const);
 
 /** Elements per call of `fillThresholds`: small enough to stay in L1 beside the data. */
 const CHUNK = 4096;
