@@ -7,6 +7,7 @@
 export { BadInputError } from './errors.js';
 export { type HostTensor, HostTensors } from './host-tensors.js';
 export { checkTableInit, initializeTable, initialRows } from './init.js';
+export { defineParamLayout, type ParamLayout, type ParamType } from './param-layout.js';
 export {
   DOMAIN_INIT,
   DOMAIN_STATE,
