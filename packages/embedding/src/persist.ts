@@ -1,4 +1,4 @@
-import type { StorageName, TableData } from '@halfstep/backend';
+import type { Backend, StorageName, TableData, TableHandle } from '@halfstep/backend';
 import type { SparseOptimizer } from '@halfstep/optim';
 import {
   CheckpointError,
@@ -7,7 +7,16 @@ import {
   type Tensor,
   writeSafetensors,
 } from './checkpoint/index.js';
-import type { EmbeddingBagCollection } from './collection.js';
+import type { ResolvedTableConfig } from './config.js';
+
+/** What a checkpoint saves and restores: a collection's tables, step and seed. */
+export interface CheckpointedTables {
+  readonly backend: Backend;
+  readonly handles: readonly TableHandle[];
+  readonly configs: readonly ResolvedTableConfig[];
+  readonly step: number;
+  readonly seed: bigint;
+}
 
 /** The value of metadata key `halfstep.format` in the checkpoints this package writes. */
 export const CHECKPOINT_FORMAT = 'halfstep.embedding/1';
@@ -81,10 +90,7 @@ function stateTensors(
 }
 
 /** Saves a collection (see `EmbeddingBagCollection.save`). */
-export async function saveCheckpoint(
-  path: string,
-  collection: EmbeddingBagCollection,
-): Promise<void> {
+export async function saveCheckpoint(path: string, collection: CheckpointedTables): Promise<void> {
   const tensors: Record<string, Tensor> = {};
   const records: TableRecord[] = [];
   const exported = await Promise.all(
@@ -129,7 +135,7 @@ function bytesOf(tensor: Tensor): Uint8Array {
  */
 export async function loadCheckpoint(
   path: string,
-  collection: EmbeddingBagCollection,
+  collection: CheckpointedTables,
 ): Promise<number> {
   const file = await readSafetensors(path);
   const meta = file.metadata;
