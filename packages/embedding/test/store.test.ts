@@ -112,7 +112,7 @@ describe('the collection on a store backend (memory store)', () => {
     const grad = Float32Array.of(0.5, 0.25, Number.NaN, 1, 0.125, -0.5);
     const r1 = await reference.backward(reference.forward(batches), [grad]);
     const r2 = await stored.backward(stored.forward(batches), [grad]);
-    expect(r2[0]).toEqual({ ...r1[0], acknowledgedRows: r1[0].updatedRows });
+    expect(r2[0]).toEqual({ ...r1[0], acknowledgedRows: r1[0].updatedRows, unconfirmedRows: 0 });
     expect(r2[0].skippedRows).toBe(1);
     expect(await stored.readRows(0)).toEqual(reference.readRowsSync(0));
   });
@@ -193,6 +193,35 @@ describe('the collection on a store backend (memory store)', () => {
     await expect(f.read()).rejects.toThrow('connection lost');
     await expect(c.backward(f, [new Float32Array(3)])).rejects.toThrow('connection lost');
     await expect(c.flush()).rejects.toThrow('connection lost');
+  });
+
+  it('an update whose outcome the store calls unknown is reported unconfirmed, and training goes on', async () => {
+    const memory = await createMemoryTableStore();
+    let failover = false;
+    const store: TableStore = {
+      kind: 'failing-over',
+      openTables: (specs) => memory.openTables(specs),
+      readRows: (table, rows) => memory.readRows(table, rows),
+      applyGradients: (table, rows, gradients, step) =>
+        failover
+          ? Promise.reject(new Error('master failing over'))
+          : memory.applyGradients(table, rows, gradients, step),
+      close: () => memory.close(),
+      outcomeUnknown: (error) => error instanceof Error && error.message === 'master failing over',
+    };
+    const c = await storeCollection([tables[3]], 0, { store });
+    const batches = [{ indices: [1, 2, 2], offsets: [0, 1] }];
+    failover = true;
+    const r = (await c.backward(c.forward(batches), [
+      new Float32Array(6),
+    ])) as StoreBagUpdateResult[];
+    expect(r[0]).toMatchObject({ updatedRows: 0, acknowledgedRows: 0, unconfirmedRows: 2 });
+    failover = false;
+    const again = (await c.backward(c.forward(batches), [
+      new Float32Array(6),
+    ])) as StoreBagUpdateResult[];
+    expect(again[0]).toMatchObject({ updatedRows: 2, unconfirmedRows: 0 });
+    await c.flush();
   });
 
   it('store.applyGradients rejects repeated rows, bad lengths and non-finite values', async () => {

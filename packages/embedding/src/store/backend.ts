@@ -56,6 +56,11 @@ import type { OpenedTable, StoreUpdateResult, TableStore } from './types.js';
 export interface StoreBagUpdateResult extends BagUpdateResult {
   /** Rows whose update the store acknowledged as durable (see `StoreUpdateResult`). */
   readonly acknowledgedRows: number;
+  /**
+   * Rows whose update has an unknown outcome (the store's `outcomeUnknown` said so of its
+   * error, e.g. a failover mid-call): applied or not, the store is intact and training goes on.
+   */
+  readonly unconfirmedRows: number;
 }
 
 /** Options of {@link createStoreBackend}. */
@@ -87,7 +92,9 @@ type Outcome = { readonly value: StoreBagUpdateResult[] } | { readonly error: un
  * backend. With one writer the tables evolve bit-identically to `@halfstep/backend-js`.
  *
  * A failed store call (a lost connection, a table that does not match) fails the backend: the
- * calls after it reject with the same error, never a silent skip. `stats()` counts the store
+ * calls after it reject with the same error, never a silent skip; only an update whose outcome the
+ * store calls unknown but harmless (`TableStore.outcomeUnknown`, e.g. a failover) is reported as
+ * unconfirmed rows and training goes on. `stats()` counts the store
  * traffic: rows fetched (downloads), gradients sent (uploads), store calls (submissions).
  * `writeRows`, `exportTable` and `importTable` are not offered by stores yet: a table's initial
  * weights come from its spec's `init`.
@@ -359,18 +366,28 @@ export class StoreBackend implements Backend {
         );
       }),
     );
-    const failed = settled.find((s) => s.status === 'rejected');
-    if (failed) {
+    const fatal = settled.find(
+      (s) => s.status === 'rejected' && !this.store.outcomeUnknown?.(s.reason),
+    );
+    if (fatal) {
       // Some rows may have been written: the backend fails rather than train on.
-      throw this.#queue.fail((failed as PromiseRejectedResult).reason);
+      throw this.#queue.fail((fatal as PromiseRejectedResult).reason);
     }
     return {
       value: settled.map((s, k) => {
-        const r = (s as PromiseFulfilledResult<StoreUpdateResult>).value;
+        if (s.status === 'rejected') {
+          return {
+            updatedRows: 0,
+            skippedRows: summed[k].skipped,
+            acknowledgedRows: 0,
+            unconfirmedRows: summed[k].rows.length,
+          };
+        }
         return {
-          updatedRows: r.updatedRows,
+          updatedRows: s.value.updatedRows,
           skippedRows: summed[k].skipped,
-          acknowledgedRows: r.acknowledgedRows,
+          acknowledgedRows: s.value.acknowledgedRows,
+          unconfirmedRows: 0,
         };
       }),
     };

@@ -80,6 +80,13 @@ export interface TableStore {
   ): Promise<StoreUpdateResult>;
   /** Releases the store's resources; it is unusable afterwards. */
   close(): Promise<void>;
+  /**
+   * Whether `error`, thrown by `applyGradients`, leaves the update's outcome unknown without
+   * harming the store (e.g. a master failing over mid-call: applied or not, the rows are intact).
+   * A `StoreBackend` then reports the rows as unconfirmed and trains on instead of failing.
+   * Absent: every failure is fatal.
+   */
+  outcomeUnknown?(error: unknown): boolean;
 }
 
 /** An existing table differs from the spec it was opened with. */
