@@ -86,7 +86,7 @@ export async function runTraining(
     return await trainer.run();
   } finally {
     progress.stop();
-    trainer.model.dispose();
+    trainer.dispose();
   }
 }
 

@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createMemoryTableStore, type StoreTableSpec, type TableStore } from '@halfstep/embedding';
+import type { TableSpec } from '@halfstep/backend';
+import { createMemoryTableStore, type TableStore } from '@halfstep/embedding';
 import { sgd } from '@halfstep/optim';
 import { createRedisClusterStore, type RedisClusterStore } from '@halfstep/store-redis';
 import type { BenchGroup, BenchRow, BenchTable, Measured } from '../harness.js';
@@ -33,7 +34,7 @@ const WORKER_COUNTS = [1, 2, 4] as const;
 type Op = 'read' | 'update';
 
 /** The bench table: 100k rows of dim 64, `storage`, SGD, stochastic rounding. */
-function spec(name: string, storage: 'float16' | 'float32'): StoreTableSpec {
+function spec(name: string, storage: 'float16' | 'float32'): TableSpec {
   return {
     name,
     index: 0,

@@ -213,16 +213,24 @@ function gemmTables(wasm: WasmBackend): BenchTable[] {
       b: `np.fromfile(${JSON.stringify(shareWithPython(b))}, dtype=np.float32).reshape(${k}, ${n})`,
     };
     const flops = 2 * m * n * k;
+    // The operands live on each backend (uploaded once); C stays there.
+    const on = (backend: WasmBackend | JsBackend) => ({
+      a: backend.tensor(a),
+      b: backend.tensor(b),
+      c: backend.tensor(c),
+    });
+    const w = on(wasm);
+    const j = on(js);
     return {
       title: `WASM GEMM ${m}x${k} times ${k}x${n} (one thread; items = flops)`,
       unit: 'flops',
       baseline: 'PyTorch matmul (1 thread)',
       rows: [
-        { name: 'wasm matmul', items: flops, run: () => wasm.matmul({ m, n, k, a, b, c }) },
+        { name: 'wasm matmul', items: flops, run: () => wasm.matmul({ m, n, k, ...w }) },
         {
           name: 'js matmul (@halfstep/backend-js)',
           items: flops,
-          run: () => js.matmul({ m, n, k, a, b, c }),
+          run: () => js.matmul({ m, n, k, ...j }),
         },
         {
           name: 'PyTorch matmul (1 thread)',
@@ -287,19 +295,25 @@ function embeddingTable(
         seed: 1n,
       }),
     );
+    // Pooled outputs and gradients live on the backend; the host gradient is copied in every
+    // step (as the v1 backward copied its host array into backend memory).
+    const outputs = tables.map(() => backend.tensor(BATCH * DIM));
+    const grads = tables.map(() => backend.tensor(BATCH * DIM));
     let step = 0;
     return {
       name,
       items: BATCH * TABLES,
       run: () => {
         const batch = batches[step % batches.length];
-        for (let t = 0; t < TABLES; t++) backend.embeddingBagForward(tables[t], batch[t], 'sum');
+        for (let t = 0; t < TABLES; t++)
+          backend.embeddingBagForward(tables[t], batch[t], 'sum', outputs[t]);
+        for (const g of grads) backend.write(g, grad);
         const result = backend.embeddingBagBackward(
           tables.map((table, t) => ({
             table,
             input: batch[t],
             pooling: 'sum' as const,
-            gradOutput: grad,
+            gradOutput: grads[t],
             step,
           })),
         );

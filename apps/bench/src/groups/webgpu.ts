@@ -1,11 +1,7 @@
 import type { Backend, TableHandle } from '@halfstep/backend';
 import { JsBackend } from '@halfstep/backend-js';
 import { createWasmBackend } from '@halfstep/backend-wasm';
-import {
-  createWebGpuBackend,
-  SMALL_WORK_KERNELS,
-  type WebGpuBackend,
-} from '@halfstep/backend-webgpu';
+import { createWebGpuBackend, type WebGpuBackend } from '@halfstep/backend-webgpu';
 import { roundNearestEven } from '@halfstep/codecs';
 import { adam, sgd } from '@halfstep/optim';
 import { createPhilox } from '@halfstep/rng';
@@ -67,42 +63,13 @@ function table(backend: Backend, optimizer = sgd({ lr: 0.01 })): TableHandle {
 }
 
 /**
- * Prints, as a markdown table, where small calls are better kept on the CPU copy on this device:
- * `measureCpuThresholds` times each kernel's CPU and GPU path at sizes growing by 4x (the
- * fastest of 3 calls each), and the thresholds it finds (the first size from which the GPU
- * stays faster; the cap, 2^20 work units, when the CPU won up to it).
- */
-async function printSmallWork(gpu: WebGpuBackend, adapter: string): Promise<void> {
-  const start = performance.now();
-  const report = await gpu.measureCpuThresholds();
-  const seconds = (performance.now() - start) / 1000;
-  const lines = [
-    `### webgpu: small work on the CPU, measured thresholds (GPU: ${adapter}; ${seconds.toFixed(1)} s)`,
-    '',
-    '| kernel | work | cpu ms | gpu ms | faster |',
-    '| --- | ---: | ---: | ---: | --- |',
-  ];
-  for (const s of report.samples) {
-    const faster = s.gpuMs < s.cpuMs ? 'gpu' : 'cpu';
-    lines.push(
-      `| ${s.kernel} | ${s.work} | ${s.cpuMs.toFixed(3)} | ${s.gpuMs.toFixed(3)} | ${faster} |`,
-    );
-  }
-  lines.push('', '| kernel | threshold (work below it runs on the CPU) |', '| --- | ---: |');
-  for (const kernel of SMALL_WORK_KERNELS) {
-    const capped = report.cpuWonUpToCap.includes(kernel) ? ' (cap: CPU won up to it)' : '';
-    lines.push(`| ${kernel} | ${report.thresholds[kernel]}${capped} |`);
-  }
-  console.log(`${lines.join('\n')}\n`);
-}
-
-/**
  * The WebGPU backend beside the WASM and JS ones on the same data: float16 encode (nearest-even,
  * and stochastic with Philox bits: drawn on the CPU by js and wasm, computed in WGSL by webgpu)
  * and an embedding training step with SGD and with Adam (float16 state). GPU rows time the
- * backend's async kernels, readback included. On SwiftShader (CPU Vulkan) the figures only show
- * that it works. First prints the small-work thresholds of the device (`printSmallWork`) and its
- * float16 conversion choice; the encode and decode tables time both conversion flavors.
+ * backend's async kernels, readback included (js and wasm: their synchronous twins,
+ * `encodeSync`/`decodeSync`). On SwiftShader (CPU Vulkan) the figures only show that it works.
+ * First prints the device's float16 conversion choice; the encode and decode tables time both
+ * conversion flavors.
  */
 export const webgpuGroup: BenchGroup = {
   name: 'webgpu',
@@ -117,29 +84,35 @@ export const webgpuGroup: BenchGroup = {
       why = `unavailable: ${(error as Error).message}`;
     }
     const adapter = gpu ? `${gpu.adapter.vendor} ${gpu.adapter.architecture}` : 'no adapter';
-    // The thresholds it sets stay below 2^20 work units: the GPU rows below (1 Mi values, 1.7 Mi
-    // lookups x dim) still run on the GPU.
-    if (gpu) await printSmallWork(gpu, adapter);
     if (gpu) console.log(`float16 conversions on ${adapter}: ${gpu.halfConversion.reason}\n`);
     const values = normalFloat32(N, 0.05);
     const codes = new Uint16Array(N);
     const decoded = new Float32Array(N);
-    js.encode('float16', values, codes, roundNearestEven);
+    js.encodeSync('float16', values, codes, roundNearestEven);
     const { input, grad } = batch();
     let step = 0;
-    const stepRow = (name: string, backend: Backend, optimizer = sgd({ lr: 0.01 })): BenchRow => {
+    /**
+     * One training step on `backend`: the host gradient copied in (as the v1 backward took a
+     * host array), forward into a tensor, fused backward + update. The GPU row awaits the
+     * step's outcome (one readback), the js and wasm rows know it on return.
+     */
+    const stepOn = (backend: Backend, optimizer: ReturnType<typeof sgd>) => {
       const t = table(backend, optimizer);
-      return {
-        name,
-        items: input.indices.length,
-        run: () => {
-          backend.embeddingBagForward(t, input, 'sum');
-          return backend.embeddingBagBackward([
-            { table: t, input, pooling: 'sum', gradOutput: grad, step: step++ },
-          ]);
-        },
+      const out = backend.tensor(BAGS * DIM);
+      const gradOutput = backend.tensor(BAGS * DIM);
+      return () => {
+        backend.write(gradOutput, grad);
+        backend.embeddingBagForward(t, input, 'sum', out);
+        return backend.embeddingBagBackward([
+          { table: t, input, pooling: 'sum', gradOutput, step: step++ },
+        ]);
       };
     };
+    const stepRow = (name: string, backend: Backend, optimizer = sgd({ lr: 0.01 })): BenchRow => ({
+      name,
+      items: input.indices.length,
+      run: stepOn(backend, optimizer),
+    });
     const gpuRow = (
       name: string,
       run: (backend: WebGpuBackend) => () => Promise<unknown>,
@@ -174,13 +147,8 @@ export const webgpuGroup: BenchGroup = {
       gpuRow(
         name,
         (g) => {
-          const t = table(g, optimizer);
-          return async () => {
-            await g.embeddingBagForwardAsync(t, input, 'sum');
-            return g.embeddingBagBackwardAsync([
-              { table: t, input, pooling: 'sum', gradOutput: grad, step: step++ },
-            ]);
-          };
+          const run = stepOn(g, optimizer);
+          return async () => run();
         },
         input.indices.length,
       );
@@ -194,23 +162,23 @@ export const webgpuGroup: BenchGroup = {
           {
             name: 'js',
             items: N,
-            run: () => js.encode('float16', values, codes, roundNearestEven),
+            run: () => js.encodeSync('float16', values, codes, roundNearestEven),
           },
           {
             name: 'wasm',
             items: N,
-            run: () => wasm.encode('float16', values, codes, roundNearestEven),
+            run: () => wasm.encodeSync('float16', values, codes, roundNearestEven),
           },
           flavorRow(
             'webgpu (integer conversions)',
             'integer',
-            (g) => () => g.encodeAsync('float16', values, codes, roundNearestEven),
+            (g) => () => g.encode('float16', values, codes, roundNearestEven),
             N,
           ),
           flavorRow(
             'webgpu (hardware conversions)',
             'hardware',
-            (g) => () => g.encodeAsync('float16', values, codes, roundNearestEven),
+            (g) => () => g.encode('float16', values, codes, roundNearestEven),
             N,
           ),
         ],
@@ -220,18 +188,18 @@ export const webgpuGroup: BenchGroup = {
         unit: 'values',
         baseline: 'js',
         rows: [
-          { name: 'js', items: N, run: () => js.decode('float16', codes, decoded) },
-          { name: 'wasm', items: N, run: () => wasm.decode('float16', codes, decoded) },
+          { name: 'js', items: N, run: () => js.decodeSync('float16', codes, decoded) },
+          { name: 'wasm', items: N, run: () => wasm.decodeSync('float16', codes, decoded) },
           flavorRow(
             'webgpu (integer conversions)',
             'integer',
-            (g) => () => g.decodeAsync('float16', codes, decoded),
+            (g) => () => g.decode('float16', codes, decoded),
             N,
           ),
           flavorRow(
             'webgpu (hardware conversions)',
             'hardware',
-            (g) => () => g.decodeAsync('float16', codes, decoded),
+            (g) => () => g.decode('float16', codes, decoded),
             N,
           ),
         ],
@@ -244,16 +212,16 @@ export const webgpuGroup: BenchGroup = {
           {
             name: 'js',
             items: N,
-            run: () => js.encode('float16', values, codes, stochastic(philox())),
+            run: () => js.encodeSync('float16', values, codes, stochastic(philox())),
           },
           {
             name: 'wasm',
             items: N,
-            run: () => wasm.encode('float16', values, codes, stochastic(philox())),
+            run: () => wasm.encodeSync('float16', values, codes, stochastic(philox())),
           },
           gpuRow(
             'webgpu (bits in WGSL)',
-            (g) => () => g.encodeCounterStochasticAsync('float16', values, codes, philox()),
+            (g) => () => g.encodeCounterStochastic('float16', values, codes, philox()),
             N,
           ),
         ],

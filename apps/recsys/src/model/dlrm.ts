@@ -1,4 +1,4 @@
-import type { Backend } from '@halfstep/backend';
+import type { Backend, BagUpdateResult, Tensor } from '@halfstep/backend';
 import type { SparseOptimizer } from '@halfstep/optim';
 import { checkConfig, type DlrmConfig } from './config.js';
 import { EmbeddingTables } from './embeddings.js';
@@ -6,6 +6,7 @@ import { deriveSeed, InitRandom } from './init.js';
 import { interactionBackward, interactionForward, interactionWidth } from './interaction.js';
 import { type DenseParam, Mlp } from './mlp.js';
 import type { PrecisionSpec } from './precision.js';
+import { hostValues, hostValuesOf, TensorsByBatch } from './tensors.js';
 
 /** What the dense part of a {@link Dlrm} needs. */
 export interface DlrmDenseOptions {
@@ -15,10 +16,34 @@ export interface DlrmDenseOptions {
   readonly seed: number;
 }
 
-/** What a {@link Dlrm}'s embedding part must offer the model (its lookups are made by the caller or by `forward`). */
+/**
+ * The embedding tables of a {@link Dlrm}'s step, wherever their rows live: the in-memory
+ * {@link EmbeddingTables} (pooled outputs are backend tensors) or tables in a store (pooled
+ * outputs fetched into host arrays). One lookup at a time: `update` or `release` ends it.
+ */
 export interface DlrmTables {
+  /** The backend holding the tables and their pooled outputs (may differ from the model's). */
+  readonly backend: Backend;
   /** Number of tables (one pooled vector per table per example). */
   readonly count: number;
+  /** Exact bytes of the stored weights of every table. */
+  readonly weightBytes: number;
+  /** Exact bytes of the optimizer state of every table. */
+  readonly stateBytes: number;
+  /**
+   * Pooled lookups of a batch (`sparse`: `batch x tables` row indices, example-major): one
+   * `batch x dim` tensor or host array per table, valid until `update` or `release`; the lookup
+   * is kept for `update`.
+   */
+  lookup(sparse: Int32Array, batch: number): Promise<readonly (Tensor | Float32Array)[]>;
+  /**
+   * Applies d loss / d pooled output (`grads[t]`, `batch x dim`) of the last lookup (sparse
+   * optimizer update, rounded store) and advances the step. Rejects, changing nothing in the
+   * in-memory tables, for a gradient that is not finite.
+   */
+  update(grads: readonly Float32Array[]): Promise<BagUpdateResult[]>;
+  /** Ends the last lookup without an update (evaluation); no-op when there is none. */
+  release(): void;
   /** Frees the tables' memory (a remote store closes its connections elsewhere). */
   dispose(): void;
 }
@@ -35,13 +60,25 @@ export interface DlrmOptions {
   readonly seed: number;
 }
 
+/** The tensors of one batch size outside the MLPs. */
+type DlrmBuffers = {
+  /** `batch x denseFeatures`: the bottom MLP's input. */
+  readonly dense: Tensor;
+  /** `batch x interactionWidth`: the top MLP's input. */
+  readonly interaction: Tensor;
+  /** `batch x dim`: d loss / d bottom output. */
+  readonly bottomGrad: Tensor;
+};
+
 /**
  * DLRM (Naumov et al. 2019) as in facebookresearch/dlrm's Criteo setting: dense features through
  * the bottom MLP (ReLU after every layer), one pooled embedding per categorical feature, the dot
  * interaction without self terms concatenated after the bottom output, the top MLP (ReLU after
- * every layer but the last) giving one logit per example. Dense math runs on `backend`.
+ * every layer but the last) giving one logit per example. The MLPs run on `backend` (parameters,
+ * activations and gradients are backend tensors); the dot interaction has no backend kernel yet
+ * and runs on the host (`readSync` where the backend has it, else an awaited `read`).
  * `E` is the embedding part: the in-memory {@link EmbeddingTables} by default, or tables in a
- * store, whose pooled lookups the caller makes and hands to {@link Dlrm.forwardPooled}.
+ * store; either way their lookups are made by {@link Dlrm.forward}.
  */
 export class Dlrm<E extends DlrmTables = EmbeddingTables> {
   readonly backend: Backend;
@@ -49,8 +86,10 @@ export class Dlrm<E extends DlrmTables = EmbeddingTables> {
   readonly bottom: Mlp;
   readonly top: Mlp;
   readonly embeddings: E;
+  readonly #buffers: TensorsByBatch<DlrmBuffers>;
+  /** The host values of the interaction's inputs in the last forward (bottom output, pooled). */
   #vectors: Float32Array[] = [];
-  #interaction = new Float32Array(0);
+  #interactionHost = new Float32Array(0);
   #vectorGrads: Float32Array[] = [];
   #batch = 0;
 
@@ -62,6 +101,7 @@ export class Dlrm<E extends DlrmTables = EmbeddingTables> {
     const random = new InitRandom(deriveSeed(seed, 1));
     const bottomSizes = [config.denseFeatures, ...config.bottom];
     this.bottom = new Mlp(
+      backend,
       'bottom',
       bottomSizes,
       config.bottom.map(() => true),
@@ -70,11 +110,17 @@ export class Dlrm<E extends DlrmTables = EmbeddingTables> {
     const width = interactionWidth(config.tableSizes.length + 1, config.embeddingDim);
     const topSizes = [width, ...config.top];
     this.top = new Mlp(
+      backend,
       'top',
       topSizes,
       config.top.map((_, l) => l < config.top.length - 1),
       random,
     );
+    this.#buffers = new TensorsByBatch(backend, (batch) => ({
+      dense: backend.tensor(batch * config.denseFeatures),
+      interaction: backend.tensor(batch * width),
+      bottomGrad: backend.tensor(batch * config.embeddingDim),
+    }));
   }
 
   /**
@@ -121,63 +167,74 @@ export class Dlrm<E extends DlrmTables = EmbeddingTables> {
     return [...this.bottom.params(), ...this.top.params()];
   }
 
+  /** Copies every dense param's host values into its backend tensor (after changing them). */
+  uploadDense(): void {
+    this.bottom.upload();
+    this.top.upload();
+  }
+
   /**
    * Logits of a batch: `dense` is `batch x denseFeatures`, `sparse` is `batch x tables` row
-   * indices. Returns a `batch` view valid until the next forward; keeps what `backward` needs.
+   * indices (looked up in the tables, the lookup kept for their `update`). Resolves to the
+   * `batch` logits, a backend tensor valid until the next forward of this batch size; keeps what
+   * `backward` needs. After a forward without a backward (evaluation), call
+   * `embeddings.release()`.
    */
-  forward(
-    this: Dlrm<EmbeddingTables>,
-    dense: Float32Array,
-    sparse: Int32Array,
-    batch: number,
-  ): Float32Array {
-    const x = this.bottom.forward(this.backend, dense, batch);
-    return this.#finishForward(x, this.embeddings.forward(sparse, batch), batch);
-  }
-
-  /**
-   * Logits of a batch from its dense features (`batch x denseFeatures`) and its pooled embedding
-   * lookups (one `batch x dim` array per table); as {@link Dlrm.forward} otherwise.
-   */
-  forwardPooled(dense: Float32Array, pooled: readonly Float32Array[], batch: number): Float32Array {
-    const x = this.bottom.forward(this.backend, dense, batch);
-    return this.#finishForward(x, pooled, batch);
-  }
-
-  /** The interaction and the top MLP, from the bottom output `x` and the pooled lookups. */
-  #finishForward(x: Float32Array, pooled: readonly Float32Array[], batch: number): Float32Array {
+  async forward(dense: Float32Array, sparse: Int32Array, batch: number): Promise<Tensor> {
+    const { backend } = this;
+    const buffers = this.#buffers.get(batch);
+    backend.write(buffers.dense, dense.subarray(0, batch * this.config.denseFeatures));
+    const x = this.bottom.forward(buffers.dense, batch);
+    const pooled = await this.embeddings.lookup(sparse, batch);
+    // The dot interaction on the host: its inputs come back from the backend.
+    const tensors = pooled.filter((p): p is Tensor => !(p instanceof Float32Array));
+    const [bottomOut, read] = await Promise.all([
+      hostValues(backend, x),
+      hostValuesOf(this.embeddings.backend, tensors),
+    ]);
+    let next = 0;
+    this.#vectors = [
+      bottomOut,
+      ...pooled.map((p) => (p instanceof Float32Array ? p : read[next++])),
+    ];
     const dim = this.config.embeddingDim;
-    this.#vectors = [x, ...pooled];
     const width = this.interactionWidth;
-    if (this.#interaction.length < batch * width)
-      this.#interaction = new Float32Array(batch * width);
-    const z = this.#interaction.subarray(0, batch * width);
-    interactionForward(this.#vectors, batch, dim, z);
+    if (this.#interactionHost.length !== batch * width)
+      this.#interactionHost = new Float32Array(batch * width);
+    interactionForward(this.#vectors, batch, dim, this.#interactionHost);
+    backend.write(buffers.interaction, this.#interactionHost);
     this.#batch = batch;
-    return this.top.forward(this.backend, z, batch);
+    return this.top.forward(buffers.interaction, batch);
   }
 
   /**
-   * Backward of the last forward from d loss / d logits (`batch`, overwritten): sets the dense
-   * params' `grad`, and returns d loss / d pooled embedding per table (`batch x dim` each, valid
-   * until the next call). Nothing is updated.
+   * Backward of the last forward from d loss / d logits (a `batch` tensor, overwritten): sets the
+   * dense params' `grad`, and resolves to d loss / d pooled embedding per table (`batch x dim`
+   * host arrays, valid until the next call). Nothing is updated.
    */
-  backward(gradLogits: Float32Array): Float32Array[] {
+  async backward(gradLogits: Tensor): Promise<Float32Array[]> {
+    const { backend } = this;
     const batch = this.#batch;
     const dim = this.config.embeddingDim;
-    const gz = this.top.backward(this.backend, gradLogits, true) as Float32Array;
+    const gz = this.top.backward(gradLogits, true) as Tensor;
+    const gradOut = await hostValues(backend, gz);
     const count = this.#vectors.length;
     if (this.#vectorGrads.length !== count || this.#vectorGrads[0].length < batch * dim) {
       this.#vectorGrads = Array.from({ length: count }, () => new Float32Array(batch * dim));
     }
     const grads = this.#vectorGrads.map((g) => g.subarray(0, batch * dim));
-    interactionBackward(this.#vectors, gz, batch, dim, grads);
-    this.bottom.backward(this.backend, grads[0], false);
+    interactionBackward(this.#vectors, gradOut, batch, dim, grads);
+    const { bottomGrad } = this.#buffers.get(batch);
+    backend.write(bottomGrad, grads[0]);
+    this.bottom.backward(bottomGrad, false);
     return grads.slice(1);
   }
 
-  /** Frees the embedding tables. */
+  /** Frees the embedding tables and the dense part's tensors. */
   dispose(): void {
     this.embeddings.dispose();
+    this.bottom.dispose();
+    this.top.dispose();
+    this.#buffers.dispose();
   }
 }

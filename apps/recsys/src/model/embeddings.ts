@@ -1,11 +1,13 @@
-import type { Backend } from '@halfstep/backend';
+import type { Backend, BagUpdateResult, Tensor } from '@halfstep/backend';
 import {
   type BagBatch,
   createEmbeddingBagCollection,
   type EmbeddingBagCollection,
+  type EmbeddingForward,
   type TableConfig,
 } from '@halfstep/embedding';
 import type { SparseOptimizer } from '@halfstep/optim';
+import type { DlrmTables } from './dlrm.js';
 import { deriveSeed } from './init.js';
 import type { PrecisionSpec } from './precision.js';
 
@@ -77,9 +79,11 @@ export class OneLookupBags {
  * uniform on [-sqrt(1 / n_t), sqrt(1 / n_t)) (DLRM's init) from the counter-based generator and
  * stored rounded to nearest-even; the backward is the collection's fused backward + sparse
  * optimizer update + rounded store (stochastic rounding bits keyed by (seed, step, table, row)).
+ * The pooled outputs stay on the backend (the collection's `EmbeddingForward`).
  */
-export class EmbeddingTables {
+export class EmbeddingTables implements DlrmTables {
   readonly #batches = new OneLookupBags();
+  #pending: EmbeddingForward | null = null;
 
   private constructor(readonly collection: EmbeddingBagCollection) {}
 
@@ -92,12 +96,17 @@ export class EmbeddingTables {
     return new EmbeddingTables(collection);
   }
 
+  /** The backend holding the tables (the model's, or a store backend). */
+  get backend(): Backend {
+    return this.collection.backend;
+  }
+
   /** Number of tables. */
   get count(): number {
     return this.collection.configs.length;
   }
 
-  /** Optimizer steps taken (successful `update` calls, restored by `load`). */
+  /** Optimizer steps taken (`update` calls, restored by `load`). */
   get step(): number {
     return this.collection.step;
   }
@@ -113,26 +122,51 @@ export class EmbeddingTables {
   }
 
   /**
-   * Pooled lookups of a batch: `sparse` is `batch x tables` row indices (example-major); returns
-   * one `batch x dim` array per table (one index per bag, sum pooling). The lookups are kept for
-   * `update`.
+   * Pooled lookups of a batch on the backend: `sparse` is `batch x tables` row indices
+   * (example-major); returns the collection's forward: one `batch x dim` tensor per table in
+   * `outputs` (one index per bag, sum pooling), kept for `update`. A lookup not yet ended is
+   * released first.
    */
-  forward(sparse: Int32Array, batch: number): Float32Array[] {
-    return this.collection.forward(this.#batches.of(sparse, batch, this.count));
+  forward(sparse: Int32Array, batch: number): EmbeddingForward {
+    this.release();
+    const forward = this.collection.forward(this.#batches.of(sparse, batch, this.count));
+    this.#pending = forward;
+    return forward;
   }
 
-  /** Applies d loss / d pooled output (`grads[t]`, `batch x dim`) of the last forward; advances the step. */
-  update(grads: readonly Float32Array[]): void {
-    this.collection.backward(grads);
+  /** {@link EmbeddingTables.forward}'s outputs (the {@link DlrmTables} form). */
+  async lookup(sparse: Int32Array, batch: number): Promise<readonly Tensor[]> {
+    return this.forward(sparse, batch).outputs;
+  }
+
+  /**
+   * Applies d loss / d pooled output (`grads[t]`, `batch x dim`, host arrays or backend tensors)
+   * of the last forward; advances the step. Rejects for a gradient that is not finite (no table
+   * changed).
+   * @throws Error when no forward is pending.
+   */
+  async update(grads: readonly (Float32Array | Tensor)[]): Promise<BagUpdateResult[]> {
+    const forward = this.#pending;
+    if (forward === null) throw new Error('update: call forward first (one update per forward)');
+    this.#pending = null;
+    return this.collection.backward(forward, grads);
+  }
+
+  /** Ends the pending forward without an update (after evaluation). */
+  release(): void {
+    const forward = this.#pending;
+    this.#pending = null;
+    if (forward !== null && !forward.consumed) forward.release();
   }
 
   /** Decoded float32 rows x dim values of table `t`. */
-  readTable(t: number): Float32Array {
+  readTable(t: number): Promise<Float32Array> {
     return this.collection.readRows(t);
   }
 
   /** Frees the tables' backend memory. */
   dispose(): void {
+    this.release();
     this.collection.dispose();
   }
 }

@@ -1,5 +1,3 @@
-import type { DenseParam } from '../model/mlp.js';
-
 /**
  * How the workers of one data-parallel run meet: barriers, dense averaging and small results.
  * {@link WorkerGroup} does it through Redis; {@link SoloCoordinator} is the one-worker case.
@@ -11,8 +9,11 @@ export interface Coordinator {
   readonly workers: number;
   /** Waits until every worker has passed as many barriers as this one; `what` names it in errors. */
   barrier(what: string): Promise<void>;
-  /** Replaces `params` by the mean of every worker's copy; `generation` counts averagings from 0. */
-  averageDense(params: readonly DenseParam[], generation: number): Promise<void>;
+  /**
+   * Replaces `params` (the dense params' host values) by the mean of every worker's copy;
+   * `generation` counts averagings from 0.
+   */
+  averageDense(params: readonly Float32Array[], generation: number): Promise<void>;
   /** Stores this worker's JSON-serialisable `value` under `name`. */
   publish(name: string, value: unknown): Promise<void>;
   /** Every worker's value under `name`, in rank order. */
@@ -37,7 +38,7 @@ export class SoloCoordinator implements Coordinator {
   async barrier(_what: string): Promise<void> {}
 
   /** Leaves `params` as they are (the mean of one copy). */
-  async averageDense(_params: readonly DenseParam[], _generation: number): Promise<void> {}
+  async averageDense(_params: readonly Float32Array[], _generation: number): Promise<void> {}
 
   /** Keeps a JSON copy of `value`. */
   async publish(name: string, value: unknown): Promise<void> {

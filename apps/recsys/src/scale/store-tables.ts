@@ -1,18 +1,7 @@
-import { bytesPerElement } from '@halfstep/backend';
-import {
-  createStoreEmbeddingBagCollection,
-  type StoreEmbeddingBagCollection,
-  type TableStore,
-} from '@halfstep/embedding';
-import type { DlrmTables } from '../model/dlrm.js';
-import {
-  type DlrmTablesSpec,
-  dlrmTableConfigs,
-  dlrmTablesSeed,
-  OneLookupBags,
-} from '../model/embeddings.js';
+import { createStoreBackend, type TableStore } from '@halfstep/embedding';
+import { type DlrmTablesSpec, EmbeddingTables } from '../model/embeddings.js';
 
-/** What {@link StoreTables.open} needs. */
+/** What {@link openStoreTables} needs. */
 export interface StoreTablesOptions extends DlrmTablesSpec {
   /** Where the rows live (the caller owns it and closes it). */
   readonly store: TableStore;
@@ -25,74 +14,19 @@ export interface StoreTablesOptions extends DlrmTablesSpec {
 }
 
 /**
- * The embedding bags of a DLRM kept in a {@link TableStore}: the same tables as
- * `EmbeddingTables` (names `C1`.., DLRM's uniform init, seed derived the same way, one lookup per
- * bag, sum pooling), through `@halfstep/embedding`'s `StoreEmbeddingBagCollection`. Local step
- * k of worker w updates with optimizer step `k * workers + w`, so that no two workers use the
- * same stochastic-rounding bits; with one worker that is step k, and on the memory store the
- * tables evolve bit-identically to `EmbeddingTables`.
+ * The embedding bags of a DLRM kept in a {@link TableStore}: the same {@link EmbeddingTables}
+ * as an in-memory run (names `C1`.., DLRM's uniform init, seed derived the same way, one lookup
+ * per bag, sum pooling), on `@halfstep/embedding`'s store backend. Local step k of worker w
+ * updates with optimizer step `k * workers + w`, so that no two workers use the same
+ * stochastic-rounding bits; with one worker that is step k, and on the memory store the tables
+ * evolve bit-identically to an in-memory run. Opens the tables (creating them when missing,
+ * initialised from the seed); disposing them leaves the store open (its owner closes it).
  */
-export class StoreTables implements DlrmTables {
-  readonly #batches = new OneLookupBags();
-
-  /** The `@halfstep/embedding` collection that reads and updates the rows in the store. */
-  readonly collection: StoreEmbeddingBagCollection;
-  /** What the tables were opened with. */
-  readonly options: StoreTablesOptions;
-
-  private constructor(collection: StoreEmbeddingBagCollection, options: StoreTablesOptions) {
-    this.collection = collection;
-    this.options = options;
-  }
-
-  /** Opens (creating when missing, initialised from the seed) the tables in `options.store`. */
-  static async open(options: StoreTablesOptions): Promise<StoreTables> {
-    const collection = await createStoreEmbeddingBagCollection(dlrmTableConfigs(options), {
-      seed: dlrmTablesSeed(options.seed),
-      store: options.store,
-      worker: options.worker,
-      workers: options.workers,
-    });
-    return new StoreTables(collection, options);
-  }
-
-  /** Number of tables. */
-  get count(): number {
-    return this.collection.configs.length;
-  }
-
-  /** The tables' names in the store. */
-  get names(): string[] {
-    return this.collection.configs.map((c) => c.name);
-  }
-
-  /** Exact bytes of the stored weights of every table (rows x dim x bytes per element). */
-  get weightBytes(): number {
-    const { tableSizes, dim, precision } = this.options;
-    const per = bytesPerElement(precision.storage);
-    return tableSizes.reduce((sum, rows) => sum + rows * dim * per, 0);
-  }
-
-  /** Exact bytes of the optimizer state of every table. */
-  get stateBytes(): number {
-    const { tableSizes, dim, optimizer } = this.options;
-    const per = optimizer.stateStorage === 'float32' ? 4 : 2;
-    return tableSizes.reduce((sum, rows) => sum + rows * optimizer.stateSize(dim) * per, 0);
-  }
-
-  /**
-   * Pooled lookups of a batch (`sparse`: `batch x tables` row indices, example-major), one
-   * `batch x dim` array per table, from rows fetched from the store; kept for `update`.
-   */
-  lookup(sparse: Int32Array, batch: number): Promise<Float32Array[]> {
-    return this.collection.forward(this.#batches.of(sparse, batch, this.count));
-  }
-
-  /** Applies d loss / d pooled output of the last lookup in the store; advances the local step. */
-  async update(grads: readonly Float32Array[]): Promise<void> {
-    await this.collection.backward(grads);
-  }
-
-  /** Nothing to free here: the rows stay in the store, which its owner closes. */
-  dispose(): void {}
+export function openStoreTables(options: StoreTablesOptions): Promise<EmbeddingTables> {
+  const backend = createStoreBackend({
+    store: options.store,
+    worker: options.worker,
+    workers: options.workers,
+  });
+  return EmbeddingTables.create({ ...options, backend });
 }

@@ -1,5 +1,4 @@
 import { Cluster } from 'ioredis';
-import type { DenseParam } from '../model/mlp.js';
 import type { Coordinator } from './coordinator.js';
 import type { RedisNode } from './store-url.js';
 
@@ -152,15 +151,15 @@ export class WorkerGroup implements Coordinator {
    * (see the class comment); `generation` counts the averagings from 0.
    * @throws WorkerGroupError when a worker's copy is missing or of another size.
    */
-  async averageDense(params: readonly DenseParam[], generation: number): Promise<void> {
+  async averageDense(params: readonly Float32Array[], generation: number): Promise<void> {
     if (this.workers === 1) return;
-    const total = params.reduce((sum, p) => sum + p.value.length, 0);
+    const total = params.reduce((sum, p) => sum + p.length, 0);
     if (this.#buffer.length !== total) this.#buffer = new Float32Array(total);
     const mine = this.#buffer;
     let offset = 0;
     for (const p of params) {
-      mine.set(p.value, offset);
-      offset += p.value.length;
+      mine.set(p, offset);
+      offset += p.length;
     }
     const slot = generation % 2;
     const own = this.key(`dense:${slot}:${this.rank}`);
@@ -186,8 +185,7 @@ export class WorkerGroup implements Coordinator {
       for (let i = 0; i < total; i++) sum[i] += values[i];
     }
     offset = 0;
-    for (const p of params) {
-      const w = p.value;
+    for (const w of params) {
       for (let i = 0; i < w.length; i++) w[i] = sum[offset + i] / this.workers;
       offset += w.length;
     }

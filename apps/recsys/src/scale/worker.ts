@@ -1,17 +1,17 @@
 import type { Backend } from '@halfstep/backend';
-import type { TableStore } from '@halfstep/embedding';
-import { RedisStoreError } from '@halfstep/store-redis';
+import type { StoreBagUpdateResult, TableStore } from '@halfstep/embedding';
 import { Dlrm } from '../model/dlrm.js';
 import { type Precision, precisionSpec } from '../model/precision.js';
 import type { RunSettings } from '../settings.js';
 import type { DataSource } from '../train/data-source.js';
 import { DenseOptimizer } from '../train/dense-optimizer.js';
-import { evaluateLogits, type Validation } from '../train/evaluate.js';
+import { evaluate, type Validation } from '../train/evaluate.js';
 import { sparseOptimizer } from '../train/optimizers.js';
 import { createProgress } from '../train/progress.js';
+import { type LossWindow, TrainStep } from '../train/step.js';
 import type { Coordinator } from './coordinator.js';
 import { shardBatches, shardOf } from './shard.js';
-import { StoreTables } from './store-tables.js';
+import { openStoreTables } from './store-tables.js';
 
 /** The data-parallel knobs of a run (`--workers`, `--sync-every`, `--rank`, `--run-id`). */
 export interface ScaleSettings {
@@ -110,13 +110,9 @@ export interface WorkerOptions {
 
 const PUBLISHED = ['stats'];
 
-function mean(values: readonly number[]): number {
-  return values.length === 0 ? Number.NaN : values.reduce((s, v) => s + v, 0) / values.length;
-}
-
 /**
  * One worker of a data-parallel run: trains its shard (see `shardOf`) of every epoch, each step
- * as `Trainer.trainStep` does it (forward with the rows fetched from the store, BCE, backward,
+ * the `TrainStep` of `Trainer` (forward with the rows fetched from the store, BCE, backward,
  * dense update at the local step, embedding update in the store), averages the dense parameters
  * with the others every `syncEvery` local steps while every worker still has steps at that count
  * (so all take part in the same averagings) and once more at the end. Worker 0 then validates and
@@ -128,7 +124,7 @@ export async function runWorker(options: WorkerOptions): Promise<DistributedResu
   const shard = shardOf(data.trainExamples, settings.batchSize, rank, workers);
   const commonSteps = shard.minBatches * settings.epochs;
   const optimizer = { name: settings.optimizer, lr: settings.lr };
-  const tables = await StoreTables.open({
+  const tables = await openStoreTables({
     store,
     tableSizes: data.tableSizes,
     dim: settings.embeddingDim,
@@ -167,8 +163,13 @@ export async function runWorker(options: WorkerOptions): Promise<DistributedResu
   );
   await group.barrier('start');
   const start = performance.now();
-  let lossGrad = new Float32Array(0);
-  const losses: number[] = [];
+  const trainStep = new TrainStep(model, denseOptimizer);
+  const totalSteps = shard.batches * settings.epochs;
+  const quarter = Math.max(1, Math.floor(totalSteps / 4));
+  // The loss stays on the backend; it is read for the progress display and at the quarter
+  // boundaries, so that the first and last quarters' means are exact.
+  const lossEvery = Math.max(1, settings.progressEvery);
+  const windows: { end: number; window: LossWindow }[] = [];
   let step = 0;
   let examples = 0;
   let trainSeconds = 0;
@@ -177,45 +178,60 @@ export async function runWorker(options: WorkerOptions): Promise<DistributedResu
   let unconfirmedUpdates = 0;
   const sync = async () => {
     const t0 = performance.now();
-    await group.averageDense(params, generation++);
+    await group.averageDense(
+      params.map((p) => p.host),
+      generation++,
+    );
+    model.uploadDense();
     syncSeconds += (performance.now() - t0) / 1000;
   };
   for (let epoch = 0; epoch < settings.epochs; epoch++) {
     for await (const batch of shardBatches(data, settings.batchSize, shard)) {
       const t0 = performance.now();
-      const pooled = await tables.lookup(batch.sparse, batch.size);
-      const logits = model.forwardPooled(batch.dense, pooled, batch.size);
-      if (lossGrad.length !== batch.size) lossGrad = new Float32Array(batch.size);
-      const loss = backend.bceWithLogits(logits, batch.labels, lossGrad);
-      const embeddingGrads = model.backward(lossGrad);
-      denseOptimizer.step(params, step);
-      try {
-        await tables.update(embeddingGrads);
-      } catch (error) {
-        // A master failing over: the outcome of some rows' updates is unknown (the store never
-        // re-sends one); count them and go on, as the replica takes over within seconds.
-        if (!(error instanceof RedisStoreError && error.reason === 'unreachable')) throw error;
+      // A master failing over leaves some rows' updates with an unknown outcome (the store
+      // never re-sends one): the store backend reports them unconfirmed and training goes on,
+      // as the replica takes over within seconds.
+      const results = (await trainStep.run(batch, step)) as StoreBagUpdateResult[];
+      const unconfirmed = results.reduce((sum, r) => sum + (r.unconfirmedRows ?? 0), 0);
+      if (unconfirmed > 0) {
         unconfirmedUpdates++;
-        log(`step ${step + 1}: embedding update not confirmed (${error.message}); continuing`);
+        log(`step ${step + 1}: embedding updates of ${unconfirmed} rows not confirmed; continuing`);
       }
       trainSeconds += (performance.now() - t0) / 1000;
       step++;
       examples += batch.size;
-      losses.push(loss);
+      let loss: number | undefined;
+      if (
+        step % lossEvery === 0 ||
+        step === quarter ||
+        step === totalSteps - quarter ||
+        step === totalSteps
+      ) {
+        const window = await trainStep.takeLoss();
+        windows.push({ end: step, window });
+        loss = window.mean;
+      }
       progress.batch({
         step,
         epoch,
         examplesSeen: examples,
-        loss,
+        ...(loss === undefined ? {} : { loss }),
         examplesPerSecond: examples / trainSeconds,
       });
       if (scale.syncEvery > 0 && step % scale.syncEvery === 0 && step <= commonSteps) await sync();
     }
   }
+  if (trainStep.pendingLossSteps > 0)
+    windows.push({ end: step, window: await trainStep.takeLoss() });
+  trainStep.dispose();
   await sync();
   const wallSeconds = (performance.now() - start) / 1000;
   progress.stop();
-  const quarter = Math.max(1, Math.floor(losses.length / 4));
+  const lossOf = (from: number, to: number) => {
+    const inside = windows.filter((w) => w.end > from && w.end <= to);
+    const steps = inside.reduce((sum, w) => sum + w.window.steps, 0);
+    return steps === 0 ? Number.NaN : inside.reduce((sum, w) => sum + w.window.sum, 0) / steps;
+  };
   const stats: WorkerStats = {
     rank,
     steps: step,
@@ -226,19 +242,17 @@ export async function runWorker(options: WorkerOptions): Promise<DistributedResu
     examplesPerSecond: examples / wallSeconds,
     syncs: generation,
     unconfirmedUpdates,
-    lossFirstQuarter: mean(losses.slice(0, quarter)),
-    lossLastQuarter: mean(losses.slice(-quarter)),
+    lossFirstQuarter: lossOf(0, Math.min(quarter, step)),
+    lossLastQuarter: lossOf(Math.max(0, step - quarter), step),
   };
   await group.publish('stats', stats);
   await group.barrier('stats published');
   const perWorker = rank === 0 ? await group.collect<WorkerStats>('stats') : [];
   await group.leave();
   if (rank !== 0) return null;
-  const validation = await evaluateLogits(
-    backend,
+  const validation = await evaluate(
+    model,
     data.validationBatches(Math.max(settings.batchSize, 1024)),
-    async (batch) =>
-      model.forwardPooled(batch.dense, await tables.lookup(batch.sparse, batch.size), batch.size),
   );
   await group.removeKeys(PUBLISHED);
   const examplesSeen = perWorker.reduce((sum, w) => sum + w.examples, 0);

@@ -34,7 +34,7 @@ export async function saveCheckpoint(
   const tensors: Record<string, Tensor> = {};
   const params = model.denseParams();
   for (const [k, p] of params.entries()) {
-    tensors[p.name] = { dtype: 'F32', shape: p.shape, data: p.value };
+    tensors[p.name] = { dtype: 'F32', shape: p.shape, data: p.host };
     for (const [s, slot] of optimizer.state[k].entries()) {
       tensors[`optimizer.${p.name}.${s}`] = { dtype: 'F32', shape: p.shape, data: slot };
     }
@@ -102,9 +102,10 @@ export async function loadCheckpoint(
     into.set(tensor.data as Float32Array);
   };
   for (const [k, p] of params.entries()) {
-    take(p.name, p.value);
+    take(p.name, p.host);
     for (const [s, slot] of optimizer.state[k].entries()) take(`optimizer.${p.name}.${s}`, slot);
   }
+  model.uploadDense();
   const position = dense.tensors['train.position']?.data;
   if (!(position instanceof BigInt64Array) || position.length !== 4) {
     throw new Error(`checkpoint ${folder}: train.position is missing`);

@@ -1,4 +1,6 @@
-import type { DenseParam } from '../model/mlp.js';
+import type { Backend } from '@halfstep/backend';
+import { type DenseParam, uploadParam } from '../model/mlp.js';
+import { hostValuesOf } from '../model/tensors.js';
 
 /** The optimizers the app offers (the embedding tables use `@halfstep/optim`'s sparse form). */
 export const OPTIMIZERS = ['sgd', 'rowwise-adagrad', 'adam'] as const;
@@ -14,7 +16,9 @@ export interface OptimizerSettings {
 }
 
 /**
- * The optimizer of the dense MLP parameters, in float32 on the host. `sgd`:
+ * The optimizer of the dense MLP parameters, in float32 on the host (no backend kernel yet): it
+ * reads the gradients from the backend, updates the params' host copies and writes them back.
+ * `sgd`:
  * `w -= lr g`. `rowwise-adagrad` (dense layers get element-wise Adagrad, as DLRM uses
  * `torch.optim.Adagrad` for them): `s += g^2; w -= lr g / (sqrt(s) + eps)`. `adam`: PyTorch's Adam
  * (beta 0.9, 0.999): `m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
@@ -30,16 +34,29 @@ export class DenseOptimizer {
   ) {
     const slots = settings.name === 'sgd' ? 0 : settings.name === 'adam' ? 2 : 1;
     this.state = params.map((p) =>
-      Array.from({ length: slots }, () => new Float32Array(p.value.length)),
+      Array.from({ length: slots }, () => new Float32Array(p.host.length)),
     );
   }
 
-  /** Applies one update from every param's `grad` at optimizer step `step` (0 for the first). */
-  step(params: readonly DenseParam[], step: number): void {
+  /**
+   * Applies one update from every param's `grad` (read from `backend`) at optimizer step `step`
+   * (0 for the first) to its host values, and uploads them.
+   */
+  async step(backend: Backend, params: readonly DenseParam[], step: number): Promise<void> {
+    const grads = await hostValuesOf(
+      backend,
+      params.map((p) => p.grad),
+    );
+    this.apply(params, grads, step);
+    for (const p of params) uploadParam(backend, p);
+  }
+
+  /** The update itself, on host arrays: `params[k].host -= f(grads[k])`. */
+  apply(params: readonly DenseParam[], grads: readonly Float32Array[], step: number): void {
     const { name, lr } = this.settings;
     for (const [k, p] of params.entries()) {
-      const w = p.value;
-      const g = p.grad;
+      const w = p.host;
+      const g = grads[k];
       if (name === 'sgd') {
         for (let i = 0; i < w.length; i++) w[i] -= lr * g[i];
       } else if (name === 'rowwise-adagrad') {

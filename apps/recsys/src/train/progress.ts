@@ -26,16 +26,17 @@ export interface ProgressOptions {
 }
 
 /**
- * A progress display with examples/s and the running loss (exponential moving average of the
- * batch losses, weight 0.02), as a cli-progress bar when stdout is a terminal.
+ * A progress display with examples/s and the running loss (the mean batch loss of the last
+ * window the trainer read, see `BatchEvent.loss`), as a cli-progress bar when stdout is a
+ * terminal.
  */
 export function createProgress(options: ProgressOptions): Progress {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const label = options.label ? `[${options.label}] ` : '';
   if (options.quiet) return { batch() {}, log: write, stop() {} };
   let running = Number.NaN;
-  const smooth = (loss: number) => {
-    running = Number.isNaN(running) ? loss : 0.98 * running + 0.02 * loss;
+  const smooth = (loss: number | undefined) => {
+    if (loss !== undefined) running = loss;
     return running;
   };
   if (options.tty ?? process.stdout.isTTY) {

@@ -1,6 +1,8 @@
 import type { Backend } from '@halfstep/backend';
+import type { Batch } from '../data/batch.js';
 import type { DlrmConfig } from '../model/config.js';
 import { Dlrm } from '../model/dlrm.js';
+import type { EmbeddingTables } from '../model/embeddings.js';
 import { type Precision, precisionSpec } from '../model/precision.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { DataSource } from './data-source.js';
@@ -8,6 +10,7 @@ import { DenseOptimizer, type OptimizerSettings } from './dense-optimizer.js';
 import { evaluate, type Validation } from './evaluate.js';
 import { sparseOptimizer } from './optimizers.js';
 import { type CurvePoint, initialState, type TrainingState } from './state.js';
+import { TrainStep } from './step.js';
 
 /** Everything a training run needs. */
 export interface TrainOptions {
@@ -29,6 +32,8 @@ export interface TrainOptions {
   readonly checkpointEvery?: number;
   /** Stop (and checkpoint) after this many steps in total, as if interrupted. */
   readonly maxSteps?: number;
+  /** Read the training loss from the backend every this many steps (default 50; see `BatchEvent.loss`). */
+  readonly lossEvery?: number;
   /** Called after every training batch. */
   readonly onBatch?: (event: BatchEvent) => void;
   /** Called after every validation. */
@@ -42,8 +47,11 @@ export interface BatchEvent {
   readonly step: number;
   readonly epoch: number;
   readonly examplesSeen: number;
-  /** Mean training loss of this batch. */
-  readonly loss: number;
+  /**
+   * Mean training loss of the batches since the last event that had one: set every `lossEvery`
+   * steps and at the end of each epoch (the loss stays on the backend in between).
+   */
+  readonly loss?: number;
   /** Training examples per second so far (training steps only). */
   readonly examplesPerSecond: number;
 }
@@ -78,21 +86,23 @@ export interface TrainResult {
 }
 
 /**
- * A DLRM training run: forward, mean BCE with logits, backward, dense update (host, float32) and
- * the fused embedding update at step `step`, for every batch of every epoch in data order, with
+ * A DLRM training run: each step a {@link TrainStep} (forward, mean BCE with logits, backward,
+ * dense update (host, float32) and the fused embedding update at step `step`), for every batch of every epoch in data order, with
  * validation and checkpoints at the configured points. Deterministic: the same options give
  * bit-identical weights, including across an interruption and resume.
  */
 export class Trainer {
   #state: TrainingState = initialState();
   #resumedFrom = 0;
-  #lossGrad = new Float32Array(0);
+  readonly #step: TrainStep<EmbeddingTables>;
 
   private constructor(
     readonly options: TrainOptions,
     readonly model: Dlrm,
     readonly denseOptimizer: DenseOptimizer,
-  ) {}
+  ) {
+    this.#step = new TrainStep(model, denseOptimizer);
+  }
 
   /** Builds the model, and restores the latest checkpoint from `checkpointDir` when there is one. */
   static async create(options: TrainOptions): Promise<Trainer> {
@@ -144,17 +154,23 @@ export class Trainer {
     return { ...this.#state, curve: [...this.#state.curve] };
   }
 
-  /** One optimizer step on `batch`; returns its mean loss. */
-  trainStep(dense: Float32Array, sparse: Int32Array, labels: Float32Array, size: number): number {
-    const { model } = this;
-    const logits = model.forward(dense, sparse, size);
-    if (this.#lossGrad.length !== size) this.#lossGrad = new Float32Array(size);
-    const loss = model.backend.bceWithLogits(logits, labels, this.#lossGrad);
-    const embeddingGrads = model.backward(this.#lossGrad);
-    const params = model.denseParams();
-    this.denseOptimizer.step(params, this.#state.step);
-    model.embeddings.update(embeddingGrads);
-    return loss;
+  /**
+   * One optimizer step on `batch` (its loss is summed on the backend; `takeLoss` reads it).
+   * Rejects for a non-finite embedding gradient.
+   */
+  async trainStep(batch: Batch): Promise<void> {
+    await this.#step.run(batch, this.#state.step);
+  }
+
+  /** The mean training loss of the steps since the last call (one read from the backend). */
+  async takeLoss(): Promise<number> {
+    return (await this.#step.takeLoss()).mean;
+  }
+
+  /** Frees the model and the step's tensors. */
+  dispose(): void {
+    this.#step.dispose();
+    this.model.dispose();
   }
 
   /** Validates on the data's validation set and records the point on the curve. */
@@ -189,6 +205,7 @@ export class Trainer {
     const s = this.#state;
     const evalEvery = o.evalEvery ?? 0;
     const checkpointEvery = o.checkpointEvery ?? 0;
+    const lossEvery = Math.max(1, o.lossEvery ?? 50);
     let completed = true;
     outer: while (s.epoch < o.epochs) {
       if (s.batchInEpoch * o.batchSize < o.data.trainExamples) {
@@ -200,16 +217,18 @@ export class Trainer {
             break outer;
           }
           const t0 = performance.now();
-          const loss = this.trainStep(batch.dense, batch.sparse, batch.labels, batch.size);
+          await this.trainStep(batch);
           s.trainSeconds += (performance.now() - t0) / 1000;
           s.step++;
           s.batchInEpoch++;
           s.examplesSeen += batch.size;
+          const epochEnd = s.batchInEpoch * o.batchSize >= o.data.trainExamples;
+          const loss = s.step % lossEvery === 0 || epochEnd ? await this.takeLoss() : undefined;
           o.onBatch?.({
             step: s.step,
             epoch: s.epoch,
             examplesSeen: s.examplesSeen,
-            loss,
+            ...(loss === undefined ? {} : { loss }),
             examplesPerSecond: s.examplesSeen / s.trainSeconds,
           });
           if (evalEvery > 0 && s.step % evalEvery === 0) await this.validate();
@@ -244,7 +263,7 @@ export class Trainer {
       examplesPerSecond: s.trainSeconds > 0 ? s.examplesSeen / s.trainSeconds : 0,
       embeddingBytes: this.model.embeddings.weightBytes,
       embeddingStateBytes: this.model.embeddings.stateBytes,
-      denseBytes: this.model.denseParams().reduce((sum, p) => sum + p.value.byteLength, 0),
+      denseBytes: this.model.denseParams().reduce((sum, p) => sum + p.host.byteLength, 0),
       validation: last
         ? { logloss: last.logloss, auc: last.auc, accuracy: last.accuracy, examples: last.examples }
         : nan,

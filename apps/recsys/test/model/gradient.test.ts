@@ -29,15 +29,17 @@ async function setup() {
     .value!;
   const toLayers = (mlp: Dlrm['bottom']) =>
     mlp.layers.map((l) => ({
-      w: Float64Array.from(l.weight.value),
-      b: Float64Array.from(l.bias.value),
+      w: Float64Array.from(l.weight.host),
+      b: Float64Array.from(l.bias.host),
       inputs: l.inputs,
       outputs: l.outputs,
     }));
   const ref: ReferenceParams = {
     bottom: toLayers(model.bottom),
     top: toLayers(model.top),
-    tables: sizes.map((_, t) => Float64Array.from(model.embeddings.readTable(t))),
+    tables: await Promise.all(
+      sizes.map(async (_, t) => Float64Array.from(await model.embeddings.readTable(t))),
+    ),
     dim: 4,
   };
   return { model, batch, ref };
@@ -46,7 +48,10 @@ async function setup() {
 describe('DLRM gradient check (float64 finite differences)', () => {
   it('forward matches the float64 reference', async () => {
     const { model, batch, ref } = await setup();
-    const logits = model.forward(batch.dense, batch.sparse, batch.size);
+    const logits = await model.backend.read(
+      await model.forward(batch.dense, batch.sparse, batch.size),
+    );
+    model.embeddings.release();
     for (let b = 0; b < batch.size; b++) {
       const expected = referenceLogit(
         ref,
@@ -59,10 +64,11 @@ describe('DLRM gradient check (float64 finite differences)', () => {
 
   it('dense and embedding gradients match finite differences', async () => {
     const { model, batch, ref } = await setup();
-    const logits = model.forward(batch.dense, batch.sparse, batch.size);
-    const gradLogits = new Float32Array(batch.size);
-    model.backend.bceWithLogits(logits, batch.labels, gradLogits);
-    const embeddingGrads = model.backward(gradLogits);
+    const { backend } = model;
+    const logits = await model.forward(batch.dense, batch.sparse, batch.size);
+    const gradLogits = backend.tensor(batch.size);
+    backend.bceWithLogits(logits, backend.tensor(batch.labels), backend.tensor(1), gradLogits);
+    const embeddingGrads = await model.backward(gradLogits);
     const loss = () => referenceLoss(ref, batch.dense, batch.sparse, batch.labels);
     const numeric = (values: Float64Array, i: number) => {
       const saved = values[i];
@@ -88,10 +94,11 @@ describe('DLRM gradient check (float64 finite differences)', () => {
       ...model.top.layers.map((l, k) => [l, ref.top[k]] as const),
     ];
     for (const [layer, r] of layerPairs) {
-      const stride = layer.weight.value.length > 400 ? 7 : 1;
-      for (let i = 0; i < layer.weight.value.length; i += stride)
-        check(layer.weight.grad[i], r.w, i);
-      for (let i = 0; i < layer.bias.value.length; i++) check(layer.bias.grad[i], r.b, i);
+      const weightGrad = await backend.read(layer.weight.grad);
+      const biasGrad = await backend.read(layer.bias.grad);
+      const stride = weightGrad.length > 400 ? 7 : 1;
+      for (let i = 0; i < weightGrad.length; i += stride) check(weightGrad[i], r.w, i);
+      for (let i = 0; i < biasGrad.length; i++) check(biasGrad[i], r.b, i);
     }
     // Embedding rows: the gradient of a row is the sum of its bags' pooled gradients.
     const dim = 4;

@@ -94,7 +94,7 @@ describe('one worker on the memory store', () => {
           `C${t + 1}`,
           Int32Array.from({ length: data.tableSizes[t] }, (_, i) => i),
         );
-        expect(rows).toEqual(trainer.model.embeddings.readTable(t));
+        expect(rows).toEqual(await trainer.model.embeddings.readTable(t));
       }
       await store.close();
     }, 60_000);

@@ -31,9 +31,12 @@ async function train(backend: string) {
     seed: 3,
   });
   const result = await trainer.run();
-  const weights = trainer.model.denseParams().map((p) => Array.from(p.value));
-  const tables = trainer.model.embeddings.collection.handles.map((h) =>
-    Buffer.from(trainer.model.embeddings.collection.backend.exportTable(h).weights),
+  const weights = trainer.model.denseParams().map((p) => Array.from(p.host));
+  const { collection } = trainer.model.embeddings;
+  const tables = await Promise.all(
+    collection.handles.map(async (h) =>
+      Buffer.from((await collection.backend.exportTable(h)).weights),
+    ),
   );
   return { result, weights, tables };
 }

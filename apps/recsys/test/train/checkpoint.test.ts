@@ -45,16 +45,19 @@ async function options(
 }
 
 /** Every trained value, as raw bytes: dense weights, dense optimizer state, table weights and state. */
-function snapshot(trainer: Trainer): Buffer[] {
+async function snapshot(trainer: Trainer): Promise<Buffer[]> {
   const { model, denseOptimizer } = trainer;
   const collection = model.embeddings.collection;
+  const { backend } = collection;
+  const tables = await Promise.all(collection.handles.map((h) => backend.exportTable(h)));
   return [
-    ...model.denseParams().map((p) => Buffer.from(p.value.buffer.slice(0))),
+    ...model.denseParams().map((p) => Buffer.from(p.host.buffer.slice(0))),
+    // The backend's copy of the dense values must match the host's.
+    ...(await Promise.all(model.denseParams().map((p) => backend.read(p.value)))).map((v) =>
+      Buffer.from(v.buffer.slice(0)),
+    ),
     ...denseOptimizer.state.flat().map((s) => Buffer.from(s.buffer.slice(0))),
-    ...collection.handles.flatMap((h) => {
-      const data = collection.backend.exportTable(h);
-      return [Buffer.from(data.weights), Buffer.from(data.state)];
-    }),
+    ...tables.flatMap((data) => [Buffer.from(data.weights), Buffer.from(data.state)]),
   ];
 }
 
@@ -98,8 +101,8 @@ describe('checkpoint and resume', () => {
       expect(result.curve.map((p) => [p.step, p.logloss])).toEqual(
         expected.curve.map((p) => [p.step, p.logloss]),
       );
-      const a = snapshot(whole);
-      const b = snapshot(resumed);
+      const a = await snapshot(whole);
+      const b = await snapshot(resumed);
       expect(b.length).toBe(a.length);
       for (let i = 0; i < a.length; i++) expect(b[i].equals(a[i]), `tensor ${i}`).toBe(true);
     },

@@ -1,7 +1,10 @@
 /**
  * The live demo's model: logistic regression over an embedding bag, trained with plain SGD through
- * the `@halfstep/backend` kernels, one table per storage arm, all arms on the same data. On WebGPU
- * the embedding-bag forward and the fused backward + SGD + rounded store run on the GPU.
+ * an `@halfstep/embedding` collection, one table per storage arm, all arms on the same data. The
+ * same code runs on every backend: the tables and the pooled outputs live on it (on WebGPU the
+ * embedding-bag forward and the fused backward + SGD + rounded store run on the GPU); the pooled
+ * outputs are read back for the logits and the loss, which the host computes in float64 so that
+ * every backend draws the same curves, bit for bit.
  *
  * Data: a planted table W* (rows x dim, N(0, truthStd^2)); a sample is `bag` row indices drawn
  * uniformly; its logit is the sum of the pooled (summed) rows' elements; its label is 1 with
@@ -10,16 +13,15 @@
 import {
   type Backend,
   type BagInput,
-  type BagUpdate,
   createBackend,
   type RoundingMode,
   registerBackend,
   type StorageName,
-  type TableHandle,
 } from '@halfstep/backend';
 import { jsBackend } from '@halfstep/backend-js';
 import { WasmBackend, wasmBackend } from '@halfstep/backend-wasm';
 import { WebGpuBackend, webgpuBackend } from '@halfstep/backend-webgpu';
+import { createEmbeddingBagCollection } from '@halfstep/embedding';
 import { sgd } from '@halfstep/optim';
 import { createEngine, type RandomEngine } from '@halfstep/rng';
 
@@ -107,29 +109,6 @@ export async function probeBackends(): Promise<BackendStatus[]> {
   return statuses;
 }
 
-/** The embedding-bag kernels the demo calls: the GPU versions on WebGPU, the CPU ones elsewhere. */
-interface BagKernels {
-  /** On the GPU: the embedding-bag forward and the fused update of every table. */
-  readonly onGpu: boolean;
-  forward(table: TableHandle, input: BagInput): Promise<Float32Array>;
-  backward(updates: readonly BagUpdate[]): Promise<unknown>;
-}
-
-function bagKernels(backend: Backend, tables: readonly TableHandle[]): BagKernels {
-  if (backend instanceof WebGpuBackend) {
-    return {
-      onGpu: tables.every((table) => WebGpuBackend.runsOnGpu(table)),
-      forward: (table, input) => backend.embeddingBagForwardAsync(table, input, 'sum'),
-      backward: (updates) => backend.embeddingBagBackwardAsync(updates),
-    };
-  }
-  return {
-    onGpu: false,
-    forward: async (table, input) => backend.embeddingBagForward(table, input, 'sum'),
-    backward: async (updates) => backend.embeddingBagBackward(updates),
-  };
-}
-
 /** A batch of samples: the bag input and a label per sample. */
 interface Batch {
   readonly input: BagInput;
@@ -200,71 +179,75 @@ export async function startDemo(
     options,
     options.evalSamples,
   );
-  const tables: TableHandle[] = arms.map((arm, index) =>
-    backend.createTable({
+  const collection = await createEmbeddingBagCollection(
+    arms.map((arm) => ({
       name: arm.label,
-      index,
       rows,
       dim,
       storage: arm.storage,
       rounding: arm.rounding,
+      pooling: 'sum' as const,
       optimizer: sgd({ lr }),
-      seed: BigInt(seed),
-    }),
+    })),
+    { seed: BigInt(seed), backend },
   );
   const initRandom = createEngine('xoshiro128++', seed + 3);
   const init = new Float32Array(rows * dim).map(() => options.initStd * gaussian(initRandom));
-  for (const table of tables) backend.writeRows(table, init);
-  const kernels = bagKernels(backend, tables);
+  for (let a = 0; a < arms.length; a++) collection.writeRows(a, init);
   // Every arm sees the same batches.
   const stream = createEngine('xoshiro128++', seed + 2);
 
-  /** The mean log loss of `table` on `data`; writes each sample's logit into `logits`. */
-  const logLoss = async (table: TableHandle, data: Batch, logits: Float32Array) => {
-    const pooled = await kernels.forward(table, data.input);
-    let sum = 0;
-    for (let s = 0; s < data.labels.length; s++) {
-      let z = 0;
-      for (let j = 0; j < dim; j++) z += pooled[s * dim + j];
-      logits[s] = z;
-      // log(1 + e^-|z|) + max(z, 0) - y z: stable binary cross-entropy.
-      sum += Math.log1p(Math.exp(-Math.abs(z))) + Math.max(z, 0) - data.labels[s] * z;
-    }
-    return sum / data.labels.length;
+  /**
+   * Pools `data` in every arm's table (one forward of the collection) and reads the outputs back;
+   * writes each arm's logits (the sum of the pooled row) into `logits[a]` and returns the mean
+   * log losses and the forward (for its backward, or to release).
+   */
+  const forward = async (data: Batch, logits: readonly Float32Array[]) => {
+    const pass = collection.forward(arms.map(() => data.input));
+    const pooled = await pass.read();
+    const losses = pooled.map((values, a) => {
+      let sum = 0;
+      for (let s = 0; s < data.labels.length; s++) {
+        let z = 0;
+        for (let j = 0; j < dim; j++) z += values[s * dim + j];
+        logits[a][s] = z;
+        // log(1 + e^-|z|) + max(z, 0) - y z: stable binary cross-entropy.
+        sum += Math.log1p(Math.exp(-Math.abs(z))) + Math.max(z, 0) - data.labels[s] * z;
+      }
+      return sum / data.labels.length;
+    });
+    return { pass, losses };
   };
-  const evalLogits = new Float32Array(options.evalSamples);
+  const evalLogits = arms.map(() => new Float32Array(options.evalSamples));
   const evaluate = async () => {
-    const losses: number[] = [];
-    for (const table of tables) losses.push(await logLoss(table, evalSet, evalLogits));
+    const { pass, losses } = await forward(evalSet, evalLogits);
+    pass.release();
     return losses;
   };
-  const logits = new Float32Array(batch);
-  const gradOutputs = tables.map(() => new Float32Array(batch * dim));
+  const logits = arms.map(() => new Float32Array(batch));
+  const gradOutputs = arms.map(() => new Float32Array(batch * dim));
 
   let step = 0;
   const initial = await evaluate();
   const run: DemoRun = {
     backend: name,
     detail: describeBackend(backend),
-    onGpu: kernels.onGpu,
+    onGpu: backend.name === 'webgpu',
     arms,
-    weightBytes: tables.map((t) => t.weightBytes),
+    weightBytes: collection.handles.map((t) => t.weightBytes),
     steps: [0],
     losses: initial.map((loss) => [loss]),
     async step() {
       const data = sampleBatch(stream, truth, options, batch);
-      const updates: BagUpdate[] = [];
-      for (const [a, table] of tables.entries()) {
-        await logLoss(table, data, logits);
-        const gradOutput = gradOutputs[a];
+      const { pass } = await forward(data, logits);
+      for (const [a, gradOutput] of gradOutputs.entries()) {
         for (let s = 0; s < batch; s++) {
-          const g = (1 / (1 + Math.exp(-logits[s])) - data.labels[s]) / batch;
+          const g = (1 / (1 + Math.exp(-logits[a][s])) - data.labels[s]) / batch;
           gradOutput.fill(g, s * dim, (s + 1) * dim);
         }
-        updates.push({ table, input: data.input, pooling: 'sum', gradOutput, step });
       }
       // One call updates every arm (on WebGPU: one submission).
-      await kernels.backward(updates);
+      await collection.backward(pass, gradOutputs);
       step++;
       if (step % evalEvery === 0) {
         const losses = await evaluate();
@@ -275,6 +258,7 @@ export async function startDemo(
       }
     },
     dispose() {
+      collection.dispose();
       backend.dispose();
     },
   };
