@@ -100,7 +100,7 @@ export interface BagUpdate {
   /** The optimizer step (0 for the first update): selects the random bits and Adam's scalars. */
   readonly step: number;
   /** Default 'error'. */
-  readonly nonFinite?: NonFinitePolicy;
+  readonly nonFinite?: NonFinitePolicy | undefined;
 }
 
 /** What a fused backward did, per table. */
@@ -134,11 +134,12 @@ export interface MatmulArgs {
 }
 
 /**
- * Traffic between the host (JavaScript) and the backend's memory since the backend was created.
- * On the JS backend nothing crosses (all three stay 0 except copies into and out of tensors and
- * tables, counted as uploads and downloads); on WASM uploads and downloads are copies into and
- * out of linear memory and submissions are hand-offs to worker threads; on WebGPU they are
- * buffer writes, buffer reads and queue submissions.
+ * Traffic between the host (JavaScript arrays) and the backend's memory since the backend was
+ * created. Uploads are copies of host arrays into tensors, tables and (on a device) batches;
+ * downloads are reads, exports and (on a device) step results; submissions are GPU queue
+ * submissions (WebGPU), hand-offs to worker threads (WASM) or store calls (a table store), and
+ * stay 0 on the JS backend. The JS and WASM backends count what the JS backend counts: their
+ * copies into WASM linear memory inside a kernel call are not traffic.
  */
 export interface BackendStats {
   /** Bytes copied from host arrays into backend memory (tensors, tables, batches). */
