@@ -27,31 +27,31 @@ export class EmbeddingBag {
 
   /** The table's name (errors, checkpoints). */
   get name(): string {
-    return this.#collection.configs[0].name;
+    return this.#collection.configs[0]!.name;
   }
   /** Rows of the table. */
   get rows(): number {
-    return this.#collection.configs[0].rows;
+    return this.#collection.configs[0]!.rows;
   }
   /** Width of a row. */
   get dim(): number {
-    return this.#collection.configs[0].dim;
+    return this.#collection.configs[0]!.dim;
   }
   /** Storage format of the weights. */
   get storage(): StorageName {
-    return this.#collection.configs[0].storage;
+    return this.#collection.configs[0]!.storage;
   }
   /** Rounding of the weights' stores (float32 storage stores exactly). */
   get rounding(): RoundingMode {
-    return this.#collection.configs[0].rounding;
+    return this.#collection.configs[0]!.rounding;
   }
   /** How a bag pools its rows. */
   get pooling(): Pooling {
-    return this.#collection.configs[0].pooling;
+    return this.#collection.configs[0]!.pooling;
   }
   /** The optimizer updating the rows. */
   get optimizer(): SparseOptimizer {
-    return this.#collection.configs[0].optimizer;
+    return this.#collection.configs[0]!.optimizer;
   }
   /** The backend running the kernels. */
   get backend(): Backend {
@@ -109,7 +109,7 @@ export class EmbeddingBag {
     gradOutput: Float32Array | Tensor,
   ): StepResult<BagUpdateResult> {
     const results = this.#collection.backward(forward, [gradOutput]);
-    return new StepResult(async () => (await results)[0]);
+    return new StepResult(async () => (await results)[0]!);
   }
 
   /** The decoded float32 values of `rows` (all by default), rows x dim. */

@@ -5,7 +5,7 @@ import type { ResolvedTableConfig } from './config.js';
 export interface BagBatch {
   readonly indices: Int32Array | ArrayLike<number>;
   readonly offsets: Int32Array | ArrayLike<number>;
-  readonly perSampleWeights?: Float32Array;
+  readonly perSampleWeights?: Float32Array | undefined;
 }
 
 /**
@@ -26,7 +26,7 @@ export function checkedBagInputs(
     );
   }
   return batches.map((batch, t) => {
-    const c = configs[t];
+    const c = configs[t]!;
     const indices = Int32Array.from(toIndices(c.name, c.rows, batch.indices));
     const offsets = Int32Array.from(toOffsets(c.name, batch.offsets));
     const perSampleWeights =

@@ -138,8 +138,8 @@ export class EmbeddingBagCollection {
     this.#live();
     const inputs = checkedBagInputs(this.configs, batches);
     const outputs = inputs.map((input, t) => {
-      const out = this.#pool.take(input.offsets.length * this.configs[t].dim);
-      this.backend.embeddingBagForward(this.handles[t], input, this.configs[t].pooling, out);
+      const out = this.#pool.take(input.offsets.length * this.configs[t]!.dim);
+      this.backend.embeddingBagForward(this.handles[t]!, input, this.configs[t]!.pooling, out);
       return out;
     });
     const forward = new EmbeddingForward(
@@ -189,33 +189,33 @@ export class EmbeddingBagCollection {
       const g = gradOutputs[t];
       let gradOutput: Tensor;
       if (g instanceof Float32Array) {
-        const expected = input.offsets.length * this.configs[t].dim;
+        const expected = input.offsets.length * this.configs[t]!.dim;
         if (g.length !== expected) {
           throw new BadInputError(
-            this.configs[t].name,
+            this.configs[t]!.name,
             'gradOutput',
             -1,
             g.length,
-            `gradOutput: expected ${input.offsets.length} bags x ${this.configs[t].dim} = ${expected} values, got ${g.length}`,
+            `gradOutput: expected ${input.offsets.length} bags x ${this.configs[t]!.dim} = ${expected} values, got ${g.length}`,
           );
         }
         gradOutput = this.#pool.take(g.length);
         uploaded.push(gradOutput);
       } else gradOutput = g;
       return {
-        table: this.handles[t],
+        table: this.handles[t]!,
         input,
-        pooling: this.configs[t].pooling,
+        pooling: this.configs[t]!.pooling,
         gradOutput,
         step: this.#step,
-        nonFinite: this.configs[t].nonFinite,
+        nonFinite: this.configs[t]!.nonFinite,
       };
     });
     let results: StepResult<BagUpdateResult[]>;
     try {
       for (let t = 0; t < updates.length; t++) {
         const g = gradOutputs[t];
-        if (g instanceof Float32Array) this.backend.write(updates[t].gradOutput, g);
+        if (g instanceof Float32Array) this.backend.write(updates[t]!.gradOutput, g);
       }
       results = this.backend.embeddingBagBackward(updates);
     } finally {
@@ -231,7 +231,7 @@ export class EmbeddingBagCollection {
   readRows(table: number | string, rows?: Int32Array | ArrayLike<number>): Promise<Float32Array> {
     this.#live();
     const t = this.tableIndex(table);
-    return this.backend.readRows(this.handles[t], this.#rowIds(t, rows));
+    return this.backend.readRows(this.handles[t]!, this.#rowIds(t, rows));
   }
 
   /**
@@ -246,13 +246,13 @@ export class EmbeddingBagCollection {
         `readRowsSync: backend "${this.backend.name}" reads asynchronously; use readRows()`,
       );
     }
-    return this.backend.readRowsSync(this.handles[t], this.#rowIds(t, rows));
+    return this.backend.readRowsSync(this.handles[t]!, this.#rowIds(t, rows));
   }
 
   #rowIds(t: number, rows: Int32Array | ArrayLike<number> | undefined): Int32Array | undefined {
     return rows === undefined
       ? undefined
-      : toIndices(this.configs[t].name, this.configs[t].rows, rows);
+      : toIndices(this.configs[t]!.name, this.configs[t]!.rows, rows);
   }
 
   /** Stores float32 values into rows of a table (rounded to nearest-even). */
@@ -263,7 +263,7 @@ export class EmbeddingBagCollection {
   ): void {
     this.#live();
     const t = this.tableIndex(table);
-    this.backend.writeRows(this.handles[t], values, this.#rowIds(t, rows));
+    this.backend.writeRows(this.handles[t]!, values, this.#rowIds(t, rows));
   }
 
   /**

@@ -16,26 +16,26 @@ export interface TableConfig {
   readonly rows: number;
   readonly dim: number;
   /** Storage of the weights. Default 'float16'. */
-  readonly storage?: StorageName;
+  readonly storage?: StorageName | undefined;
   /** Default 'stochastic' (float32 storage ignores it: float32 math stores exactly). */
-  readonly rounding?: RoundingMode;
+  readonly rounding?: RoundingMode | undefined;
   /** Default 'sum'. */
-  readonly pooling?: Pooling;
+  readonly pooling?: Pooling | undefined;
   readonly optimizer: SparseOptimizer;
   /** Default `{ uniform: 1 / sqrt(dim) }`. */
-  readonly init?: Init;
+  readonly init?: Init | undefined;
   /** Name in error messages and checkpoints; default "table{t}" ("embedding" for a single bag). */
-  readonly name?: string;
+  readonly name?: string | undefined;
   /** Non-finite gradients: 'error' (default; nothing is written) or 'skip-rows'. */
-  readonly nonFinite?: NonFinitePolicy;
+  readonly nonFinite?: NonFinitePolicy | undefined;
 }
 
 /** Options shared by a collection's tables. */
 export interface CollectionOptions {
   /** Key of every counter-based random bit (stochastic rounding, init). Default 0. */
-  readonly seed?: number | bigint;
+  readonly seed?: number | bigint | undefined;
   /** A backend instance, or a registered backend's name. Default "js". */
-  readonly backend?: Backend | string;
+  readonly backend?: Backend | string | undefined;
 }
 
 /** The configuration of `createEmbeddingBag`: one table plus the collection options. */

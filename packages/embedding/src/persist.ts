@@ -97,7 +97,7 @@ export async function saveCheckpoint(path: string, collection: CheckpointedTable
     collection.handles.map((h) => collection.backend.exportTable(h)),
   );
   collection.configs.forEach((c, t) => {
-    const data: TableData = exported[t];
+    const data: TableData = exported[t]!;
     const dtype = DTYPE_OF[c.storage];
     tensors[`${c.name}.weight`] = {
       dtype,
@@ -175,7 +175,7 @@ export async function loadCheckpoint(
     );
   }
   const imports: TableData[] = collection.configs.map((c, t) => {
-    const rec = records[t];
+    const rec = records[t]!;
     for (const key of ['name', 'rows', 'dim', 'storage'] as const) {
       if (rec?.[key] !== c[key]) {
         throw new CheckpointMismatchError(
@@ -232,6 +232,6 @@ export async function loadCheckpoint(
     return { weights: bytesOf(weight), state };
   });
   for (let t = 0; t < imports.length; t++)
-    collection.backend.importTable(collection.handles[t], imports[t]);
+    collection.backend.importTable(collection.handles[t]!, imports[t]!);
   return step;
 }

@@ -25,8 +25,8 @@ async function expectSameBytes(a: EmbeddingBagCollection, b: EmbeddingBagCollect
   const [x, y] = [await tableBytes(a), await tableBytes(b)];
   expect(x.length).toBe(y.length);
   for (let t = 0; t < x.length; t++) {
-    expect(Buffer.compare(x[t].weights, y[t].weights)).toBe(0);
-    expect(Buffer.compare(x[t].state, y[t].state)).toBe(0);
+    expect(Buffer.compare(x[t]!.weights, y[t]!.weights)).toBe(0);
+    expect(Buffer.compare(x[t]!.state, y[t]!.state)).toBe(0);
   }
 }
 
@@ -297,7 +297,7 @@ describe('forward contexts', () => {
     expect(bag.step).toBe(1);
     expect([...(await bag.readRows())]).toEqual([...after]);
     // A stale forward can still be read (its outputs are the pooling at step 0) and released.
-    expect((await stale.read())[0].length).toBe(8);
+    expect((await stale.read())[0]!.length).toBe(8);
     stale.release();
     expect(stale.consumed).toBe(true);
   });
@@ -365,7 +365,7 @@ describe('forward contexts', () => {
     // And the tables did train (the comparison is not between two untouched tables).
     const untouched = await createEmbeddingBagCollection(configs, { seed: 8 });
     const [x, y] = [await tableBytes(withEval), await tableBytes(untouched)];
-    expect(Buffer.compare(x[0].weights, y[0].weights)).not.toBe(0);
+    expect(Buffer.compare(x[0]!.weights, y[0]!.weights)).not.toBe(0);
   });
 
   it('a gradient given as a tensor trains exactly like the same host array', async () => {
@@ -551,7 +551,7 @@ describe('collection', () => {
     );
     expect(collection.step).toBe(0);
     const after = await tableBytes(collection);
-    for (let t = 0; t < 2; t++) expect(Buffer.compare(after[t].weights, before[t].weights)).toBe(0);
+    for (let t = 0; t < 2; t++) expect(Buffer.compare(after[t]!.weights, before[t]!.weights)).toBe(0);
   });
 
   it('a forward made before load() cannot train after it, even at the same step', async () => {

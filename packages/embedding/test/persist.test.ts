@@ -44,7 +44,7 @@ async function train(c: EmbeddingBagCollection, rnd: () => number, steps: number
 }
 
 const bytes = (c: EmbeddingBagCollection) =>
-  Promise.all([0, 1].map((t) => c.backend.exportTable(c.handles[t])));
+  Promise.all([0, 1].map((t) => c.backend.exportTable(c.handles[t]!)));
 
 describe('checkpoints', () => {
   const optimizers: Array<[string, () => SparseOptimizer]> = [
@@ -71,8 +71,8 @@ describe('checkpoints', () => {
       expect(resumed.step).toBe(20);
       const [x, y] = [await bytes(straight), await bytes(resumed)];
       for (let t = 0; t < 2; t++) {
-        expect(Buffer.compare(x[t].weights, y[t].weights)).toBe(0);
-        expect(Buffer.compare(x[t].state, y[t].state)).toBe(0);
+        expect(Buffer.compare(x[t]!.weights, y[t]!.weights)).toBe(0);
+        expect(Buffer.compare(x[t]!.state, y[t]!.state)).toBe(0);
       }
     });
   }
@@ -120,7 +120,7 @@ describe('checkpoints', () => {
     copy[11] = 0x7b;
     writeFileSync(garbled, copy);
     await expect(c.load(garbled)).rejects.toThrow(CheckpointError);
-    expect(Buffer.compare((await bytes(c))[0].weights, before[0].weights)).toBe(0);
+    expect(Buffer.compare((await bytes(c))[0]!.weights, before[0]!.weights)).toBe(0);
   });
 
   it('a checkpoint of other tables is refused with what differs', async () => {

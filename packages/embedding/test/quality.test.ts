@@ -39,7 +39,7 @@ function sample(rnd: () => number, planted: Float64Array | null, n: number) {
 function logit(table: ArrayLike<number>, indices: Int32Array, x: Float32Array, b: number): number {
   let z = 0;
   for (let i = b * BAG; i < (b + 1) * BAG; i++) {
-    for (let c = 0; c < DIM; c++) z += x[b * DIM + c] * table[indices[i] * DIM + c];
+    for (let c = 0; c < DIM; c++) z += x[b * DIM + c]! * table[indices[i]! * DIM + c]!;
   }
   return z;
 }
@@ -53,7 +53,7 @@ function loss(
   let sum = 0;
   for (let b = 0; b < n; b++) {
     const z = logit(table, data.indices, data.x, b);
-    sum += Math.max(z, 0) - z * data.y[b] + Math.log1p(Math.exp(-Math.abs(z)));
+    sum += Math.max(z, 0) - z * data.y[b]! + Math.log1p(Math.exp(-Math.abs(z)));
   }
   return sum / n;
 }
@@ -83,9 +83,9 @@ async function run(
     const [pooled] = await forward.read();
     for (let b = 0; b < BATCH; b++) {
       let z = 0;
-      for (let c = 0; c < DIM; c++) z += x[b * DIM + c] * pooled[b * DIM + c];
-      const d = (1 / (1 + Math.exp(-z)) - y[b]) / BATCH;
-      for (let c = 0; c < DIM; c++) grad[b * DIM + c] = d * x[b * DIM + c];
+      for (let c = 0; c < DIM; c++) z += x[b * DIM + c]! * pooled[b * DIM + c]!;
+      const d = (1 / (1 + Math.exp(-z)) - y[b]!) / BATCH;
+      for (let c = 0; c < DIM; c++) grad[b * DIM + c] = d * x[b * DIM + c]!;
     }
     await bag.backward(forward, grad);
   }
@@ -103,7 +103,7 @@ describe('quality on a convex problem', () => {
     // Start near, not at, the solution, on values that float16 represents exactly.
     const init = new Float32Array(ROWS * DIM);
     for (let i = 0; i < init.length; i++)
-      init[i] = Math.round((planted[i] + (rnd() * 2 - 1) * PERTURB) * 4096) / 4096;
+      init[i] = Math.round((planted[i]! + (rnd() * 2 - 1) * PERTURB) * 4096) / 4096;
     const evalSet = sample(lcg(99), planted, 4000);
     const initial = loss(init, evalSet);
     const f32 = await run('float32', 'nearest-even', init, planted, evalSet);

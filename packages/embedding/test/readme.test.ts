@@ -32,11 +32,11 @@ function codeBlocks(markdown: string): Block[] {
   const lines = markdown.split('\n');
   const blocks: Block[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const open = /^(`{3,})\s*([\w-]*)/.exec(lines[i]);
+    const open = /^(`{3,})\s*([\w-]*)/.exec(lines[i]!);
     if (!open) continue;
     const start = i + 1;
     let end = start;
-    while (end < lines.length && !lines[end].startsWith(open[1])) end++;
+    while (end < lines.length && !lines[end]!.startsWith(open[1]!)) end++;
     if (end === lines.length) throw new Error(`README line ${i + 1}: unclosed code block`);
     blocks.push({ lang: open[2], line: start + 1, code: lines.slice(start, end).join('\n') });
     i = end;

@@ -81,8 +81,8 @@ describe('the collection on a store backend (memory store)', () => {
       const r1 = await reference.backward(f1, grads);
       const r2 = (await stored.backward(f2, grads)) as StoreBagUpdateResult[];
       for (let t = 0; t < tables.length; t++) {
-        expect(r2[t].updatedRows).toBe(r1[t].updatedRows);
-        expect(r2[t].acknowledgedRows).toBe(r1[t].updatedRows);
+        expect(r2[t]!.updatedRows).toBe(r1[t]!.updatedRows);
+        expect(r2[t]!.acknowledgedRows).toBe(r1[t]!.updatedRows);
       }
     }
     for (let t = 0; t < tables.length; t++) {
@@ -92,7 +92,7 @@ describe('the collection on a store backend (memory store)', () => {
       expect(new Uint32Array(b.buffer)).toEqual(new Uint32Array(a.buffer));
     }
     // Something did change: the tables are not at their initial values.
-    const h = stored.handles[0];
+    const h = stored.handles[0]!;
     const init = initialRows({ ...h, init: { uniform: 1 / Math.sqrt(h.dim) } }, 0, 50);
     expect(await stored.readRows(0)).not.toEqual(init);
   });
@@ -112,8 +112,8 @@ describe('the collection on a store backend (memory store)', () => {
     const grad = Float32Array.of(0.5, 0.25, Number.NaN, 1, 0.125, -0.5);
     const r1 = await reference.backward(reference.forward(batches), [grad]);
     const r2 = await stored.backward(stored.forward(batches), [grad]);
-    expect(r2[0]).toEqual({ ...r1[0], acknowledgedRows: r1[0].updatedRows, unconfirmedRows: 0 });
-    expect(r2[0].skippedRows).toBe(1);
+    expect(r2[0]).toEqual({ ...r1[0], acknowledgedRows: r1[0]!.updatedRows, unconfirmedRows: 0 });
+    expect(r2[0]!.skippedRows).toBe(1);
     expect(await stored.readRows(0)).toEqual(reference.readRowsSync(0));
   });
 
@@ -141,8 +141,8 @@ describe('the collection on a store backend (memory store)', () => {
 
   it('attaches to existing tables and rejects a mismatch naming the table and field', async () => {
     const store = await createMemoryTableStore();
-    const a = await storeCollection([tables[0]], 1, { store });
-    const b = await storeCollection([tables[0]], 1, { store });
+    const a = await storeCollection([tables[0]!], 1, { store });
+    const b = await storeCollection([tables[0]!], 1, { store });
     expect(await b.readRows(0)).toEqual(await a.readRows(0));
     await expect(storeCollection([{ ...tables[0], dim: 9 }], 1, { store })).rejects.toThrow(
       TableMismatchError,
@@ -166,11 +166,11 @@ describe('the collection on a store backend (memory store)', () => {
       },
       close: () => memory.close(),
     };
-    const c = await storeCollection([tables[3]], 0, { store, worker: 2, workers: 3 });
+    const c = await storeCollection([tables[3]!], 0, { store, worker: 2, workers: 3 });
     for (let k = 0; k < 2; k++)
       await c.backward(c.forward([{ indices: [1], offsets: [0] }]), [new Float32Array(3)]);
     expect(steps).toEqual([2, 5]);
-    await expect(storeCollection([tables[3]], 0, { worker: 3, workers: 3 })).rejects.toThrow(
+    await expect(storeCollection([tables[3]!], 0, { worker: 3, workers: 3 })).rejects.toThrow(
       /worker must be an integer in \[0, 3\)/,
     );
   });
@@ -187,7 +187,7 @@ describe('the collection on a store backend (memory store)', () => {
         memory.applyGradients(table, rows, gradients, step),
       close: () => memory.close(),
     };
-    const c = await storeCollection([tables[3]], 0, { store });
+    const c = await storeCollection([tables[3]!], 0, { store });
     fail = true;
     const f = c.forward([{ indices: [1], offsets: [0] }]);
     await expect(f.read()).rejects.toThrow('connection lost');
@@ -209,7 +209,7 @@ describe('the collection on a store backend (memory store)', () => {
       close: () => memory.close(),
       outcomeUnknown: (error) => error instanceof Error && error.message === 'master failing over',
     };
-    const c = await storeCollection([tables[3]], 0, { store });
+    const c = await storeCollection([tables[3]!], 0, { store });
     const batches = [{ indices: [1, 2, 2], offsets: [0, 1] }];
     failover = true;
     const r = (await c.backward(c.forward(batches), [
@@ -224,9 +224,32 @@ describe('the collection on a store backend (memory store)', () => {
     await c.flush();
   });
 
+  it("a store's own limits are checked when the table is created, before anything is queued", async () => {
+    const memory = await createMemoryTableStore();
+    const store: TableStore = {
+      kind: 'picky',
+      openTables: (specs) => memory.openTables(specs),
+      readRows: (table, rows) => memory.readRows(table, rows),
+      applyGradients: (table, rows, gradients, step) =>
+        memory.applyGradients(table, rows, gradients, step),
+      close: () => memory.close(),
+      checkSpec: (spec) => {
+        if (spec.name.includes('{')) throw new RangeError(`table "${spec.name}": no braces`);
+      },
+    };
+    const backend = createStoreBackend({ store });
+    await expect(
+      createEmbeddingBagCollection([{ ...tables[3], name: 'a{b}' }], { backend }),
+    ).rejects.toThrow(RangeError);
+    // The backend did not fail: another collection on it trains.
+    const ok = await createEmbeddingBagCollection([tables[3]!], { backend });
+    await ok.backward(ok.forward([{ indices: [1], offsets: [0] }]), [new Float32Array(3)]);
+    await ok.flush();
+  });
+
   it('store.applyGradients rejects repeated rows, bad lengths and non-finite values', async () => {
     const store = await createMemoryTableStore();
-    await storeCollection([tables[3]], 0, { store });
+    await storeCollection([tables[3]!], 0, { store });
     const before = await store.readRows('plain', Int32Array.of(1, 2));
     await expect(
       store.applyGradients('plain', Int32Array.of(1, 1), new Float32Array(6), 0),

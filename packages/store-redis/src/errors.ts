@@ -11,6 +11,14 @@ export type RedisStoreErrorReason =
   /** Redis answered with another error. */
   | 'failed';
 
+/** Rows of an update call known to have been applied, and acknowledged as durable. */
+export interface AppliedCounts {
+  /** Rows whose update Redis confirmed applied. */
+  readonly updatedRows: number;
+  /** Rows confirmed applied and replicated as required. */
+  readonly acknowledgedRows: number;
+}
+
 /**
  * A Redis store operation failed. The message names the table and the first rows concerned;
  * for `applyGradients` the counts say what is known to have been applied.
@@ -40,7 +48,7 @@ export class RedisStoreError extends Error {
     reason: RedisStoreErrorReason,
     rows: readonly number[],
     message: string,
-    counts: { updatedRows: number; acknowledgedRows: number } = {
+    counts: AppliedCounts = {
       updatedRows: 0,
       acknowledgedRows: 0,
     },
@@ -61,4 +69,62 @@ export class RedisStoreError extends Error {
     this.updatedRows = counts.updatedRows;
     this.acknowledgedRows = counts.acknowledgedRows;
   }
+}
+
+/**
+ * Whether an ioredis error means the cluster (or a node) could not be reached, or that a call's
+ * connection dropped or timed out so that its outcome is unknown.
+ */
+export function isUnreachable(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Failed to refresh slots|None of startup nodes|Cluster isn't ready|CLUSTERDOWN|Too many Cluster redirections|Command timed out|max retries|Stream isn't writeable/i.test(
+    message,
+  );
+}
+
+/**
+ * The `RedisStoreError` for a failed read or update call on `rows` of `table`: the function
+ * library's `HSMISSING key` and `HSWRONGSIZE key got expected` replies become 'missing' and
+ * 'wrong-size', connection failures 'unreachable', anything else 'failed'.
+ */
+export function blockCallError(
+  table: string,
+  rows: readonly number[],
+  error: unknown,
+  counts?: AppliedCounts,
+): RedisStoreError {
+  const message = error instanceof Error ? error.message : String(error);
+  const missing = /^HSMISSING (.+)$/s.exec(message);
+  if (missing) {
+    return new RedisStoreError(
+      table,
+      'missing',
+      rows,
+      `key ${missing[1]} does not exist in Redis (the table was deleted, or its node lost its data); no value was returned for these rows`,
+      counts,
+      error,
+    );
+  }
+  const wrongSize = /^HSWRONGSIZE (.+) (\d+) (\d+)$/s.exec(message);
+  if (wrongSize) {
+    const [, key, got, expected] = wrongSize;
+    return new RedisStoreError(
+      table,
+      'wrong-size',
+      rows,
+      `key ${key} holds ${got} bytes, expected ${expected} (another layout, or a damaged key); nothing was read or written there`,
+      counts,
+      error,
+    );
+  }
+  if (isUnreachable(error))
+    return new RedisStoreError(
+      table,
+      'unreachable',
+      rows,
+      `Redis is unreachable or the call's outcome is unknown: ${message}`,
+      counts,
+      error,
+    );
+  return new RedisStoreError(table, 'failed', rows, `Redis failed: ${message}`, counts, error);
 }

@@ -1,12 +1,15 @@
 /**
  * A sharded row store for halfstep's embedding tables on Redis Cluster: rows kept in their
  * storage format, the optimizer step and the stochastic-rounding store run atomically inside
- * Redis, so that many trainers on many machines share the tables.
+ * Redis, so that many trainers on many machines share the tables. Train on it with
+ * `@halfstep/embedding`'s `createStoreBackend({ store })` and the one `EmbeddingBagCollection`.
  *
  * @packageDocumentation
  */
-export type { RedisStoreErrorReason } from './errors.js';
+export { createRedisClusterStore } from './connect.js';
+export type { AppliedCounts, RedisStoreErrorReason } from './errors.js';
 export { RedisStoreError } from './errors.js';
+export { keySlot } from './keys.js';
 export type { TableLayout } from './layout.js';
 export {
   DEFAULT_BLOCK_BYTES,
@@ -15,10 +18,7 @@ export {
   tableLayout,
 } from './layout.js';
 export { LIBRARY_NAME, LIBRARY_SOURCE, READ_FUNCTION, UPDATE_FUNCTION } from './lua.js';
-export type { RedisClusterStoreOptions, RedisNodeAddress, RedisStoreStats } from './store.js';
-export {
-  createRedisClusterStore,
-  keySlot,
-  parseRedisNodes,
-  RedisClusterStore,
-} from './store.js';
+export type { RedisClusterStoreOptions, RedisNodeAddress } from './options.js';
+export { parseRedisNodes } from './options.js';
+export type { RedisStoreStats } from './stats.js';
+export { RedisClusterStore } from './store.js';

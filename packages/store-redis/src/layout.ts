@@ -1,12 +1,11 @@
-import { bytesPerElement, type StorageName } from '@halfstep/backend';
-import type { StoreTableSpec } from '@halfstep/embedding';
+import { bytesPerElement, type StorageName, type TableSpec } from '@halfstep/backend';
 
 /** Default payload bytes per block key: rows are packed into strings of at most this size. */
 export const DEFAULT_BLOCK_BYTES = 16320;
 
 /** Where a table's rows live in Redis: fixed-size records packed into block keys. */
 export interface TableLayout {
-  /** Bytes of one row's weights: dim x 4 (float32) or x 2 (16-bit). */
+  /** Bytes of one row's weights: dim x 4 (float32), x 2 (16-bit) or x 1 (8-bit). */
   readonly weightBytes: number;
   /** Optimizer state values per row. */
   readonly stateSize: number;
@@ -21,8 +20,14 @@ export interface TableLayout {
 /** The most values (weights + optimizer state) per row the Redis update function handles. */
 export const MAX_RECORD_VALUES = 6000;
 
-/** The storages the Redis store keeps: float32 and the 16-bit formats. */
-export const SUPPORTED_STORAGES: readonly StorageName[] = ['float32', 'float16', 'bfloat16'];
+/** The storages the Redis store keeps: every halfstep storage (float32, 16- and 8-bit). */
+export const SUPPORTED_STORAGES: readonly StorageName[] = [
+  'float32',
+  'float16',
+  'bfloat16',
+  'float8e4m3',
+  'float8e5m2',
+];
 
 /**
  * The layout of a table with `blockBytes` payload per block key: as many whole records as fit,
@@ -30,7 +35,10 @@ export const SUPPORTED_STORAGES: readonly StorageName[] = ['float32', 'float16',
  * under 1% and stays within one allocator size class.
  * @throws RangeError naming the table for a storage the Redis store does not support.
  */
-export function tableLayout(spec: StoreTableSpec, blockBytes: number): TableLayout {
+export function tableLayout(
+  spec: Pick<TableSpec, 'name' | 'rows' | 'dim' | 'storage' | 'optimizer'>,
+  blockBytes: number,
+): TableLayout {
   if (!SUPPORTED_STORAGES.includes(spec.storage)) {
     throw new RangeError(
       `table "${spec.name}": storage "${spec.storage}" is not supported by the Redis store (${SUPPORTED_STORAGES.join(', ')})`,
@@ -60,14 +68,19 @@ export function blockLength(layout: TableLayout, rows: number, b: number): numbe
 }
 
 /**
- * Checks a table name for use in keys: non-empty, without `{` or `}` (a hash tag would pin
- * every block of the table to one slot) and without whitespace.
- * @throws RangeError naming the table.
+ * Groups `rows` by the block holding them: block -> the positions in `rows` of its rows, in
+ * order (one read or update call per block).
  */
-export function checkTableName(name: string): void {
-  if (typeof name !== 'string' || name.length === 0 || /[{}\s]/.test(name)) {
-    throw new RangeError(
-      `table "${name}": a Redis store table name must be non-empty, without braces or whitespace`,
-    );
+export function rowsByBlock(layout: TableLayout, rows: Int32Array): Map<number, number[]> {
+  const groups = new Map<number, number[]>();
+  for (let k = 0; k < rows.length; k++) {
+    const b = Math.floor(rows[k] / layout.blockRows);
+    let g = groups.get(b);
+    if (!g) {
+      g = [];
+      groups.set(b, g);
+    }
+    g.push(k);
   }
+  return groups;
 }

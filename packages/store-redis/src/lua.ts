@@ -5,17 +5,17 @@
  * right after it (`f`, round to nearest even at float32's precision); a double holds the exact result of
  * these operations on float32 operands closely enough that rounding it to float32 gives the
  * correctly rounded float32 result, so the arithmetic equals `@halfstep/optim`'s `Math.fround`
- * formulas bit for bit. The 16-bit store is `@halfstep/codecs`' `encodeBits` with saturation
- * (nearest-even, or stochastic against thresholds derived, with `fillRowThresholds`' slot rule,
- * from the counter-based random words the client sends), written with exact integer arithmetic
- * on doubles.
+ * formulas bit for bit. The 16- and 8-bit store is `@halfstep/codecs`' `encodeBits` with
+ * saturation (nearest-even, or stochastic against thresholds derived, with `fillRowThresholds`'
+ * slot rule, from the counter-based random words the client sends), written with exact integer
+ * arithmetic on doubles.
  */
 
 /** The library's name in `FUNCTION LIST`. */
 export const LIBRARY_NAME = 'halfstep';
 
 /** Version of the function library: part of the library name's code, bumped on every change. */
-export const LIBRARY_VERSION = 4;
+export const LIBRARY_VERSION = 5;
 
 /** Name of the read function (flag no-writes: allowed on replicas). */
 export const READ_FUNCTION = `halfstep_read_v${LIBRARY_VERSION}`;
@@ -60,22 +60,24 @@ end
 local function bitsOf(x) return (sunpack('<I4', spack('<f', x))) end
 local function fromBits(b) return (sunpack('<f', spack('<I4', b))) end
 
--- A 16-bit format from its header fields (see the client's packHeader).
-local function format16(mb, bias, maxFinite, nan)
+-- A 16- or 8-bit format from its header fields (see the client's updateHeader). A format whose
+-- NaN code follows its largest finite code has no infinity (float8e4m3).
+local function codeFormat(bits, mb, bias, maxFinite, nan)
   local ns = 23 - mb
   return {
     mb = mb, bias = bias, maxFinite = maxFinite, nan = nan,
+    signCode = 2 ^ (bits - 1), struct = bits == 8 and 'B' or 'H', inf = nan ~= maxFinite + 1,
     pns = 2 ^ ns, pcns = 2 ^ (32 - ns),
     rebias = (127 - bias) * TWO23, minNormal = (128 - bias) * TWO23,
-    ssb = 151 - bias - mb, emax = 2 ^ (15 - mb) - 1, pmb = 2 ^ mb,
+    ssb = 151 - bias - mb, emax = 2 ^ (bits - 1 - mb) - 1, pmb = 2 ^ mb,
     -- Stochastic rounding: k = 23 - mb random bits per element, floor(32 / k) per word.
     k = 23 - mb, perWord = floor(32 / (23 - mb)), lowMask = 2 ^ (9 + mb) - 1, pLow = 2 ^ (9 + mb),
   }
 end
 
-local function decode16(F, code)
+local function decodeCode(F, code)
   local sign = 0
-  if code >= 32768 then sign = TWO31; code = code - 32768 end
+  if code >= F.signCode then sign = TWO31; code = code - F.signCode end
   local e = floor(code / F.pmb)
   local m = code % F.pmb
   if e == 0 then
@@ -83,19 +85,25 @@ local function decode16(F, code)
     if sign ~= 0 then v = -v end
     return v
   end
-  if e == F.emax then return fromBits(sign + 2139095040 + m * F.pns) end
+  if not F.inf then
+    -- float8e4m3: the top exponent holds normal values, and its last code is the NaN.
+    if code > F.maxFinite then return fromBits(sign + 2143289344) end
+  elseif e == F.emax then
+    return fromBits(sign + 2139095040 + m * F.pns)
+  end
   return fromBits(sign + (e - F.bias + 127) * TWO23 + m * F.pns)
 end
 
 -- codecs' encodeOne with overflow 'saturate'; th < 0: nearest-even, else stochastic threshold.
-local function encode16(F, x, th)
+local function encodeCode(F, x, th)
   local a = bitsOf(x)
   local sign = 0
-  if a >= TWO31 then sign = 32768; a = a - TWO31 end
+  if a >= TWO31 then sign = F.signCode; a = a - TWO31 end
   local lower, fraction
   if a >= F.minNormal then
     if a >= 2139095040 then
       if a == 2139095040 then return sign + F.maxFinite end
+      if not F.inf then return sign + F.nan end
       return sign + bor(F.nan, floor((a % TWO23) / F.pns))
     end
     local d = a - F.rebias
@@ -151,7 +159,7 @@ local function thresholds(F, words, at, count)
   return th
 end
 
--- Header: 17 little-endian uint32 then 11 float32 (see the client's packHeader).
+-- Header: 17 little-endian uint32 then 11 float32 (see the client's updateHeader).
 local function header(s)
   local h = {}
   local pos = 1
@@ -160,8 +168,8 @@ local function header(s)
   for i = 1, 11 do k[i], pos = sunpack('<f', s, pos) end
   return {
     kind = h[1], dim = h[2], stateSize = h[3], record = h[4], blockBytes = h[5],
-    wfmt = h[6] == 1 and format16(h[7], h[8], h[9], h[10]) or nil,
-    sfmt = h[11] == 1 and format16(h[12], h[13], h[14], h[15]) or nil,
+    wfmt = h[6] ~= 0 and codeFormat(h[6], h[7], h[8], h[9], h[10]) or nil,
+    sfmt = h[11] ~= 0 and codeFormat(h[11], h[12], h[13], h[14], h[15]) or nil,
     stochastic = h[16] == 1, rows = h[17],
     lr = k[1], l2 = k[2], decoupled = k[3], maxNorm = k[4], eps = k[5], b1 = k[6], b2 = k[7],
     a1 = k[8], a2 = k[9], bc1 = k[10], bc2 = k[11],
@@ -194,7 +202,7 @@ local function read(keys, args)
 end
 
 -- KEYS[1] block; ARGV: header, packed uint32 rows (in the block), float32 gradients,
--- the rows' random words for the weights (stochastic 16-bit weights) and for the state (16-bit state).
+-- the rows' random words for the weights (stochastic 16/8-bit weights) and for the state (16-bit state).
 local function update(keys, args)
   bind()
   local key = keys[1]
@@ -207,7 +215,8 @@ local function update(keys, args)
   local lr, l2, dec, kind = H.lr, H.l2, H.decoupled, H.kind
   local n = #rows / 4
   -- One struct call per record, gradient row and threshold row.
-  local recFmt = '<' .. string.rep(wfmt and 'H' or 'f', dim) .. string.rep(sfmt and 'H' or 'f', ss)
+  local recFmt = '<' .. string.rep(wfmt and wfmt.struct or 'f', dim)
+    .. string.rep(sfmt and sfmt.struct or 'f', ss)
   local gFmt = '<' .. string.rep('f', dim)
   local wWords = wfmt and math.ceil(dim / wfmt.perWord) or 0
   local sWords = sfmt and math.ceil(ss / sfmt.perWord) or 0
@@ -217,12 +226,12 @@ local function update(keys, args)
     local base = r * record
     local v = {sunpack(recFmt, redis.call('GETRANGE', key, base, base + record - 1))}
     if wfmt then
-      for c = 1, dim do w[c] = decode16(wfmt, v[c]) end
+      for c = 1, dim do w[c] = decodeCode(wfmt, v[c]) end
     else
       for c = 1, dim do w[c] = v[c] end
     end
     if sfmt then
-      for c = 1, ss do s[c] = decode16(sfmt, v[dim + c]) end
+      for c = 1, ss do s[c] = decodeCode(sfmt, v[dim + c]) end
     else
       for c = 1, ss do s[c] = v[dim + c] end
     end
@@ -283,9 +292,9 @@ local function update(keys, args)
     if wfmt then
       if H.stochastic then
         local th = thresholds(wfmt, wth, (i - 1) * wWords * 4 + 1, dim)
-        for c = 1, dim do out[c] = encode16(wfmt, w[c], th[c]) end
+        for c = 1, dim do out[c] = encodeCode(wfmt, w[c], th[c]) end
       else
-        for c = 1, dim do out[c] = encode16(wfmt, w[c], -1) end
+        for c = 1, dim do out[c] = encodeCode(wfmt, w[c], -1) end
       end
     else
       for c = 1, dim do out[c] = w[c] end
@@ -293,7 +302,7 @@ local function update(keys, args)
     if sfmt then
       if ss > 0 then
         local th = thresholds(sfmt, sth, (i - 1) * sWords * 4 + 1, ss)
-        for c = 1, ss do out[dim + c] = encode16(sfmt, s[c], th[c]) end
+        for c = 1, ss do out[dim + c] = encodeCode(sfmt, s[c], th[c]) end
       end
     else
       for c = 1, ss do out[dim + c] = s[c] end

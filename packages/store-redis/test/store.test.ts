@@ -1,6 +1,9 @@
+import { describeBackendConformance } from '@halfstep/backend/testing';
+import { createJsBackend } from '@halfstep/backend-js';
 import {
   createEmbeddingBagCollection,
-  createStoreEmbeddingBagCollection,
+  createStoreBackend,
+  type StoreBagUpdateResult,
   type TableConfig,
   TableMismatchError,
 } from '@halfstep/embedding';
@@ -29,13 +32,19 @@ function lcg(seed: number): () => number {
 
 describe.skipIf(!available)('RedisClusterStore on a local 3+3 cluster', () => {
   let nodes = '';
+  /** The store of the conformance suite below (its tables' names are unique per process). */
   let store: RedisClusterStore;
   let prefix = 0;
   const nextPrefix = () => `t${BASE}-${prefix++}`;
 
+  // Runs before the tests and nested suites below, the conformance suite's own beforeAll
+  // (which creates its backend over `store`) included.
   beforeAll(async () => {
     nodes = startCluster(BASE);
-    store = await createRedisClusterStore({ nodes, keyPrefix: 'main' });
+    store = await createRedisClusterStore({
+      nodes,
+      keyPrefix: `conformance-${process.pid}-${Date.now()}`,
+    });
   }, 90_000);
   afterAll(async () => {
     await store?.close();
@@ -74,15 +83,29 @@ describe.skipIf(!available)('RedisClusterStore on a local 3+3 cluster', () => {
       storage: 'float16',
       optimizer: adam({ lr: 0.05, stateStorage: 'float16' }),
     },
+    // 8-bit weights: 2040 rows per block, so two blocks with a short last one.
+    { name: 'sgd e4m3', rows: 2100, dim: 8, storage: 'float8e4m3', optimizer: sgd({ lr: 0.5 }) },
+    {
+      name: 'momentum e5m2',
+      rows: 300,
+      dim: 7,
+      storage: 'float8e5m2',
+      optimizer: momentum({ lr: 0.2, stateStorage: 'bfloat16' }),
+    },
   ];
 
   it('trains bit-identically to EmbeddingBagCollection on backend-js (every optimizer)', async () => {
     const reference = await createEmbeddingBagCollection(configs, { seed: 1234n });
     const redis = await createRedisClusterStore({ nodes, keyPrefix: nextPrefix() });
-    const trained = await createStoreEmbeddingBagCollection(configs, { seed: 1234n, store: redis });
+    const backend = createStoreBackend({ store: redis });
+    const trained = await createEmbeddingBagCollection(configs, { seed: 1234n, backend });
+    expect(backend.opened.map((o) => o.created)).toEqual(configs.map(() => true));
     // Initial tables equal too.
-    for (let t = 0; t < configs.length; t++)
-      expect(await trained.readRows(t)).toEqual(reference.readRows(t));
+    const initial: Float32Array[] = [];
+    for (let t = 0; t < configs.length; t++) {
+      initial.push(await reference.readRows(t));
+      expect(await trained.readRows(t)).toEqual(initial[t]);
+    }
     const rand = lcg(42);
     for (let step = 0; step < 8; step++) {
       const batches = configs.map((c) => {
@@ -92,28 +115,31 @@ describe.skipIf(!available)('RedisClusterStore on a local 3+3 cluster', () => {
         );
         return { indices, offsets: [0, 10, 20, 33, 50, 60] };
       });
-      const expected = reference.forward(batches);
-      const got = await trained.forward(batches);
+      const referenceForward = reference.forward(batches);
+      const trainedForward = trained.forward(batches);
+      const expected = await referenceForward.read();
+      const got = await trainedForward.read();
       for (let t = 0; t < configs.length; t++) expect(got[t]).toEqual(expected[t]);
-      // Large gradients now and then, so 16-bit stores saturate and subnormals occur.
+      // Large gradients now and then, so 16- and 8-bit stores saturate and subnormals occur.
       const grads = expected.map((o) =>
         Float32Array.from(o, () => (rand() < 0.02 ? 3e4 : (rand() - 0.5) * 2 ** (-20 * rand()))),
       );
-      const a = reference.backward(grads);
-      const b = await trained.backward(grads);
-      for (let t = 0; t < configs.length; t++) expect(b[t].updatedRows).toBe(a[t].updatedRows);
+      const a = await reference.backward(referenceForward, grads);
+      const b = (await trained.backward(trainedForward, grads)) as StoreBagUpdateResult[];
+      for (let t = 0; t < configs.length; t++) {
+        expect(b[t].updatedRows).toBe(a[t].updatedRows);
+        expect(b[t].acknowledgedRows).toBe(a[t].updatedRows); // replicas: 0
+      }
     }
     let changed = 0;
     for (let t = 0; t < configs.length; t++) {
-      const want = reference.readRows(t);
+      const want = await reference.readRows(t);
       const have = await trained.readRows(t);
       expect(new Uint32Array(have.buffer)).toEqual(new Uint32Array(want.buffer));
-      const initial = (await createEmbeddingBagCollection([configs[t]], { seed: 1234n })).readRows(
-        0,
-      );
-      for (let i = 0; i < want.length; i++) if (want[i] !== initial[i]) changed++;
+      for (let i = 0; i < want.length; i++) if (want[i] !== initial[t][i]) changed++;
     }
     expect(changed).toBeGreaterThan(500); // the comparison is not between untouched tables
+    await trained.flush();
     await redis.close();
   }, 120_000);
 
@@ -164,13 +190,13 @@ describe.skipIf(!available)('RedisClusterStore on a local 3+3 cluster', () => {
     };
     const reference = await createEmbeddingBagCollection([config]);
     const redis = await createRedisClusterStore({ nodes, keyPrefix: nextPrefix() });
-    const trained = await createStoreEmbeddingBagCollection([config], { store: redis });
+    const trained = await createEmbeddingBagCollection([config], {
+      backend: createStoreBackend({ store: redis }),
+    });
     const batch = [{ indices: [0, 1], offsets: [0, 1] }];
-    reference.forward(batch);
-    await trained.forward(batch);
-    reference.backward([g]);
-    await trained.backward([g]);
-    const want = reference.readRows(0);
+    await reference.backward(reference.forward(batch), [g]);
+    await trained.backward(trained.forward(batch), [g]);
+    const want = await reference.readRows(0);
     const have = await trained.readRows(0);
     expect(new Uint32Array(have.buffer)).toEqual(new Uint32Array(want.buffer));
     // Independent spot checks: a tie to even stays, the other rounds up; overflow is infinite.
@@ -247,10 +273,15 @@ describe.skipIf(!available)('RedisClusterStore on a local 3+3 cluster', () => {
     await expect(b.openTables([{ ...spec, storage: 'bfloat16' }])).rejects.toThrow(
       /table "emb": the stored table has storage = float16, but bfloat16 was requested/,
     );
-    await expect(b.openTables([{ ...spec, name: 'f8', storage: 'float8e4m3' }])).rejects.toThrow(
-      /table "f8": storage "float8e4m3" is not supported by the Redis store/,
+    await expect(b.openTables([{ ...spec, name: 'wide', dim: 6001 }])).rejects.toThrow(
+      /table "wide": dim \+ optimizer state = 6001 values per row; the Redis store handles at most 6000/,
     );
     await expect(b.openTables([{ ...spec, name: 'x{y}' }])).rejects.toThrow(/without braces/);
+    await expect(b.openTables([{ ...spec, name: 'x\ty' }])).rejects.toThrow(
+      /without braces or control characters/,
+    );
+    for (const name of ['wide', 'x{y}', 'x\ty'])
+      expect(await b.cluster.exists(b.metaKey(name))).toBe(0);
     await a.close();
     await b.close();
   });
@@ -291,6 +322,31 @@ describe.skipIf(!available)('RedisClusterStore on a local 3+3 cluster', () => {
     const missing = await s.readRows('emb', Int32Array.of(9)).catch((e) => e);
     expect(missing.reason).toBe('missing');
     expect(missing.message).toMatch(/table "emb", row 9: key .*:emb:4 does not exist/);
+    // A name with spaces: the key in the message is whole.
+    await s.openTables([
+      {
+        name: 'two words',
+        index: 1,
+        rows: 10, // 5 rows of 8 bytes per 40-byte block
+        dim: 4,
+        storage: 'float16',
+        rounding: 'nearest-even',
+        optimizer: sgd({ lr: 1 }),
+        seed: 1n,
+      },
+    ]);
+    expect(await s.readRows('two words', Int32Array.of(7))).toEqual(new Float32Array(4)); // zeros
+    await s.cluster.set(s.blockKey('two words', 1), Buffer.alloc(3));
+    const spaced = await s
+      .applyGradients('two words', Int32Array.of(7), new Float32Array(4), 0)
+      .catch((e) => e);
+    expect(spaced.reason).toBe('wrong-size');
+    expect(spaced.message).toMatch(
+      /table "two words", row 7: key .*:two words:1 holds 3 bytes, expected 40/,
+    );
+    await s.cluster.del(s.blockKey('two words', 0));
+    const spacedMissing = await s.readRows('two words', Int32Array.of(0)).catch((e) => e);
+    expect(spacedMissing.message).toMatch(/row 0: key .*:two words:0 does not exist in Redis/);
     const notOpen = await s.readRows('other', Int32Array.of(0)).catch((e) => e);
     expect(notOpen.reason).toBe('no-table');
     expect(notOpen.message).toMatch(/table "other": the table is not open/);
@@ -318,5 +374,15 @@ describe.skipIf(!available)('RedisClusterStore on a local 3+3 cluster', () => {
       { host: 'b', port: 2 },
     ]);
     expect(() => parseRedisNodes('redis://a')).toThrow(/Redis node "a": expected host:port/);
+  });
+
+  // The suite every backend runs, with the tables in this cluster: StoreBackend over the Redis
+  // store, held to bit identity with backend-js.
+  describeBackendConformance({
+    name: 'store (redis cluster)',
+    create: async () => createStoreBackend({ store }),
+    reference: createJsBackend,
+    exportsTables: false,
+    tablesInMemory: false,
   });
 });

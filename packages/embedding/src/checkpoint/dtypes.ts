@@ -102,8 +102,8 @@ export function swapBytes(bytes: Uint8Array, size: 1 | 2 | 4 | 8): void {
   }
   for (let i = 0; i < bytes.length; i += size) {
     for (let a = i, b = i + size - 1; a < b; a++, b--) {
-      const t = bytes[a];
-      bytes[a] = bytes[b];
+      const t = bytes[a]!;
+      bytes[a] = bytes[b]!;
       bytes[b] = t;
     }
   }

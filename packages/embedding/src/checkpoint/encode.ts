@@ -62,7 +62,7 @@ export function encodeSafetensors(
       );
     }
     checkText(name, `tensor name ${JSON.stringify(name)}`);
-    const tensor = tensors[name];
+    const tensor = tensors[name]!;
     entries.push({ name, tensor, bytes: checkTensor(name, tensor) });
   }
   entries.sort(

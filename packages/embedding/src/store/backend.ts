@@ -198,6 +198,7 @@ export class StoreBackend implements Backend {
   createTable(spec: TableSpec): TableHandle {
     this.#live();
     checkTableSpec(spec);
+    this.store.checkSpec?.(spec);
     const stateBytes =
       spec.rows *
       spec.optimizer.stateSize(spec.dim) *
@@ -332,8 +333,8 @@ export class StoreBackend implements Backend {
     const grads = updates.map((u) => this.#tensors.data(u.gradOutput));
     const summed: DistinctGradients[] = [];
     for (let k = 0; k < updates.length; k++) {
-      const u = updates[k];
-      const error = checkFiniteGradient(u, grads[k]);
+      const u = updates[k]!;
+      const error = checkFiniteGradient(u, grads[k]!);
       if (error) return { error };
       let scratch = this.#scratch.get(u.table.id);
       if (!scratch) {
@@ -343,8 +344,8 @@ export class StoreBackend implements Backend {
       try {
         summed.push(
           distinctGradients(
-            aggregate({ ...u, gradOutput: grads[k] }, scratch),
-            grads[k],
+            aggregate({ ...u, gradOutput: grads[k]! }, scratch),
+            grads[k]!,
             u.table.dim,
           ),
         );
@@ -359,10 +360,10 @@ export class StoreBackend implements Backend {
         this.#stats.submissions++;
         this.#stats.uploadBytes += s.rows.byteLength + s.gradients.byteLength;
         return this.store.applyGradients(
-          updates[k].table.name,
+          updates[k]!.table.name,
           s.rows,
           s.gradients,
-          updates[k].step,
+          updates[k]!.step,
         );
       }),
     );
@@ -378,14 +379,14 @@ export class StoreBackend implements Backend {
         if (s.status === 'rejected') {
           return {
             updatedRows: 0,
-            skippedRows: summed[k].skipped,
+            skippedRows: summed[k]!.skipped,
             acknowledgedRows: 0,
-            unconfirmedRows: summed[k].rows.length,
+            unconfirmedRows: summed[k]!.rows.length,
           };
         }
         return {
           updatedRows: s.value.updatedRows,
-          skippedRows: summed[k].skipped,
+          skippedRows: summed[k]!.skipped,
           acknowledgedRows: s.value.acknowledgedRows,
           unconfirmedRows: 0,
         };

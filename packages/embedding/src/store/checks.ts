@@ -61,11 +61,11 @@ export function checkApplyArguments(
   checkRowNumbers(spec, rows);
   const seen = new Set<number>();
   for (let k = 0; k < rows.length; k++) {
-    if (seen.has(rows[k]))
+    if (seen.has(rows[k]!))
       throw new RangeError(
         `table "${spec.name}": rows[${k}] = ${rows[k]} is repeated; applyGradients takes distinct rows (sum their gradients first)`,
       );
-    seen.add(rows[k]);
+    seen.add(rows[k]!);
   }
   if (!(gradients instanceof Float32Array) || gradients.length !== rows.length * spec.dim) {
     throw new BadInputError(
@@ -77,7 +77,7 @@ export function checkApplyArguments(
     );
   }
   const bad = firstNonFinite(gradients);
-  if (bad >= 0) throw nonFiniteGradient(spec.name, bad, spec.dim, gradients[bad]);
+  if (bad >= 0) throw nonFiniteGradient(spec.name, bad, spec.dim, gradients[bad]!);
   if (!Number.isInteger(step) || step < 0)
     throw new RangeError(`table "${spec.name}": step must be a non-negative integer, got ${step}`);
 }

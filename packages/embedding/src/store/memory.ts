@@ -80,7 +80,7 @@ export class MemoryTableStore implements TableStore {
       for (let i = 0; i < t.offsets.length; i++) t.offsets[i] = i;
     }
     const gradOutput = this.backend.tensor(gradients);
-    let result: BagUpdateResult;
+    let result: BagUpdateResult | undefined;
     try {
       [result] = await this.backend.embeddingBagBackward([
         {
@@ -94,7 +94,7 @@ export class MemoryTableStore implements TableStore {
     } finally {
       this.backend.disposeTensor(gradOutput);
     }
-    return { updatedRows: result.updatedRows, acknowledgedRows: result.updatedRows };
+    return { updatedRows: result!.updatedRows, acknowledgedRows: result!.updatedRows };
   }
 
   /** The backend handle of an open table (for `exportTable` and other backend-level access). */

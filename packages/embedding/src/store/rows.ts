@@ -15,14 +15,14 @@ export function distinctRows(indices: Int32Array): Int32Array {
   const sorted = Int32Array.from(indices).sort();
   let n = 0;
   for (let i = 0; i < sorted.length; i++)
-    if (i === 0 || sorted[i] !== sorted[n - 1]) sorted[n++] = sorted[i];
+    if (i === 0 || sorted[i] !== sorted[n - 1]) sorted[n++] = sorted[i]!;
   return sorted.slice(0, n);
 }
 
 /** For each index, its position in the ascending distinct `rows`. */
 export function positionsIn(rows: Int32Array, indices: Int32Array): Int32Array {
   const where = new Map<number, number>();
-  for (let k = 0; k < rows.length; k++) where.set(rows[k], k);
+  for (let k = 0; k < rows.length; k++) where.set(rows[k]!, k);
   return Int32Array.from(indices, (i) => where.get(i) as number);
 }
 
@@ -47,9 +47,9 @@ export function distinctGradients(
   const gradients = new Float32Array(good * dim);
   for (let k = 0, j = 0; k < agg.count; k++) {
     if (agg.bad[k] !== 0) continue;
-    rows[j] = agg.rows[k];
+    rows[j] = agg.rows[k]!;
     const source = agg.direct[k] === 1 ? gradOutput : agg.grads;
-    const o = agg.offsetOf[k];
+    const o = agg.offsetOf[k]!;
     gradients.set(source.subarray(o, o + dim), j * dim);
     j++;
   }

@@ -87,6 +87,12 @@ export interface TableStore {
    * Absent: every failure is fatal.
    */
   outcomeUnknown?(error: unknown): boolean;
+  /**
+   * Checks what only this store limits (names, storage formats, row width), synchronously, so
+   * that a `StoreBackend`'s `createTable` throws before anything is queued.
+   * @throws RangeError naming the table and the limit.
+   */
+  checkSpec?(spec: TableSpec): void;
 }
 
 /** An existing table differs from the spec it was opened with. */

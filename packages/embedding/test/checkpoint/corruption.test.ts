@@ -147,7 +147,7 @@ describe('bad header content', () => {
     for (let i = 8; i < 8 + headerLength; i++) {
       for (const mask of [0x01, 0x20, 0x80]) {
         const b = good.slice();
-        b[i] ^= mask;
+        b[i]! ^= mask;
         try {
           const out = decodeSafetensors(b);
           expect(contents(out.tensors), `byte ${i} ^ ${mask}`).toEqual(contents(original));

@@ -85,7 +85,7 @@ describe.skipIf(missing !== undefined && !inCI)(
       }
       expect(t['emb.f16'].values).toEqual([1, -2.5, 65504, 2 ** -24, -0]);
       expect(t['emb.bf16'].values).toEqual([1, -2.5, 3.3895313892515355e38, 2 ** -133]);
-      expect(t['emb.f32'].values).toEqual(Array.from(tensors['emb.f32'].data as Float32Array));
+      expect(t['emb.f32'].values).toEqual(Array.from(tensors['emb.f32']!.data as Float32Array));
       expect(t['emb.f64'].values).toEqual([Math.PI]);
       expect(t.ids.values).toEqual(['-1', String(2n ** 62n + 1n), String(-(2n ** 63n))]);
       expect(t.rows.values).toEqual([0, 4294967295]);
@@ -110,8 +110,8 @@ describe.skipIf(missing !== undefined && !inCI)(
         shape: [3],
         data: new Uint16Array([0x3f80, 0xc020, 0x4040]),
       });
-      expect(tensors['emb.f32'].shape).toEqual([2, 3]);
-      expect(Array.from(tensors['emb.f32'].data as Float32Array)).toEqual([
+      expect(tensors['emb.f32']!.shape).toEqual([2, 3]);
+      expect(Array.from(tensors['emb.f32']!.data as Float32Array)).toEqual([
         1.5,
         -2.25,
         3,

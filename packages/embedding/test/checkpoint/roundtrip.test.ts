@@ -59,7 +59,7 @@ describe('round trip', () => {
       const out = decodeSafetensors(bytes, { copy });
       expect(Object.keys(out.tensors).sort()).toEqual(Object.keys(tensors).sort());
       for (const [name, t] of Object.entries(tensors)) {
-        const back = out.tensors[name];
+        const back = out.tensors[name]!;
         expect(back.dtype).toBe(t.dtype);
         expect(back.shape).toEqual(t.shape);
         expect(bytesOf(back)).toEqual(bytesOf(t));
@@ -106,7 +106,7 @@ describe('round trip', () => {
     }
     const out = decodeSafetensors(encodeSafetensors(tensors));
     expect(Object.keys(out.tensors).sort()).toEqual([...names].sort());
-    for (const [i, name] of names.entries()) expect(out.tensors[name].data[0]).toBe(i);
+    for (const [i, name] of names.entries()) expect(out.tensors[name]!.data[0]).toBe(i);
     expect(Object.getPrototypeOf(out.tensors)).toBe(null);
   });
 });

@@ -1,0 +1,59 @@
+import type { ClusterOptions } from 'ioredis';
+
+/** A Redis node's address. */
+export interface RedisNodeAddress {
+  /** Host name or IP. */
+  readonly host: string;
+  /** TCP port. */
+  readonly port: number;
+}
+
+/** Options of `createRedisClusterStore`. */
+export interface RedisClusterStoreOptions {
+  /**
+   * Seed nodes of the cluster: `"redis://host:port,host:port"` (the scheme is optional), or
+   * addresses. One reachable node is enough; the client discovers the rest.
+   */
+  readonly nodes: string | readonly RedisNodeAddress[];
+  /** Prefix of every key, a namespace for several models in one cluster. Default "halfstep". */
+  readonly keyPrefix?: string;
+  /** Payload bytes per block key for tables this store creates. Default 16320. */
+  readonly blockBytes?: number;
+  /**
+   * Replicas that must acknowledge an update (Redis `WAIT`) before `applyGradients` counts it as
+   * acknowledged; 0 (the default) counts an update acknowledged once its master applied it.
+   */
+  readonly replicas?: number;
+  /** How long `WAIT` waits for the replicas, in ms. Default 2000. */
+  readonly waitTimeoutMs?: number;
+  /** How long to wait for the cluster to become ready, in ms. Default 10000. */
+  readonly connectTimeoutMs?: number;
+  /**
+   * How long `readRows` keeps retrying a read while the cluster is unreachable (a failover takes
+   * a few node timeouts), in ms. Default 15000. Updates are never retried (see `applyGradients`).
+   */
+  readonly readRetryMs?: number;
+  /** How long to wait for a table another process is creating, in ms. Default 60000. */
+  readonly openTimeoutMs?: number;
+  /** Extra ioredis cluster options (merged over the store's defaults). */
+  readonly clusterOptions?: ClusterOptions;
+}
+
+/**
+ * Parses `"redis://host:port,host:port"` (or `"host:port,..."`) into addresses.
+ * @throws RangeError naming the part that is not host:port.
+ */
+export function parseRedisNodes(nodes: string): RedisNodeAddress[] {
+  const list = nodes
+    .replace(/^rediss?:\/\//, '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (list.length === 0) throw new RangeError(`no Redis node in "${nodes}"`);
+  return list.map((part) => {
+    const m = /^(?:rediss?:\/\/)?([^:/]+):(\d+)\/?$/.exec(part);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
+      throw new RangeError(`Redis node "${part}": expected host:port`);
+    return { host: m[1], port: Number(m[2]) };
+  });
+}
