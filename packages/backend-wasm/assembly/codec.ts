@@ -3,6 +3,26 @@
 // paths for the common normal range, eight elements at a time, and falls back to the scalar
 // encoder for any group of eight that holds a value outside it.
 
+import {
+  E_KEEPS_PAYLOAD,
+  E_MAX_FINITE_CODE,
+  E_MIN_NORMAL_BITS,
+  E_NAN_CODE,
+  E_NORMAL_SHIFT,
+  E_OVERFLOW_CODE,
+  E_REBIAS,
+  E_SIGN_MASK,
+  E_SIGN_SHIFT,
+  E_SUBNORMAL_SHIFT_BASE,
+  RULE_NEAREST_AWAY,
+  RULE_NEAREST_EVEN,
+  RULE_STOCHASTIC,
+  RULE_TO_ODD,
+  RULE_TOWARD_NEGATIVE,
+  RULE_TOWARD_POSITIVE,
+  RULE_TOWARD_ZERO,
+} from './layouts.generated';
+
 // Encoder constants of the current format and overflow mode (see `setEncoder`).
 let normalShift: u32 = 13;
 let rebias: u32 = 0;
@@ -40,7 +60,7 @@ export function setEncoder(
   keepsPayload = keepsPayload_;
 }
 
-/** codecs' encodeOne: the code of float32 bits `x` under rule `rule` (0..6). */
+/** codecs' encodeOne: the code of float32 bits `x` under rule `rule` (a RULE_* code). */
 export function encodeOne(x: u32, rule: i32, threshold: u32): u32 {
   const a = x & 0x7fffffff;
   const sign = (x >>> signShift) & signMask;
@@ -55,7 +75,11 @@ export function encodeOne(x: u32, rule: i32, threshold: u32): u32 {
     lower = d >>> normalShift;
     fraction = d << (32 - normalShift);
     if (lower > maxFiniteCode) {
-      const away = rule <= 1 || rule == 6 || (sign == 0 ? rule == 3 : rule == 4);
+      const away =
+        rule == RULE_NEAREST_EVEN ||
+        rule == RULE_NEAREST_AWAY ||
+        rule == RULE_STOCHASTIC ||
+        (sign == 0 ? rule == RULE_TOWARD_POSITIVE : rule == RULE_TOWARD_NEGATIVE);
       return sign | (away ? overflowCode : maxFiniteCode);
     }
   } else {
@@ -78,29 +102,29 @@ export function encodeOne(x: u32, rule: i32, threshold: u32): u32 {
   }
   let up: bool;
   switch (rule) {
-    case 0:
+    case RULE_NEAREST_EVEN:
       up = fraction > 0x80000000 || (fraction == 0x80000000 && (lower & 1) == 1);
       break;
-    case 1:
+    case RULE_NEAREST_AWAY:
       up = fraction >= 0x80000000;
       break;
-    case 2:
+    case RULE_TOWARD_ZERO:
       up = false;
       break;
-    case 3:
+    case RULE_TOWARD_POSITIVE:
       up = fraction != 0 && sign == 0;
       break;
-    case 4:
+    case RULE_TOWARD_NEGATIVE:
       up = fraction != 0 && sign != 0;
       break;
-    case 5:
+    case RULE_TO_ODD:
       up = fraction != 0 && (lower & 1) == 0;
       break;
     default:
       up = fraction > threshold;
   }
   const code = up ? lower + 1 : lower;
-  if (code > maxFiniteCode) return sign | (rule == 5 ? maxFiniteCode : overflowCode);
+  if (code > maxFiniteCode) return sign | (rule == RULE_TO_ODD ? maxFiniteCode : overflowCode);
   return sign | code;
 }
 
@@ -113,21 +137,21 @@ function storeCode(dst: usize, i: usize, wide: bool, code: u32): void {
 
 /**
  * Encodes `n` float32 values at `src` into codes at `dst` (u16 when `wide`, else u8) with rule
- * `rule`; the stochastic rule (6) reads one u32 threshold per element at `thresholds`.
+ * `rule`; the stochastic rule (RULE_STOCHASTIC) reads one u32 threshold per element at `thresholds`.
  */
 export function encode(src: usize, dst: usize, n: i32, wide: bool, rule: i32, thresholds: usize): void {
-  if (rule == 6) {
+  if (rule == RULE_STOCHASTIC) {
     if (wide) {
       encode16Stochastic(src, dst, n, thresholds);
       return;
     }
     for (let i = 0; i < n; i++) {
       const t = load<u32>(thresholds + (<usize>i << 2));
-      store<u8>(dst + i, encodeOne(load<u32>(src + (<usize>i << 2)), 6, t));
+      store<u8>(dst + i, encodeOne(load<u32>(src + (<usize>i << 2)), RULE_STOCHASTIC, t));
     }
     return;
   }
-  if (rule == 0 && wide && overflowCode != maxFiniteCode) {
+  if (rule == RULE_NEAREST_EVEN && wide && overflowCode != maxFiniteCode) {
     if (normalShift == 13) encodeFloat16NearestEven(src, dst, n);
     else encodeBfloat16NearestEven(src, dst, n);
     return;
@@ -180,7 +204,7 @@ function encodeFloat16NearestEven(src: usize, dst: usize, n: i32): void {
     if (a - 0x38800000 < 0x0f000000) {
       code = ((x >>> 16) & 0x8000) | ((a - 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13);
     } else {
-      code = encodeOne(x, 0, 0);
+      code = encodeOne(x, RULE_NEAREST_EVEN, 0);
     }
     store<u16>(dst + (<usize>i << 1), code);
   }
@@ -214,7 +238,7 @@ function encodeBfloat16NearestEven(src: usize, dst: usize, n: i32): void {
   }
   for (; i < n; i++) {
     const x = load<u32>(src + (<usize>i << 2));
-    const code = (x & 0x7fffffff) <= 0x7f800000 ? (x + 0x7fff + ((x >>> 16) & 1)) >>> 16 : encodeOne(x, 0, 0);
+    const code = (x & 0x7fffffff) <= 0x7f800000 ? (x + 0x7fff + ((x >>> 16) & 1)) >>> 16 : encodeOne(x, RULE_NEAREST_EVEN, 0);
     store<u16>(dst + (<usize>i << 1), code);
   }
 }
@@ -247,7 +271,7 @@ export function encode16Stochastic(src: usize, dst: usize, n: i32, thresholds: u
       if (!i32x4.all_true(ok)) {
         for (let j = i; j < i + 8; j++) {
           const t = load<u32>(thresholds + (<usize>j << 2));
-          store<u16>(dst + (<usize>j << 1), encodeOne(load<u32>(src + (<usize>j << 2)), 6, t));
+          store<u16>(dst + (<usize>j << 1), encodeOne(load<u32>(src + (<usize>j << 2)), RULE_STOCHASTIC, t));
         }
         continue;
       }
@@ -272,7 +296,7 @@ export function encode16Stochastic(src: usize, dst: usize, n: i32, thresholds: u
     if (a - lowest < span) {
       code = ((x >>> 16) & 0x8000) | ((a - rebias + (~t >>> complementShift)) >>> shift);
     } else {
-      code = encodeOne(x, 6, t);
+      code = encodeOne(x, RULE_STOCHASTIC, t);
     }
     store<u16>(dst + (<usize>i << 1), code);
   }
@@ -344,18 +368,18 @@ export function decodeFloat16(src: usize, dst: usize, n: i32, table: usize): voi
   decodeTable(src + (<usize>i << 1), dst + (<usize>i << 2), n - i, true, table);
 }
 
-/** Loads encoder constants stored as 10 u32 at `p`, in `setEncoder`'s argument order. */
+/** Loads a format's encoder block at `p` (src/layouts.ts' ENCODER_LAYOUT, the E_* words). */
 export function loadEncoder(p: usize): void {
-  normalShift = load<u32>(p);
-  rebias = load<u32>(p, 4);
-  minNormalBits = load<u32>(p, 8);
-  subnormalShiftBase = load<i32>(p, 12);
-  maxFiniteCode = load<u32>(p, 16);
-  overflowCode = load<u32>(p, 20);
-  signShift = load<u32>(p, 24);
-  signMask = load<u32>(p, 28);
-  nanCode = load<u32>(p, 32);
-  keepsPayload = load<u32>(p, 36) != 0;
+  normalShift = load<u32>(p, E_NORMAL_SHIFT << 2);
+  rebias = load<u32>(p, E_REBIAS << 2);
+  minNormalBits = load<u32>(p, E_MIN_NORMAL_BITS << 2);
+  subnormalShiftBase = load<i32>(p, E_SUBNORMAL_SHIFT_BASE << 2);
+  maxFiniteCode = load<u32>(p, E_MAX_FINITE_CODE << 2);
+  overflowCode = load<u32>(p, E_OVERFLOW_CODE << 2);
+  signShift = load<u32>(p, E_SIGN_SHIFT << 2);
+  signMask = load<u32>(p, E_SIGN_MASK << 2);
+  nanCode = load<u32>(p, E_NAN_CODE << 2);
+  keepsPayload = load<u32>(p, E_KEEPS_PAYLOAD << 2) != 0;
 }
 
 /**
@@ -370,7 +394,7 @@ export function encode16StochasticOne(x: u32, threshold: u32): u32 {
   if (a - minNormalBits < (maxFiniteCode << shift) + rebias - minNormalBits) {
     return ((x >>> 16) & 0x8000) | ((a - rebias + (~threshold >>> (32 - shift))) >>> shift);
   }
-  return encodeOne(x, 6, threshold);
+  return encodeOne(x, RULE_STOCHASTIC, threshold);
 }
 
 // The current encoder's constants, for the fused kernels of other modules.

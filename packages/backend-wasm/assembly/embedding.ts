@@ -4,12 +4,59 @@
 
 import { encode, encodeOne, encoderLowest, encoderRebias, encoderSpan, loadEncoder } from './codec';
 import { thresholdsFromWords } from './rng';
+import {
+  OPTIMIZER_ADAGRAD,
+  OPTIMIZER_MOMENTUM,
+  OPTIMIZER_ROWWISE_ADAGRAD,
+  OPTIMIZER_SGD,
+  P_A1,
+  P_A2,
+  P_B1,
+  P_B2,
+  P_BC1,
+  P_BC2,
+  P_COUNT,
+  P_DIM,
+  P_EPS,
+  P_GRADS,
+  P_KIND,
+  P_L2,
+  P_LR,
+  P_MAX_NORM,
+  P_MU,
+  P_ROWS,
+  P_S_BITS,
+  P_S_ENCODER,
+  P_S_KIND,
+  P_S_LUT,
+  P_S_MAX,
+  P_SCHEDULE,
+  P_SCRATCH,
+  P_SHRINK,
+  P_STATE,
+  P_STATE_SIZE,
+  P_STEP,
+  P_STOCHASTIC,
+  P_TD_STATE,
+  P_TD_WEIGHTS,
+  P_W_BITS,
+  P_W_ENCODER,
+  P_W_KIND,
+  P_W_LUT,
+  P_W_MAX,
+  P_WEIGHTS,
+  RULE_NEAREST_EVEN,
+  RULE_STOCHASTIC,
+  STORAGE_BFLOAT16,
+  STORAGE_FLOAT16,
+  STORAGE_FLOAT32,
+} from './layouts.generated';
 import { b0, b1, b2, b3, M0, M1, philoxBlock, storeBlocks } from './philox-block';
 
-/** Storage kinds (the JS side's STORAGE_KINDS). */
-const F32: i32 = 0;
-const F16: i32 = 1;
-const BF16: i32 = 2;
+/** Storage kinds (src/layouts.ts' STORAGE_KINDS, through layouts.generated.ts). */
+const F32: i32 = STORAGE_FLOAT32;
+const F16: i32 = STORAGE_FLOAT16;
+const BF16: i32 = STORAGE_BFLOAT16;
 
 /** The float32 value of element `i` of a table stored as `kind`, through `lut` for table formats. */
 // @ts-ignore: decorator
@@ -89,44 +136,6 @@ export function embeddingBagForward(
     }
   }
 }
-
-// Parameter block of `applyUpdate` (i32 / f32 slots, 4 bytes each); the JS side writes it.
-const P_KIND = 0;
-const P_DIM = 1;
-const P_STATE_SIZE = 2;
-const P_W_KIND = 3;
-const P_S_KIND = 4;
-const P_STOCHASTIC = 5;
-const P_WEIGHTS = 6;
-const P_STATE = 7;
-const P_SCHEDULE = 8;
-const P_STEP = 9;
-const P_TD_WEIGHTS = 10;
-const P_TD_STATE = 11;
-const P_ROWS = 12;
-const P_GRADS = 13;
-const P_COUNT = 14;
-const P_W_ENCODER = 15;
-const P_S_ENCODER = 16;
-const P_W_LUT = 17;
-const P_S_LUT = 18;
-const P_W_BITS = 19;
-const P_S_BITS = 20;
-const P_SCRATCH = 21;
-const P_LR = 32;
-const P_L2 = 33;
-const P_SHRINK = 34;
-const P_MAX_NORM = 35;
-const P_EPS = 36;
-const P_MU = 37;
-const P_B1 = 38;
-const P_B2 = 39;
-const P_A1 = 40;
-const P_A2 = 41;
-const P_BC1 = 42;
-const P_BC2 = 43;
-const P_W_MAX = 44;
-const P_S_MAX = 45;
 
 // @ts-ignore: decorator
 @inline
@@ -265,7 +274,7 @@ function storeRow(
     if (v > max) store<f32>(p, max);
     else if (v < -max) store<f32>(p, -max);
   }
-  encode(values, target, width, wide, stochastic ? 6 : 0, thresholds);
+  encode(values, target, width, wide, stochastic ? RULE_STOCHASTIC : RULE_NEAREST_EVEN, thresholds);
 }
 
 /** Decodes `count` stored elements from element `start` of `base` (kind `kind`) into float32 at `out`. */
@@ -387,7 +396,7 @@ function sgdRow16(
       v128.store(spill, t1, 48);
       for (let j: usize = 0; j < 8; j++) {
         const t = load<u32>(spill + 32 + (j << 2));
-        store<u16>(p + (j << 1), encodeOne(load<u32>(spill + (j << 2)), 6, t));
+        store<u16>(p + (j << 1), encodeOne(load<u32>(spill + (j << 2)), RULE_STOCHASTIC, t));
       }
     }
   }
@@ -447,7 +456,7 @@ export function applyUpdate(p: usize): void {
     ASC_FEATURE_SIMD && stochastic && wKind != F32 && (dim + wPerWord - 1) / wPerWord <= 8 && (sKind == F32 || stateSize == 0);
   // Plain SGD of 16-bit rows of 8 or 16 elements, 2 elements per word: the whole row in registers.
   const wholeRow =
-    paired && kind == 0 && l2 == 0 && shrink == 0 && maxNorm == 0 && (wKind == F16 || wKind == BF16) && wPerWord == 2 && (dim == 8 || dim == 16);
+    paired && kind == OPTIMIZER_SGD && l2 == 0 && shrink == 0 && maxNorm == 0 && (wKind == F16 || wKind == BF16) && wPerWord == 2 && (dim == 8 || dim == 16);
   if (wholeRow) loadEncoder(<usize>pi(p, P_W_ENCODER));
   const wMax = pf(p, P_W_MAX);
   for (let u = 0; u < count; u++) {
@@ -483,7 +492,7 @@ export function applyUpdate(p: usize): void {
       }
     }
     // The rule.
-    if (kind == 0) {
+    if (kind == OPTIMIZER_SGD) {
       let c: usize = 0;
       if (ASC_FEATURE_SIMD) {
         const vlr = f32x4.splat(lr);
@@ -493,20 +502,20 @@ export function applyUpdate(p: usize): void {
         }
       }
       for (; c < d; c++) store<f32>(w + (c << 2), load<f32>(w + (c << 2)) - lr * load<f32>(g + (c << 2)));
-    } else if (kind == 1) {
+    } else if (kind == OPTIMIZER_MOMENTUM) {
       for (let c: usize = 0; c < d; c++) {
         const m = mu * load<f32>(s + (c << 2)) + load<f32>(g + (c << 2));
         store<f32>(s + (c << 2), m);
         store<f32>(w + (c << 2), load<f32>(w + (c << 2)) - lr * m);
       }
-    } else if (kind == 2) {
+    } else if (kind == OPTIMIZER_ADAGRAD) {
       for (let c: usize = 0; c < d; c++) {
         const gi = load<f32>(g + (c << 2));
         const acc = load<f32>(s + (c << 2)) + gi * gi;
         store<f32>(s + (c << 2), acc);
         store<f32>(w + (c << 2), load<f32>(w + (c << 2)) - (lr * gi) / (sqrt<f32>(acc) + eps));
       }
-    } else if (kind == 3) {
+    } else if (kind == OPTIMIZER_ROWWISE_ADAGRAD) {
       let sum: f32 = 0;
       for (let c: usize = 0; c < d; c++) {
         const gi = load<f32>(g + (c << 2));
@@ -519,6 +528,7 @@ export function applyUpdate(p: usize): void {
         store<f32>(w + (c << 2), load<f32>(w + (c << 2)) - rate * load<f32>(g + (c << 2)));
       }
     } else {
+      // OPTIMIZER_ADAM
       const vo = s + (d << 2);
       for (let c: usize = 0; c < d; c++) {
         const gi = load<f32>(g + (c << 2));

@@ -9,6 +9,7 @@ import {
   encoderShift,
   encoderSpan,
 } from './codec';
+import { RULE_STOCHASTIC } from './layouts.generated';
 import { xorshift128PlusFill, xoshiro128PlusPlusFill, thresholdsFromWords } from './rng';
 import {
   XORSHIFT_JUMP,
@@ -57,7 +58,7 @@ export function encodeStochasticStream(
       const d = dst + <usize>start;
       for (let i = 0; i < count; i++) {
         const t = load<u32>(thresholds + (<usize>i << 2));
-        store<u8>(d + <usize>i, encodeOne(load<u32>(s + (<usize>i << 2)), 6, t));
+        store<u8>(d + <usize>i, encodeOne(load<u32>(s + (<usize>i << 2)), RULE_STOCHASTIC, t));
       }
     }
   }
@@ -107,7 +108,7 @@ function encode8(
   for (let j = 0; j < 8; j++) {
     const word = j < 4 ? w0 : w1;
     const t = (word << <u32>((j & 3) * bits)) | low;
-    store<u16>(dst + (<usize>(i + j) << 1), encodeOne(load<u32>(src + (<usize>(i + j) << 2)), 6, t));
+    store<u16>(dst + (<usize>(i + j) << 1), encodeOne(load<u32>(src + (<usize>(i + j) << 2)), RULE_STOCHASTIC, t));
   }
 }
 
@@ -241,7 +242,7 @@ function encode16Stream4(src: usize, dst: usize, n: i32, engine: i32, state: usi
     for (let j = 0; j < rest; j++) {
       const word = load<u32>(buffer + (<usize>(j >> 2) << 2));
       const t = (word << <u32>((j & 3) * bits)) | lowBits;
-      store<u16>(dst + (<usize>(i + j) << 1), encodeOne(load<u32>(src + (<usize>(i + j) << 2)), 6, t));
+      store<u16>(dst + (<usize>(i + j) << 1), encodeOne(load<u32>(src + (<usize>(i + j) << 2)), RULE_STOCHASTIC, t));
     }
     last = load<u32>(buffer + (<usize>(words - 1) << 2));
   }

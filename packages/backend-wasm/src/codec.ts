@@ -10,41 +10,33 @@ import {
   type Format16Like,
   type FormatLike,
   type RoundingStrategy,
+  RULE_CODES,
   resolveFormat,
 } from '@halfstep/codecs';
 import type { Kernels } from './kernels.js';
+import { encoderValues } from './layouts.js';
 import { Scratch } from './scratch.js';
 import { WasmStreamStochastic } from './stream-stochastic.js';
-
-/** The rule numbers of the kernels (codecs' RULE_CODES). */
-export const RULE_CODES = {
-  'nearest-even': 0,
-  'nearest-away': 1,
-  'toward-zero': 2,
-  'toward-positive': 3,
-  'toward-negative': 4,
-  'to-odd': 5,
-  stochastic: 6,
-} as const;
 
 /** Elements per `fillThresholds` call, as in codecs' encode (the strategy sees the same calls). */
 const THRESHOLD_CHUNK = 4096;
 /** Elements per kernel call of the deterministic rules: bounds the scratch memory. */
 const CHUNK = 16384;
 
-/** Loads the encoder constants of `format` (codecs' encoderFor) into the module. */
+/** Loads the encoder constants of `format` (codecs' encoderFor, `encoderValues`) into the module. */
 export function setEncoder(k: Kernels, format: FloatFormat, saturate: boolean): void {
+  const e = encoderValues(format, saturate);
   k.exports.setEncoder(
-    23 - format.mantissaBits,
-    ((127 - format.bias) << 23) >>> 0,
-    ((128 - format.bias) << 23) >>> 0,
-    151 - format.bias - format.mantissaBits,
-    format.maxFiniteCode,
-    saturate ? format.maxFiniteCode : format.maxFiniteCode + 1,
-    32 - format.bits,
-    format.signMask,
-    format.nanCode,
-    format.hasInfinity ? 1 : 0,
+    e.normalShift,
+    e.rebias,
+    e.minNormalBits,
+    e.subnormalShiftBase,
+    e.maxFiniteCode,
+    e.overflowCode,
+    e.signShift,
+    e.signMask,
+    e.nanCode,
+    e.keepsPayload,
   );
 }
 
@@ -100,7 +92,7 @@ export class WasmCodec {
     }
     const k = this.k;
     const rule = RULE_CODES[rounding.rule];
-    const stochastic = rule === 6;
+    const stochastic = rule === RULE_CODES.stochastic;
     const n = src.length;
     const chunk = stochastic ? THRESHOLD_CHUNK : CHUNK;
     const wide = fmt.bits === 16;
@@ -141,7 +133,14 @@ export class WasmCodec {
     let start = 0;
     if (pending > 0) {
       k.f32().set(src.subarray(0, pending), srcPtr >>> 2);
-      k.exports.encode(srcPtr, dstPtr, pending, wide ? 1 : 0, 6, strategy.thresholds);
+      k.exports.encode(
+        srcPtr,
+        dstPtr,
+        pending,
+        wide ? 1 : 0,
+        RULE_CODES.stochastic,
+        strategy.thresholds,
+      );
       this.copyOut(out, dstPtr, 0, pending, wide);
       start = pending;
     }

@@ -1,9 +1,10 @@
 import type { FloatFormat } from '@halfstep/codecs';
 import type { WasmCodec } from './codec.js';
 import type { Kernels } from './kernels.js';
+import { ENCODER_LAYOUT, encoderValues } from './layouts.js';
 
-/** Bytes of one format's encoder constants (ten 32-bit words, assembly/embedding.ts). */
-const ENCODER_BLOCK_BYTES = 40;
+/** Bytes of one format's encoder constants (`ENCODER_LAYOUT`, read by assembly/codec.ts). */
+const ENCODER_BLOCK_BYTES = ENCODER_LAYOUT.words * 4;
 
 /**
  * The module-resident constants of the storage formats that the embedding kernels read: each
@@ -38,23 +39,7 @@ export class FormatBlocks {
     let address = this.encoders.get(format.name);
     if (address === undefined) {
       address = this.k.allocator.alloc(ENCODER_BLOCK_BYTES, 'encoder constants');
-      this.k
-        .u32()
-        .set(
-          [
-            23 - format.mantissaBits,
-            ((127 - format.bias) << 23) >>> 0,
-            ((128 - format.bias) << 23) >>> 0,
-            (151 - format.bias - format.mantissaBits) >>> 0,
-            format.maxFiniteCode,
-            format.maxFiniteCode + 1,
-            32 - format.bits,
-            format.signMask,
-            format.nanCode,
-            format.hasInfinity ? 1 : 0,
-          ],
-          address >>> 2,
-        );
+      ENCODER_LAYOUT.write(this.k.u32(), address >>> 2, encoderValues(format, false));
       this.encoders.set(format.name, address);
     }
     return address;

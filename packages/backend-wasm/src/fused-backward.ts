@@ -13,6 +13,7 @@ import { type AggregatedRows, aggregateRows, dropSkippedRows } from './aggregate
 import { type StagedBatch, type StagedUpdate, stageBatch } from './batch.js';
 import type { FormatBlocks } from './format-blocks.js';
 import type { Kernels } from './kernels.js';
+import { UPDATE_LAYOUT } from './layouts.js';
 import { Scratch } from './scratch.js';
 import {
   J_DESCRIPTOR,
@@ -28,15 +29,14 @@ import {
 } from './scratch-slots.js';
 import type { WasmTable } from './table.js';
 import { HogwildPool, UpdatePool } from './threads.js';
-import {
-  P_COUNT,
-  P_GRADS,
-  P_ROWS,
-  P_SCRATCH,
-  UPDATE_PARAMS_BYTES,
-  updateScratchBytes,
-  writeUpdateParams,
-} from './update-params.js';
+import { UPDATE_PARAMS_BYTES, updateScratchBytes, writeUpdateParams } from './update-params.js';
+
+// The words of the update's parameter block that differ between the threads splitting one
+// table's rows (written directly: the rest of a block is copied from the calling thread's).
+const P_ROWS = UPDATE_LAYOUT.slots.rows;
+const P_GRADS = UPDATE_LAYOUT.slots.grads;
+const P_COUNT = UPDATE_LAYOUT.slots.count;
+const P_SCRATCH = UPDATE_LAYOUT.slots.scratch;
 
 /** Hogwild: a backward call waits for any update handed off more than this many calls ago. */
 const HOGWILD_MAX_LAG = 4;
@@ -253,8 +253,6 @@ export class FusedBackward {
     if (agg.count === agg.badCount) return 0;
     const h = t.handle;
     const good = dropSkippedRows(this.k, agg, h.dim);
-    const scalars = new Float32Array(Math.max(2, h.optimizer.scalarCount));
-    h.optimizer.stepScalars(step, scalars);
     writeUpdateParams(this.k, params, {
       table: t,
       step,
@@ -270,7 +268,6 @@ export class FusedBackward {
       stateBits: t.stateFormat === null ? 0 : randomBitsFor(t.stateFormat.mantissaBits),
       tdWeights: tableDomain(h.index, DOMAIN_WEIGHTS),
       tdState: tableDomain(h.index, DOMAIN_STATE),
-      scalars,
     });
     return good;
   }

@@ -7,7 +7,7 @@
  */
 
 export { WasmBackend } from './backend.js';
-export { RULE_CODES, setEncoder, WasmCodec } from './codec.js';
+export { setEncoder, WasmCodec } from './codec.js';
 export { createWasmBackend, type WasmBackendOptions, wasmBackend } from './create.js';
 export type { KernelExports, Kernels, LoadOptions, WasmBuild } from './kernels.js';
 export { chooseBuild, loadKernels } from './kernels.js';

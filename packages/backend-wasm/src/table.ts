@@ -9,14 +9,7 @@ import {
 import { decode, encodeScalar, type FloatFormat, resolveFormat } from '@halfstep/codecs';
 import type { Kernels } from './kernels.js';
 
-/** The kernels' storage kinds: how `loadValue` in assembly/embedding.ts reads an element. */
-export const STORAGE_KINDS: Readonly<Record<StorageName, number>> = Object.freeze({
-  float32: 0,
-  float16: 1,
-  bfloat16: 2,
-  float8e4m3: 3,
-  float8e5m2: 4,
-});
+export { STORAGE_KINDS } from './layouts.js';
 
 /** What the WASM backend keeps per table; the weights and state live in linear memory. */
 export interface WasmTable {

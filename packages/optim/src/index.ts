@@ -4,6 +4,8 @@
  *
  * @packageDocumentation
  */
+
+export { type KernelConstants, kernelConstants, OPTIMIZER_CODES } from './kernel-constants.js';
 export type { AdagradOptions, AdamOptions, MomentumOptions, SgdOptions } from './optimizers.js';
 export { adagrad, adam, momentum, rowwiseAdagrad, sgd } from './optimizers.js';
 export type {
