@@ -1,8 +1,8 @@
 import type { BagUpdate } from '@halfstep/backend';
 import type { GpuRunner } from './gpu.js';
 import { groupRows, type RowGroups } from './group.js';
-import { PARAM_WORDS } from './params.js';
-import { A, AGGREGATE_WGSL, FINITE_WGSL, STATUS } from './shaders/aggregate.js';
+import { AGGREGATE_LAYOUT, FINITE_LAYOUT, NO_FORMAT, paramBlock } from './layouts.js';
+import { AGGREGATE_WGSL, FINITE_WGSL, STATUS } from './shaders/aggregate.js';
 import type { StatusTable } from './status.js';
 import type { GpuTable } from './tables.js';
 import { updateKernel } from './update.js';
@@ -57,20 +57,26 @@ export function recordBackward(
     const error = (update.nonFinite ?? 'error') === 'error';
     const size = update.gradOutput.size;
     if (error && size > 0) {
-      const check = runner.input(Uint32Array.of(size, base, 0));
+      const check = runner.input(
+        paramBlock(FINITE_LAYOUT, { count: size, statusBase: base, pass: 0 }),
+      );
       runner.dispatch('finite', () => FINITE_WGSL, [check, gradOutput, status], size);
-      const pick = runner.input(Uint32Array.of(size, base, 1));
+      const pick = runner.input(
+        paramBlock(FINITE_LAYOUT, { count: size, statusBase: base, pass: 1 }),
+      );
       runner.dispatch('finite', () => FINITE_WGSL, [pick, gradOutput, status], 1);
     }
     const count = g.rows.length;
     if (count === 0) continue;
-    const params = new Uint32Array(PARAM_WORDS);
-    params[A.count] = count;
-    params[A.dim] = dim;
-    params[A.mode] = g.mode;
-    params[A.stride] = g.stride;
-    params[A.policyError] = error ? 1 : 0;
-    params[A.statusBase] = base;
+    const params = paramBlock(AGGREGATE_LAYOUT, {
+      ...NO_FORMAT,
+      count,
+      dim,
+      mode: g.mode,
+      stride: g.stride,
+      policyError: error ? 1 : 0,
+      statusBase: base,
+    });
     const rows = runner.input(g.rows);
     const grads = runner.output(count * dim * 4);
     // Every check and aggregation runs before every update: the updates read the abort flag.

@@ -7,6 +7,7 @@ import {
   type FormatName,
   type Overflow,
   type RoundingStrategy,
+  RULE_CODES,
   resolveFormat,
 } from '@halfstep/codecs';
 import { type CounterEngine, pcgHash } from '@halfstep/rng';
@@ -17,7 +18,7 @@ import {
   stochastic,
 } from '@halfstep/rounding';
 import type { GpuRunner } from './gpu.js';
-import { formatParams, RULE_NUMBERS } from './params.js';
+import { DECODE_LAYOUT, ENCODE_LAYOUT, formatValues, NO_COUNTER, paramBlock } from './layouts.js';
 import { DECODE_WGSL, ENCODE_WGSL } from './shaders/kernels.js';
 
 /** Thresholds per `fillThresholds` call, as `@halfstep/codecs` asks for them. */
@@ -75,10 +76,13 @@ export async function encodeOnGpu(
       strategy.fillThresholds!(thresholds.subarray(start, Math.min(n, start + CHUNK)), fmt);
     }
   }
-  const params = formatParams(fmt, overflow === 'saturate');
-  params[16] = n;
-  params[17] = RULE_NUMBERS[strategy.rule];
-  params[18] = isStochastic ? 1 : 0;
+  const params = paramBlock(ENCODE_LAYOUT, {
+    ...NO_COUNTER,
+    ...formatValues(fmt, overflow === 'saturate'),
+    count: n,
+    rule: RULE_CODES[strategy.rule],
+    source: isStochastic ? 1 : 0,
+  });
   await runEncode(runner, params, src, thresholds, out, fmt.bits);
 }
 
@@ -134,25 +138,39 @@ export async function encodeCounterStochasticOnGpu(
     return encodeOnGpu(runner, format, src, out, strategy, overflow);
   }
   if (n === 0) return;
-  const params = formatParams(fmt, overflow === 'saturate');
-  params[16] = n;
-  params[17] = RULE_NUMBERS.stochastic;
-  params[19] = bits;
-  params[20] = per;
-  params[21] = key[0] >>> 0;
-  params[22] = key[1] >>> 0;
+  const common = {
+    ...NO_COUNTER,
+    ...formatValues(fmt, overflow === 'saturate'),
+    count: n,
+    rule: RULE_CODES.stochastic,
+    randomBits: bits,
+    perWord: per,
+    key0: key[0] >>> 0,
+    key1: key[1] >>> 0,
+  };
+  let params: Uint32Array;
   if (name === 'pcg-hash') {
-    params[18] = 3;
     const high = Number((counter >> 32n) & 0xffffffffn);
-    params[24] = Number(counter & 0xffffffffn);
-    params[25] = pcgSaltOf(key[0], key[1], high);
-    params[26] = pcgSaltOf(key[0], key[1], (high + 1) >>> 0);
+    params = paramBlock(ENCODE_LAYOUT, {
+      ...common,
+      source: 3,
+      counter0: Number(counter & 0xffffffffn),
+      counter1: pcgSaltOf(key[0], key[1], high),
+      counter2: pcgSaltOf(key[0], key[1], (high + 1) >>> 0),
+    });
   } else {
-    params[18] = 2;
-    params[23] = name === 'philox4x32-10' ? 10 : 7;
     const block = counter >> 2n;
-    for (let w = 0; w < 4; w++) params[24 + w] = Number((block >> BigInt(32 * w)) & 0xffffffffn);
-    params[28] = Number(counter & 3n);
+    const word = (w: number) => Number((block >> BigInt(32 * w)) & 0xffffffffn);
+    params = paramBlock(ENCODE_LAYOUT, {
+      ...common,
+      source: 2,
+      rounds: name === 'philox4x32-10' ? 10 : 7,
+      counter0: word(0),
+      counter1: word(1),
+      counter2: word(2),
+      counter3: word(3),
+      lane: Number(counter & 3n),
+    });
   }
   await runEncode(runner, params, src, new Uint32Array(1), out, fmt.bits);
 }
@@ -170,8 +188,7 @@ export async function decodeOnGpu(
   checkLength(out, codes.length, 'out');
   const n = codes.length;
   if (n === 0) return;
-  const params = formatParams(fmt, false);
-  params[16] = n;
+  const params = paramBlock(DECODE_LAYOUT, { ...formatValues(fmt, false), count: n });
   const dst = runner.output(n * 4);
   runner.dispatch('decode', () => DECODE_WGSL, [runner.input(params), runner.input(codes), dst], n);
   const bytes = await runner.download(dst, n * 4);

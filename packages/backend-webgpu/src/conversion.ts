@@ -1,6 +1,6 @@
-import { decode, encode, resolveFormat } from '@halfstep/codecs';
+import { decode, encode, RULE_CODES, resolveFormat } from '@halfstep/codecs';
 import type { GpuRunner } from './gpu.js';
-import { formatParams } from './params.js';
+import { DECODE_LAYOUT, ENCODE_LAYOUT, formatValues, NO_COUNTER, paramBlock } from './layouts.js';
 import { AGGREGATE_WGSL } from './shaders/aggregate.js';
 import { ADD_BIAS_WGSL, MATMUL_WGSL, RELU_WGSL, SUM_ROWS_WGSL } from './shaders/dense.js';
 import { type HalfConversionFlavor, halfPrelude } from './shaders/halves.js';
@@ -343,8 +343,7 @@ const FLOAT16 = resolveFormat('float16');
 
 /** Records the bulk decode of `count` float16 codes in `src`; returns the float32 output buffer. */
 function recordDecode(runner: GpuRunner, src: GPUBuffer, count: number): GPUBuffer {
-  const params = formatParams(FLOAT16, false);
-  params[16] = count;
+  const params = paramBlock(DECODE_LAYOUT, { ...formatValues(FLOAT16, false), count });
   const dst = runner.output(count * 4);
   runner.dispatch('decode', () => DECODE_WGSL, [runner.input(params), src, dst], count);
   return dst;
@@ -352,8 +351,13 @@ function recordDecode(runner: GpuRunner, src: GPUBuffer, count: number): GPUBuff
 
 /** Records the bulk nearest-even encode of `count` float32 values in `src`; returns the codes. */
 function recordEncode(runner: GpuRunner, src: GPUBuffer, count: number): GPUBuffer {
-  const params = formatParams(FLOAT16, false);
-  params[16] = count;
+  const params = paramBlock(ENCODE_LAYOUT, {
+    ...NO_COUNTER,
+    ...formatValues(FLOAT16, false),
+    count,
+    rule: RULE_CODES['nearest-even'],
+    source: 0,
+  });
   const words = Math.ceil(count / 2);
   const dst = runner.output(words * 4);
   runner.dispatch(

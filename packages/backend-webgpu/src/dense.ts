@@ -1,6 +1,15 @@
-import type { MatmulArgs } from '@halfstep/backend';
+import type { MatmulArgs, ParamLayout } from '@halfstep/backend';
 import type { GpuRunner } from './gpu.js';
-import { PARAM_WORDS } from './params.js';
+import {
+  ADD_BIAS_LAYOUT,
+  BCE_LAYOUT,
+  ELEMENTS_LAYOUT,
+  type FormatWord,
+  MATMUL_LAYOUT,
+  NO_FORMAT,
+  paramBlock,
+  SUM_ROWS_LAYOUT,
+} from './layouts.js';
 import {
   ADD_BIAS_WGSL,
   BCE_WGSL,
@@ -18,16 +27,12 @@ export type BufferMatmulArgs = Omit<MatmulArgs, 'a' | 'b' | 'c'> & {
   readonly c: GPUBuffer;
 };
 
-/** The float32 bit pattern of `value` rounded to float32. */
-export function f32Bits(value: number): number {
-  return new Uint32Array(Float32Array.of(value).buffer)[0];
-}
-
-/** A parameter block with `words` from word 16 (after the format words the kernels skip). */
-function params(...words: number[]): Uint32Array {
-  const p = new Uint32Array(PARAM_WORDS);
-  p.set(words, 16);
-  return p;
+/** A block of `layout` with `values` after the format words (0: the dense kernels read none). */
+function params<Name extends string>(
+  layout: ParamLayout<Name | FormatWord>,
+  values: Readonly<Record<Name, number>>,
+): Uint32Array {
+  return paramBlock(layout, { ...NO_FORMAT, ...values } as Record<Name | FormatWord, number>);
 }
 
 /**
@@ -40,10 +45,16 @@ export function recordMatmul(runner: GpuRunner, args: BufferMatmulArgs): void {
   const { m, n, k, c } = args;
   if (m * n === 0) return;
   const beta = Math.fround(args.beta ?? 0);
-  const p = params(m, n, k, args.transA ? 1 : 0, args.transB ? 1 : 0);
-  p[21] = f32Bits(args.alpha ?? 1);
-  p[22] = f32Bits(beta);
-  p[23] = beta === 0 ? 0 : 1;
+  const p = params(MATMUL_LAYOUT, {
+    m,
+    n,
+    k,
+    transA: args.transA ? 1 : 0,
+    transB: args.transB ? 1 : 0,
+    alpha: args.alpha ?? 1,
+    beta,
+    accumulate: beta === 0 ? 0 : 1,
+  });
   const a = runner.distinct(args.a, m * k * 4, c);
   const b = runner.distinct(args.b, k * n * 4, c);
   runner.dispatch('matmul', () => MATMUL_WGSL, [runner.input(p), a, b, c], m * n);
@@ -62,7 +73,7 @@ export function recordAddBias(
   runner.dispatch(
     'addBias',
     () => ADD_BIAS_WGSL,
-    [runner.input(params(rows * cols, cols)), b, x],
+    [runner.input(params(ADD_BIAS_LAYOUT, { count: rows * cols, cols })), b, x],
     rows * cols,
   );
 }
@@ -81,14 +92,24 @@ export function recordRelu(
   if (count === 0) return;
   const xs = runner.distinct(x, count * 4, out);
   const gs = g === x ? xs : runner.distinct(g, count * 4, out);
-  runner.dispatch('relu', () => RELU_WGSL, [runner.input(params(count)), xs, gs, out], count);
+  runner.dispatch(
+    'relu',
+    () => RELU_WGSL,
+    [runner.input(params(ELEMENTS_LAYOUT, { count })), xs, gs, out],
+    count,
+  );
 }
 
 /** Records out = 1 / (1 + exp(-x)) over `count` values (float32, WGSL's `exp`). */
 export function recordSigmoid(runner: GpuRunner, x: GPUBuffer, out: GPUBuffer, count: number) {
   if (count === 0) return;
   const xs = runner.distinct(x, count * 4, out);
-  runner.dispatch('sigmoid', () => SIGMOID_WGSL, [runner.input(params(count)), xs, out], count);
+  runner.dispatch(
+    'sigmoid',
+    () => SIGMOID_WGSL,
+    [runner.input(params(ELEMENTS_LAYOUT, { count })), xs, out],
+    count,
+  );
 }
 
 /**
@@ -111,11 +132,22 @@ export function recordBceWithLogits(
     runner.dispatch(
       'bce',
       () => BCE_WGSL,
-      [runner.input(params(count, grad === undefined ? 0 : 1)), x, y, terms, g],
+      [
+        runner.input(params(BCE_LAYOUT, { count, withGrad: grad === undefined ? 0 : 1 })),
+        x,
+        y,
+        terms,
+        g,
+      ],
       count,
     );
   }
-  runner.dispatch('mean', () => MEAN_WGSL, [runner.input(params(count)), terms, loss], 64);
+  runner.dispatch(
+    'mean',
+    () => MEAN_WGSL,
+    [runner.input(params(ELEMENTS_LAYOUT, { count })), terms, loss],
+    64,
+  );
 }
 
 /** Records out[c] = the sum over r ascending of x[r, c] from +0 (one invocation per column). */
@@ -131,7 +163,7 @@ export function recordSumRows(
   runner.dispatch(
     'sumRows',
     () => SUM_ROWS_WGSL,
-    [runner.input(params(rows, cols)), xs, out],
+    [runner.input(params(SUM_ROWS_LAYOUT, { rows, cols })), xs, out],
     cols,
   );
 }

@@ -1,6 +1,6 @@
 import type { BagInput, Pooling } from '@halfstep/backend';
 import type { GpuRunner } from './gpu.js';
-import { formatParams } from './params.js';
+import { FORWARD_LAYOUT, formatValues, paramBlock } from './layouts.js';
 import { FORWARD_WGSL } from './shaders/kernels.js';
 import type { GpuTable } from './tables.js';
 
@@ -29,12 +29,14 @@ export function recordForward(
   const n = indices.length;
   if (bags * dim === 0) return;
   if (pooling === 'mean') checkMeanBags(t.handle.name, offsets, n);
-  const params = formatParams(t.format, true);
-  params[16] = bags;
-  params[17] = dim;
-  params[18] = n;
-  params[19] = perSampleWeights === undefined ? 0 : 1;
-  params[20] = pooling === 'mean' ? 1 : 0;
+  const params = paramBlock(FORWARD_LAYOUT, {
+    ...formatValues(t.format, true),
+    bags,
+    dim,
+    lookups: n,
+    weighted: perSampleWeights === undefined ? 0 : 1,
+    mean: pooling === 'mean' ? 1 : 0,
+  });
   runner.dispatch(
     'forward',
     () => FORWARD_WGSL,

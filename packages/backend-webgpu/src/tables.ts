@@ -9,7 +9,7 @@ import {
 } from '@halfstep/backend';
 import { encode, encodeScalar, type FloatFormat, resolveFormat } from '@halfstep/codecs';
 import type { GpuRunner } from './gpu.js';
-import { formatParams } from './params.js';
+import { formatValues, paramBlock, ROWS_LAYOUT } from './layouts.js';
 import { GATHER_WGSL, SCATTER_WGSL } from './shaders/kernels.js';
 import { GPU_OPTIMIZERS } from './update.js';
 
@@ -140,9 +140,7 @@ export async function readRows(
   if (result.length === 0) return result;
   const list = new Uint32Array(count);
   for (let k = 0; k < count; k++) list[k] = rows === undefined ? k : rows[k];
-  const params = formatParams(t.format, true);
-  params[16] = count;
-  params[17] = dim;
+  const params = paramBlock(ROWS_LAYOUT, { ...formatValues(t.format, true), rows: count, dim });
   const dst = runner.output(result.byteLength);
   runner.dispatch(
     'gather',
@@ -195,9 +193,11 @@ export function writeRows(
     j++;
   }
   if (codes.length === 0) return;
-  const params = formatParams(t.format, true);
-  params[16] = list.length;
-  params[17] = dim;
+  const params = paramBlock(ROWS_LAYOUT, {
+    ...formatValues(t.format, true),
+    rows: list.length,
+    dim,
+  });
   runner.dispatch(
     'scatter',
     () => SCATTER_WGSL,

@@ -6,9 +6,10 @@ import {
   tableDomain,
 } from '@halfstep/backend';
 import { type FloatFormat, resolveFormat } from '@halfstep/codecs';
-import type { OptimizerKind } from '@halfstep/optim';
+import { kernelConstants, type OptimizerKind } from '@halfstep/optim';
+import { formatValues, paramBlock, UPDATE_LAYOUT } from './layouts.js';
 import { formatParams } from './params.js';
-import { U, UPDATE_PARAM_WORDS, updateSource } from './shaders/update.js';
+import { updateSource } from './shaders/update.js';
 
 /** The optimizer kinds the GPU fused update implements. */
 export const GPU_OPTIMIZERS: ReadonlySet<OptimizerKind> = new Set<OptimizerKind>([
@@ -51,18 +52,14 @@ export interface UpdateKernel {
 /** Columns per invocation when a row need not be updated whole. */
 const SEGMENT = 8;
 
-function f32Bits(value: number): number {
-  return new Uint32Array(Float32Array.of(value).buffer)[0];
-}
-
 function formatOf(storage: string): FloatFormat | null {
   return storage === 'float32' ? null : resolveFormat(storage as 'float16');
 }
 
 /**
  * The fused update of `count` aggregated rows of `table` at optimizer step `step`: the kernel,
- * its parameters (the optimizer's normalised options as float32 bits, and its per-step scalars
- * from `stepScalars`, computed on the CPU exactly as `@halfstep/backend-js` does) and bindings.
+ * its parameters (`UPDATE_LAYOUT`, with the optimizer's float32 constants at this step from
+ * `@halfstep/optim`'s `kernelConstants`, as every backend takes them) and bindings.
  */
 export function updateKernel(table: TableHandle, count: number, step: number): UpdateKernel {
   const opt = table.optimizer;
@@ -70,44 +67,40 @@ export function updateKernel(table: TableHandle, count: number, step: number): U
   const format = formatOf(table.storage);
   const stateFormat = formatOf(opt.stateStorage);
   const stateSize = opt.stateSize(table.dim);
-  const params = new Uint32Array(UPDATE_PARAM_WORDS);
-  params.set(formatParams(format, true).subarray(0, 16));
-  params[U.count] = count;
-  params[U.dim] = table.dim;
-  params[U.step] = step >>> 0;
-  params[U.weightDomain] = tableDomain(table.index, DOMAIN_WEIGHTS);
-  params[U.key0] = Number(table.seed & 0xffffffffn);
-  params[U.key1] = Number((table.seed >> 32n) & 0xffffffffn);
-  params[U.weightStochastic] = format !== null && table.rounding === 'stochastic' ? 1 : 0;
-  params[U.weightRandomBits] = format === null ? 0 : randomBitsFor(format.mantissaBits);
-  params[U.stateDomain] = tableDomain(table.index, DOMAIN_STATE);
-  params[U.stateRandomBits] = stateFormat === null ? 0 : randomBitsFor(stateFormat.mantissaBits);
-  params[U.stateSize] = stateSize;
   // Rows whose sums need every column in order run whole; others in segments of 8 columns
   // (one Philox block of 16-bit codes), which spreads a row over neighbouring invocations.
   const whole = kind === 'rowwise-adagrad' || opt.maxNorm !== 0;
   const segment = whole ? table.dim : Math.min(table.dim, SEGMENT);
-  params[U.segment] = segment;
-  const o = opt.options;
-  const num = (name: string) => Math.fround(Number(o[name] ?? 0));
-  const lr = num('lr');
-  const decoupled = num('decoupled');
-  params[U.lr] = f32Bits(lr);
-  params[U.l2] = f32Bits(num('l2'));
-  params[U.decoupled] = f32Bits(decoupled);
-  params[U.shrink] = f32Bits(decoupled === 0 ? 0 : Math.fround(lr * decoupled));
-  params[U.maxNorm] = f32Bits(opt.maxNorm);
-  params[U.momentum] = f32Bits(num('momentum'));
-  params[U.eps] = f32Bits(num('eps'));
-  params[U.beta1] = f32Bits(num('beta1'));
-  params[U.beta2] = f32Bits(num('beta2'));
-  params[U.oneMinusBeta1] = f32Bits(Math.fround(1 - num('beta1')));
-  params[U.oneMinusBeta2] = f32Bits(Math.fround(1 - num('beta2')));
-  const scalars = new Float32Array(Math.max(2, opt.scalarCount));
-  opt.stepScalars(step, scalars);
-  params[U.biasCorrection1] = f32Bits(scalars[0]);
-  params[U.biasCorrection2] = f32Bits(scalars[1]);
-  params[U.dimValue] = f32Bits(table.dim);
+  const c = kernelConstants(opt, step);
+  const params = paramBlock(UPDATE_LAYOUT, {
+    ...formatValues(format, true),
+    count,
+    dim: table.dim,
+    step: step >>> 0,
+    weightDomain: tableDomain(table.index, DOMAIN_WEIGHTS),
+    key0: Number(table.seed & 0xffffffffn),
+    key1: Number((table.seed >> 32n) & 0xffffffffn),
+    weightStochastic: format !== null && table.rounding === 'stochastic' ? 1 : 0,
+    weightRandomBits: format === null ? 0 : randomBitsFor(format.mantissaBits),
+    stateDomain: tableDomain(table.index, DOMAIN_STATE),
+    stateRandomBits: stateFormat === null ? 0 : randomBitsFor(stateFormat.mantissaBits),
+    stateSize,
+    segment,
+    lr: c.lr,
+    l2: c.l2,
+    decoupled: c.decoupled,
+    shrink: c.shrink,
+    maxNorm: c.maxNorm,
+    momentum: c.momentum,
+    eps: c.eps,
+    beta1: c.beta1,
+    beta2: c.beta2,
+    oneMinusBeta1: c.oneMinusBeta1,
+    oneMinusBeta2: c.oneMinusBeta2,
+    biasCorrection1: c.biasCorrection1,
+    biasCorrection2: c.biasCorrection2,
+    dimValue: table.dim,
+  });
   const stateful = kind !== 'sgd';
   return {
     key: `update-${kind}`,

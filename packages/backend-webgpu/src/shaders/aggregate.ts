@@ -1,20 +1,6 @@
+import { AGGREGATE_LAYOUT, FINITE_LAYOUT, kernelWgsl } from '../layouts.js';
 import { EXACT_WGSL } from './exact.js';
 import { FORMAT_WGSL, INDEX_WGSL } from './format.js';
-
-/** Word indices of the aggregation kernel's parameters (after the 16 format words). */
-export const A = {
-  /** Distinct rows. */
-  count: 16,
-  dim: 17,
-  /** 0: the plain gradient; 1: times the entry's factor (per-sample weight); 2: divided by it (bag size). */
-  mode: 18,
-  /** Words per entry: 1 (bag) or 2 (bag, factor bits). */
-  stride: 19,
-  /** 1 under the 'error' non-finite policy, 0 under 'skip-rows'. */
-  policyError: 20,
-  /** The table's first word in the status buffer (see `STATUS`). */
-  statusBase: 21,
-} as const;
 
 /**
  * The status words of one fused backward: word 0 is the abort flag (non-zero: the fused updates
@@ -62,6 +48,7 @@ export const AGGREGATE_WGSL = /* wgsl */ `
 @group(0) @binding(5) var<storage, read_write> rows: array<atomic<u32>>;
 @group(0) @binding(6) var<storage, read_write> status: array<atomic<u32>>;
 ${FORMAT_WGSL}
+${kernelWgsl(AGGREGATE_LAYOUT, 'A')}
 ${INDEX_WGSL}
 ${EXACT_WGSL}
 
@@ -75,12 +62,12 @@ fn contribution(k: u32, c: u32, dim: u32, mode: u32, stride: u32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let idx = flat_index(gid, groups);
-  let dim = P[${A.dim}u];
-  if (idx >= P[${A.count}u] * dim) { return; }
+  let dim = P[A_DIM];
+  if (idx >= P[A_COUNT] * dim) { return; }
   let u = idx / dim;
   let c = idx % dim;
-  let mode = P[${A.mode}u];
-  let stride = P[${A.stride}u];
+  let mode = P[A_MODE];
+  let stride = P[A_STRIDE];
   let first = starts[u];
   let end = starts[u + 1u];
   var acc = contribution(first, c, dim, mode, stride);
@@ -89,8 +76,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   grads[idx] = acc;
   if ((bitcast<u32>(acc) & 0x7f800000u) != 0x7f800000u) { return; }
-  let base = P[${A.statusBase}u];
-  if (P[${A.policyError}u] != 0u) {
+  let base = P[A_STATUS_BASE];
+  if (P[A_POLICY_ERROR] != 0u) {
     atomicOr(&status[0], 1u);
     atomicMax(&status[base + ${STATUS.badRow}u], ~u);
   } else if (atomicExchange(&rows[u], ${SKIPPED_ROW}u) != ${SKIPPED_ROW}u) {
@@ -101,28 +88,29 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 /**
  * The finiteness check of a gradient under the 'error' policy, on the bits (so that no compiler
- * can fold it). P[0] values, P[1] the update's first status word, P[2] the pass: 0, one
- * invocation per value: a non-finite value sets the abort flag (word 0) and raises
- * `STATUS.badGradient` to ~i (so the first position wins); 1, one invocation: copies the bits of
- * that first bad value into `STATUS.badValue`. Bindings: 0 P, 1 grad, 2 status.
+ * can fold it), `FINITE_LAYOUT`: `count` values, `statusBase` the update's first status word,
+ * `pass` 0, one invocation per value: a non-finite value sets the abort flag (word 0) and raises
+ * `STATUS.badGradient` to ~i (so the first position wins); `pass` 1, one invocation: copies the
+ * bits of that first bad value into `STATUS.badValue`. Bindings: 0 P, 1 grad, 2 status.
  */
 export const FINITE_WGSL = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> P: array<u32>;
 @group(0) @binding(1) var<storage, read> grad: array<u32>;
 @group(0) @binding(2) var<storage, read_write> status: array<atomic<u32>>;
+${FINITE_LAYOUT.wgsl('N')}
 ${INDEX_WGSL}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let idx = flat_index(gid, groups);
-  let base = P[1u];
-  if (P[2u] == 1u) {
+  let base = P[N_STATUS_BASE];
+  if (P[N_PASS] == 1u) {
     if (idx != 0u) { return; }
     let w = atomicLoad(&status[base + ${STATUS.badGradient}u]);
     if (w != 0u) { atomicStore(&status[base + ${STATUS.badValue}u], grad[~w]); }
     return;
   }
-  if (idx >= P[0u]) { return; }
+  if (idx >= P[N_COUNT]) { return; }
   if ((grad[idx] & 0x7f800000u) != 0x7f800000u) { return; }
   atomicOr(&status[0], 1u);
   atomicMax(&status[base + ${STATUS.badGradient}u], ~idx);

@@ -1,38 +1,31 @@
+import { RULE_CODES } from '@halfstep/codecs';
+import { FORMAT_LAYOUT } from '../layouts.js';
+
+/** WGSL constants of the rounding rules, `R_<RULE>`, from `@halfstep/codecs`' `RULE_CODES`. */
+export const RULES_WGSL = Object.entries(RULE_CODES)
+  .map(([rule, code]) => `const R_${rule.replace(/-/g, '_').toUpperCase()}: u32 = ${code}u;`)
+  .join('\n');
+
 /**
  * WGSL of the number formats, shared by the kernels: `encode_one` (float32 bits to a code, the
  * exact algorithm of `@halfstep/codecs`' encoder: every rounding rule, gradual underflow,
  * overflow to infinity or saturation, NaN payloads) and `decode_one` (a code to float32 bits, as
  * `@halfstep/codecs`' `decodeBits`), on integers so that no float rounding mode, flush to zero
  * or NaN canonicalisation of the GPU can change a bit. The format's constants are words 0..15 of
- * the storage array `P` (see `formatParams`); codes are packed little-endian into u32 words
+ * the storage array `P` (`FORMAT_LAYOUT`, see `formatParams`); codes are packed little-endian into u32 words
  * (`load_code`). Kernels are compiled after a `halfPrelude`: with a hardware one, float16 normal
  * numbers (decode, nearest-even encode) take the GPU's conversion instructions instead, on a
  * device where a probe showed them exact.
  */
-export const FORMAT_WGSL = /* wgsl */ `
-const F_NORMAL_SHIFT = 0u;
-const F_REBIAS = 1u;
-const F_MIN_NORMAL = 2u;
-const F_SUBNORMAL_BASE = 3u;
-const F_MAX_FINITE = 4u;
-const F_OVERFLOW = 5u;
-const F_SIGN_SHIFT = 6u;
-const F_SIGN_MASK = 7u;
-const F_NAN = 8u;
-const F_KEEPS_PAYLOAD = 9u;
-const F_BITS = 10u;
-const F_MANTISSA = 11u;
-const F_BIAS = 12u;
-const F_BFLOAT = 13u;
-const F_FENCE = 15u;
-
-// Rules: 0 nearest-even, 1 nearest-away, 2 toward-zero, 3 toward-positive, 4 toward-negative,
-// 5 to-odd, 6 stochastic (up iff the 32-bit gap fraction exceeds th).
+export const FORMAT_FUNCTIONS_WGSL = /* wgsl */ `
+// Rules (@halfstep/codecs' RULE_CODES, the R_* constants): nearest-even, nearest-away,
+// toward-zero, toward-positive, toward-negative, to-odd, stochastic (up iff the 32-bit gap
+// fraction exceeds th).
 fn encode_one(x: u32, rule: u32, th: u32) -> u32 {
   let a = x & 0x7fffffffu;
   // Nearest-even float16 of a magnitude in [2^-14, 65520), a normal result, by the hardware
   // where the device proved exact (see halfPrelude).
-  if (HALF_HARDWARE && rule == 0u && P[F_BITS] == 16u && P[F_BFLOAT] == 0u &&
+  if (HALF_HARDWARE && rule == R_NEAREST_EVEN && P[F_BITS] == 16u && P[F_BFLOAT] == 0u &&
       a >= 0x38800000u && a < 0x477ff000u) {
     return hw_encode_half(x);
   }
@@ -51,7 +44,8 @@ fn encode_one(x: u32, rule: u32, th: u32) -> u32 {
     lower = d >> P[F_NORMAL_SHIFT];
     fraction = d << (32u - P[F_NORMAL_SHIFT]);
     if (lower > P[F_MAX_FINITE]) {
-      let away = rule <= 1u || rule == 6u || select(rule == 4u, rule == 3u, sign == 0u);
+      let away = rule == R_NEAREST_EVEN || rule == R_NEAREST_AWAY || rule == R_STOCHASTIC ||
+        select(rule == R_TOWARD_NEGATIVE, rule == R_TOWARD_POSITIVE, sign == 0u);
       return sign | select(P[F_MAX_FINITE], P[F_OVERFLOW], away);
     }
   } else {
@@ -74,17 +68,17 @@ fn encode_one(x: u32, rule: u32, th: u32) -> u32 {
   }
   var up = false;
   switch rule {
-    case 0u: { up = fraction > 0x80000000u || (fraction == 0x80000000u && (lower & 1u) == 1u); }
-    case 1u: { up = fraction >= 0x80000000u; }
-    case 2u: { up = false; }
-    case 3u: { up = fraction != 0u && sign == 0u; }
-    case 4u: { up = fraction != 0u && sign != 0u; }
-    case 5u: { up = fraction != 0u && (lower & 1u) == 0u; }
+    case R_NEAREST_EVEN: { up = fraction > 0x80000000u || (fraction == 0x80000000u && (lower & 1u) == 1u); }
+    case R_NEAREST_AWAY: { up = fraction >= 0x80000000u; }
+    case R_TOWARD_ZERO: { up = false; }
+    case R_TOWARD_POSITIVE: { up = fraction != 0u && sign == 0u; }
+    case R_TOWARD_NEGATIVE: { up = fraction != 0u && sign != 0u; }
+    case R_TO_ODD: { up = fraction != 0u && (lower & 1u) == 0u; }
     default: { up = fraction > th; }
   }
   let code = lower + select(0u, 1u, up);
   if (code > P[F_MAX_FINITE]) {
-    return sign | select(P[F_OVERFLOW], P[F_MAX_FINITE], rule == 5u);
+    return sign | select(P[F_OVERFLOW], P[F_MAX_FINITE], rule == R_TO_ODD);
   }
   return sign | code;
 }
@@ -134,6 +128,15 @@ fn unpack_code(word: u32, i: u32) -> u32 {
   return (word >> ((i % per) * bits)) & ((1u << bits) - 1u);
 }
 `;
+
+/**
+ * `FORMAT_FUNCTIONS_WGSL` with the word numbers of the format words (`FORMAT_LAYOUT`, `F_*`) and
+ * the rule numbers (`RULES_WGSL`, `R_*`).
+ */
+export const FORMAT_WGSL = `
+${FORMAT_LAYOUT.wgsl('F')}
+${RULES_WGSL}
+${FORMAT_FUNCTIONS_WGSL}`;
 
 /** WGSL of a flat invocation index over a 2-D grid of 64-wide workgroups. */
 export const INDEX_WGSL = /* wgsl */ `

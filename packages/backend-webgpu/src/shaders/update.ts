@@ -1,52 +1,19 @@
 import type { OptimizerKind } from '@halfstep/optim';
+import { kernelWgsl, UPDATE_LAYOUT } from '../layouts.js';
 import { SKIPPED_ROW } from './aggregate.js';
 import { EXACT_WGSL } from './exact.js';
-import { FORMAT_WGSL, INDEX_WGSL } from './format.js';
+import { FORMAT_FUNCTIONS_WGSL, FORMAT_WGSL, INDEX_WGSL } from './format.js';
 import { PHILOX_WGSL } from './philox.js';
 
 /**
- * `FORMAT_WGSL` for the optimizer state's format: the same functions reading their constants
- * from the storage array `S` (named `s_encode_one`, `s_decode_one`, `s_unpack_code`).
+ * `FORMAT_FUNCTIONS_WGSL` for the optimizer state's format: the same functions reading their
+ * constants from the storage array `S` (named `s_encode_one`, `s_decode_one`, `s_unpack_code`).
  */
-const STATE_FORMAT_WGSL = FORMAT_WGSL.replace(/^const F_[A-Z_]+ = \d+u;$/gm, '')
-  .replace(/\bP\[/g, 'S[')
+const STATE_FORMAT_WGSL = FORMAT_FUNCTIONS_WGSL.replace(/\bP\[/g, 'S[')
   .replace(/\bencode_one\b/g, 's_encode_one')
   .replace(/\bdecode_one\b/g, 's_decode_one')
   .replace(/\bunpack_code\b/g, 's_unpack_code')
   .replace(/\bfenced\b/g, 's_fenced');
-
-/** Word indices of the fused update's parameters (after the 16 format words). */
-export const U = {
-  count: 16,
-  dim: 17,
-  step: 18,
-  weightDomain: 19,
-  key0: 20,
-  key1: 21,
-  weightStochastic: 22,
-  weightRandomBits: 23,
-  stateDomain: 24,
-  stateRandomBits: 25,
-  stateSize: 26,
-  segment: 27,
-  lr: 32,
-  l2: 33,
-  decoupled: 34,
-  shrink: 35,
-  maxNorm: 36,
-  momentum: 37,
-  eps: 38,
-  beta1: 39,
-  beta2: 40,
-  oneMinusBeta1: 41,
-  oneMinusBeta2: 42,
-  biasCorrection1: 43,
-  biasCorrection2: 44,
-  dimValue: 45,
-} as const;
-
-/** Parameter words of the fused update. */
-export const UPDATE_PARAM_WORDS = 48;
 
 /**
  * The accessors of a table's code array (`weights` or `state`, whose format words are in `F`,
@@ -113,8 +80,8 @@ fn store_s(
 ) {
   var code = 0u;
   if (S[F_BITS] != 32u) {
-    let t = row_threshold_walk(P[${U.key0}u], P[${U.key1}u], P[${U.step}u], P[${U.stateDomain}u], row, P[${U.stateRandomBits}u], j, cache);
-    code = s_encode_one(bitcast<u32>(v), 6u, t);
+    let t = row_threshold_walk(P[U_KEY0], P[U_KEY1], P[U_STEP], P[U_STATE_DOMAIN], row, P[U_STATE_RANDOM_BITS], j, cache);
+    code = s_encode_one(bitcast<u32>(v), R_STOCHASTIC, t);
   }
   put_s(e, v, code, last, acc);
 }
@@ -158,8 +125,8 @@ const RULES: Record<OptimizerKind, { prologue: string; body: string }> = {
     let b2 = pf(U_BETA2);
     let a1 = pf(U_ONE_MINUS_BETA1);
     let a2 = pf(U_ONE_MINUS_BETA2);
-    let bc1 = pf(U_BC1);
-    let bc2 = pf(U_BC2);
+    let bc1 = pf(U_BIAS_CORRECTION1);
+    let bc2 = pf(U_BIAS_CORRECTION2);
     let eps = pf(U_EPS);
     var vacc = vec2<u32>(0u, 0u);
     var vcache = RowBlock(0xffffffffu, vec4<u32>());
@@ -175,7 +142,7 @@ const RULES: Record<OptimizerKind, { prologue: string; body: string }> = {
 };
 
 /**
- * The fused update kernel of one optimizer kind: one invocation per segment of P[U.segment]
+ * The fused update kernel of one optimizer kind: one invocation per segment of `segment`
  * consecutive columns of an aggregated row u (the whole row for row-wise Adagrad and max-norm,
  * whose row sums need every column in order), which applies, in the order and float32
  * arithmetic of `@halfstep/optim` (every product fenced against contraction, division and
@@ -187,25 +154,12 @@ const RULES: Record<OptimizerKind, { prologue: string; body: string }> = {
  * passes. Codes in words shared with another row or segment are replaced with atomics. An
  * invocation writes nothing when word 0 of `status` is set (a non-finite row under the 'error'
  * policy, found by `AGGREGATE_WGSL`) or when its row is `SKIPPED_ROW` ('skip-rows').
- * Bindings: 0 P (format words, then `U`), 1 rows, 2 grads, 3 weights, 4 status, and for stateful
+ * Bindings: 0 P (`UPDATE_LAYOUT`), 1 rows, 2 grads, 3 weights, 4 status, and for stateful
  * kinds 5 state, 6 S (the state format's words).
  */
 export function updateSource(kind: OptimizerKind): string {
   const rule = RULES[kind];
   const stateful = kind !== 'sgd';
-  const constants = Object.entries({
-    U_MOMENTUM: U.momentum,
-    U_EPS: U.eps,
-    U_DIM_VALUE: U.dimValue,
-    U_BETA1: U.beta1,
-    U_BETA2: U.beta2,
-    U_ONE_MINUS_BETA1: U.oneMinusBeta1,
-    U_ONE_MINUS_BETA2: U.oneMinusBeta2,
-    U_BC1: U.biasCorrection1,
-    U_BC2: U.biasCorrection2,
-  })
-    .map(([name, word]) => `const ${name} = ${word}u;`)
-    .join('\n');
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> P: array<u32>;
 @group(0) @binding(1) var<storage, read> rows: array<u32>;
@@ -216,7 +170,7 @@ ${FORMAT_WGSL}
 ${INDEX_WGSL}
 ${PHILOX_WGSL}
 ${EXACT_WGSL}
-${constants}
+${kernelWgsl(UPDATE_LAYOUT, 'U')}
 ${stateful ? statefulBindings() : ''}
 
 fn pf(i: u32) -> f32 {
@@ -232,11 +186,11 @@ fn store_w(
 ) {
   var code = 0u;
   if (P[F_BITS] != 32u) {
-    var rule = 0u;
+    var rule = R_NEAREST_EVEN;
     var t = 0u;
-    if (P[${U.weightStochastic}u] != 0u) {
-      rule = 6u;
-      t = row_threshold_walk(P[${U.key0}u], P[${U.key1}u], P[${U.step}u], P[${U.weightDomain}u], row, P[${U.weightRandomBits}u], c, cache);
+    if (P[U_WEIGHT_STOCHASTIC] != 0u) {
+      rule = R_STOCHASTIC;
+      t = row_threshold_walk(P[U_KEY0], P[U_KEY1], P[U_STEP], P[U_WEIGHT_DOMAIN], row, P[U_WEIGHT_RANDOM_BITS], c, cache);
     }
     code = encode_one(bitcast<u32>(v), rule, t);
   }
@@ -245,11 +199,11 @@ fn store_w(
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let dim = P[${U.dim}u];
-  let width = P[${U.segment}u];
+  let dim = P[U_DIM];
+  let width = P[U_SEGMENT];
   let segments = (dim + width - 1u) / width;
   let idx = flat_index(gid, groups);
-  if (idx >= P[${U.count}u] * segments) { return; }
+  if (idx >= P[U_COUNT] * segments) { return; }
   // The aggregation found a non-finite row under the 'error' policy: nothing is written.
   if (status[0] != 0u) { return; }
   let u = idx / segments;
@@ -259,11 +213,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (row == ${SKIPPED_ROW}u) { return; }
   let base = row * dim;
   let gbase = u * dim;
-  let sbase = row * P[${U.stateSize}u];
-  let lr = pf(${U.lr}u);
-  let l2 = pf(${U.l2}u);
-  let shrink = pf(${U.shrink}u);
-  let max_norm = pf(${U.maxNorm}u);
+  let sbase = row * P[U_STATE_SIZE];
+  let lr = pf(U_LR);
+  let l2 = pf(U_L2);
+  let shrink = pf(U_SHRINK);
+  let max_norm = pf(U_MAX_NORM);
   let clip = max_norm != 0.0;
   var sacc = vec2<u32>(0u, 0u);
   var wacc = vec2<u32>(0u, 0u);
