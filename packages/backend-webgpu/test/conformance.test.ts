@@ -10,7 +10,8 @@ if (device.backend !== undefined || device.required) {
   describeBackendConformance({
     name: `webgpu (${halfConversion} float16 conversions)`,
     create: async () => {
-      if (device.backend === undefined) throw new Error(`no WebGPU adapter in CI: ${device.reason}`);
+      if (device.backend === undefined)
+        throw new Error(`no WebGPU adapter in CI: ${device.reason}`);
       return device.backend;
     },
     reference: createJsBackend,
