@@ -76,11 +76,11 @@ export function aggregate(update: HostBagUpdate, scratch: AggregateScratch): Agg
   scratch.ensure(n, dim);
   const { bagOf } = scratch;
   for (let b = 0; b < bags; b++) {
-    const end = b + 1 < bags ? offsets[b + 1] : n;
-    for (let i = offsets[b]; i < end; i++) bagOf[i] = b;
+    const end = b + 1 < bags ? offsets[b + 1]! : n;
+    for (let i = offsets[b]!; i < end; i++) bagOf[i] = b;
   }
   const keys = scratch.keys.subarray(0, n);
-  for (let i = 0; i < n; i++) keys[i] = indices[i] * n + i;
+  for (let i = 0; i < n; i++) keys[i] = indices[i]! * n + i;
   keys.sort();
   const { rows, grads, bad, direct, offsetOf } = scratch;
   const mean = pooling === 'mean';
@@ -97,11 +97,11 @@ export function aggregate(update: HostBagUpdate, scratch: AggregateScratch): Agg
     (update.nonFinite ?? 'error') !== 'error' || perSampleWeights !== undefined || mean;
   let multiple = false;
   for (let k = 0; k < n; k++) {
-    const key = keys[k];
+    const key = keys[k]!;
     let row = Math.floor(key / n);
     if (row * n > key) row--;
     const i = key - row * n;
-    const b = bagOf[i];
+    const b = bagOf[i]!;
     const g = b * dim;
     if (row !== previous) {
       if (count > 0) badCount += finishRow(update, scratch, count - 1, dim, mustCheck || multiple);
@@ -118,33 +118,33 @@ export function aggregate(update: HostBagUpdate, scratch: AggregateScratch): Agg
       direct[count - 1] = 0;
       offsetOf[count - 1] = o;
       if (perSampleWeights !== undefined) {
-        const s = perSampleWeights[i];
-        for (let c = 0; c < dim; c++) grads[o + c] = Math.fround(gradOutput[g + c] * s);
+        const s = perSampleWeights[i]!;
+        for (let c = 0; c < dim; c++) grads[o + c] = Math.fround(gradOutput[g + c]! * s);
       } else if (mean) {
-        const size = (b + 1 < bags ? offsets[b + 1] : n) - offsets[b];
-        for (let c = 0; c < dim; c++) grads[o + c] = gradOutput[g + c] / size;
+        const size = (b + 1 < bags ? offsets[b + 1]! : n) - offsets[b]!;
+        for (let c = 0; c < dim; c++) grads[o + c] = gradOutput[g + c]! / size;
       } else {
-        for (let c = 0; c < dim; c++) grads[o + c] = gradOutput[g + c];
+        for (let c = 0; c < dim; c++) grads[o + c] = gradOutput[g + c]!;
       }
       continue;
     }
     multiple = true;
     if (perSampleWeights !== undefined) {
-      const s = perSampleWeights[i];
+      const s = perSampleWeights[i]!;
       for (let c = 0; c < dim; c++)
-        grads[o + c] = grads[o + c] + Math.fround(gradOutput[g + c] * s);
+        grads[o + c] = grads[o + c]! + Math.fround(gradOutput[g + c]! * s);
     } else if (mean) {
-      const size = (b + 1 < bags ? offsets[b + 1] : n) - offsets[b];
+      const size = (b + 1 < bags ? offsets[b + 1]! : n) - offsets[b]!;
       for (let c = 0; c < dim; c++)
-        grads[o + c] = grads[o + c] + Math.fround(gradOutput[g + c] / size);
+        grads[o + c] = grads[o + c]! + Math.fround(gradOutput[g + c]! / size);
     } else if (direct[count - 1] === 1) {
       // The second contribution: the sum starts from the first one, still in gradOutput.
-      const first = offsetOf[count - 1];
-      for (let c = 0; c < dim; c++) grads[o + c] = gradOutput[first + c] + gradOutput[g + c];
+      const first = offsetOf[count - 1]!;
+      for (let c = 0; c < dim; c++) grads[o + c] = gradOutput[first + c]! + gradOutput[g + c]!;
       direct[count - 1] = 0;
       offsetOf[count - 1] = o;
     } else {
-      for (let c = 0; c < dim; c++) grads[o + c] = grads[o + c] + gradOutput[g + c];
+      for (let c = 0; c < dim; c++) grads[o + c] = grads[o + c]! + gradOutput[g + c]!;
     }
   }
   if (count > 0) badCount += finishRow(update, scratch, count - 1, dim, mustCheck || multiple);
@@ -162,12 +162,12 @@ function finishRow(
   scratch.bad[u] = 0;
   if (!check) return 0;
   const values = scratch.direct[u] === 1 ? update.gradOutput : scratch.grads;
-  const o = scratch.offsetOf[u];
+  const o = scratch.offsetOf[u]!;
   let sum = 0;
-  for (let c = 0; c < dim; c++) sum += values[o + c] - values[o + c];
+  for (let c = 0; c < dim; c++) sum += values[o + c]! - values[o + c]!;
   if (sum === 0) return 0;
   if ((update.nonFinite ?? 'error') === 'error') {
-    throw nonFiniteRowGradient(update.table.name, scratch.rows[u]);
+    throw nonFiniteRowGradient(update.table.name, scratch.rows[u]!);
   }
   scratch.bad[u] = 1;
   return 1;

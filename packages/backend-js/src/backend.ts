@@ -135,13 +135,13 @@ export class JsBackend implements Backend {
     const count = checkRowNumbers(table, rows);
     const result = new Float32Array(count * dim);
     for (let k = 0; k < count; k++) {
-      const row = rows === undefined ? k : rows[k];
+      const row = rows === undefined ? k : rows[k]!;
       const r = row * dim;
       const o = k * dim;
       if (t.format === null) {
         result.set((t.weights as Float32Array).subarray(r, r + dim), o);
       } else {
-        for (let c = 0; c < dim; c++) result[o + c] = t.lut[t.weights[r + c]];
+        for (let c = 0; c < dim; c++) result[o + c] = t.lut[t.weights[r + c]!]!;
       }
     }
     this.tensors.downloadBytes += result.byteLength;
@@ -163,7 +163,7 @@ export class JsBackend implements Backend {
       if (rows === undefined) t.weights.set(values);
       else
         for (let k = 0; k < count; k++)
-          t.weights.set(values.subarray(k * dim, (k + 1) * dim), rows[k] * dim);
+          t.weights.set(values.subarray(k * dim, (k + 1) * dim), rows[k]! * dim);
       return;
     }
     // Nearest-even, saturating, through the update's row store (its fast path).
@@ -173,7 +173,7 @@ export class JsBackend implements Backend {
       storeRow(t.format, bits, 0, codes, 0, values.length, null, this.storeScratch);
     else
       for (let k = 0; k < count; k++)
-        storeRow(t.format, bits, k * dim, codes, rows[k] * dim, dim, null, this.storeScratch);
+        storeRow(t.format, bits, k * dim, codes, rows[k]! * dim, dim, null, this.storeScratch);
   }
 
   async exportTable(table: TableHandle): Promise<TableData> {
@@ -266,7 +266,7 @@ export class JsBackend implements Backend {
     for (const u of updates) checkBagUpdate(u);
     const grads = updates.map((u) => this.data(u.gradOutput, 'gradOutput'));
     for (let k = 0; k < updates.length; k++) {
-      const error = checkFiniteGradient(updates[k], grads[k]);
+      const error = checkFiniteGradient(updates[k]!, grads[k]!);
       if (error) return this.rejected(error);
     }
     let aggregated: Aggregated[];
@@ -277,15 +277,15 @@ export class JsBackend implements Backend {
           scratch = new AggregateScratch();
           this.aggregateScratch.set(u.table.id, scratch);
         }
-        return aggregate({ ...u, gradOutput: grads[k] }, scratch);
+        return aggregate({ ...u, gradOutput: grads[k]! }, scratch);
       });
     } catch (error) {
       return this.rejected(error);
     }
     // Phase 2: the fused update.
     const results = updates.map((u, k) => {
-      const agg = aggregated[k];
-      applyUpdate(tables[k], agg, grads[k], u.step, this.updateScratch);
+      const agg = aggregated[k]!;
+      applyUpdate(tables[k]!, agg, grads[k]!, u.step, this.updateScratch);
       return { updatedRows: agg.count - agg.badCount, skippedRows: agg.badCount };
     });
     return StepResult.of({ value: results });

@@ -25,19 +25,19 @@ export function matmul(args: ArrayMatmulArgs): void {
   for (let i = 0; i < m; i++) {
     acc.fill(0);
     for (let p = 0; p < k; p++) {
-      const av = transA ? a[p * m + i] : a[i * k + p];
+      const av = transA ? a[p * m + i]! : a[i * k + p]!;
       if (transB) {
-        for (let j = 0; j < n; j++) acc[j] = acc[j] + f(av * b[j * k + p]);
+        for (let j = 0; j < n; j++) acc[j] = acc[j]! + f(av * b[j * k + p]!);
       } else {
         const bo = p * n;
-        for (let j = 0; j < n; j++) acc[j] = acc[j] + f(av * b[bo + j]);
+        for (let j = 0; j < n; j++) acc[j] = acc[j]! + f(av * b[bo + j]!);
       }
     }
     const co = i * n;
     if (beta === 0) {
-      for (let j = 0; j < n; j++) c[co + j] = alpha * acc[j];
+      for (let j = 0; j < n; j++) c[co + j] = alpha * acc[j]!;
     } else {
-      for (let j = 0; j < n; j++) c[co + j] = f(alpha * acc[j]) + f(beta * c[co + j]);
+      for (let j = 0; j < n; j++) c[co + j] = f(alpha * acc[j]!) + f(beta * c[co + j]!);
     }
   }
 }
@@ -46,19 +46,19 @@ export function matmul(args: ArrayMatmulArgs): void {
 export function addBias(x: Float32Array, bias: Float32Array, rows: number, cols: number): void {
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
-    for (let c = 0; c < cols; c++) x[o + c] = x[o + c] + bias[c];
+    for (let c = 0; c < cols; c++) x[o + c] = x[o + c]! + bias[c]!;
   }
 }
 
 /** out[i] = x[i] > 0 ? x[i] : 0 (so -0 and NaN give +0). */
 export function relu(x: Float32Array, out: Float32Array): void {
   // biome-ignore lint/complexity/useMathMinMax: Math.max would keep -0 and NaN; ReLU gives +0.
-  for (let i = 0; i < x.length; i++) out[i] = x[i] > 0 ? x[i] : 0;
+  for (let i = 0; i < x.length; i++) out[i] = x[i]! > 0 ? x[i]! : 0;
 }
 
 /** out[i] = x[i] > 0 ? grad[i] : 0. */
 export function reluBackward(grad: Float32Array, x: Float32Array, out: Float32Array): void {
-  for (let i = 0; i < grad.length; i++) out[i] = x[i] > 0 ? grad[i] : 0;
+  for (let i = 0; i < grad.length; i++) out[i] = x[i]! > 0 ? grad[i]! : 0;
 }
 
 /**
@@ -66,7 +66,7 @@ export function reluBackward(grad: Float32Array, x: Float32Array, out: Float32Ar
  * bit-exact across backends: `exp` is not correctly rounded; other backends match within 1 ulp.
  */
 export function sigmoid(x: Float32Array, out: Float32Array): void {
-  for (let i = 0; i < x.length; i++) out[i] = 1 / (1 + Math.exp(-x[i]));
+  for (let i = 0; i < x.length; i++) out[i] = 1 / (1 + Math.exp(-x[i]!));
 }
 
 /**
@@ -81,8 +81,8 @@ export function bceWithLogits(
   const n = logits.length;
   let sum = 0;
   for (let i = 0; i < n; i++) {
-    const x = logits[i];
-    const y = labels[i];
+    const x = logits[i]!;
+    const y = labels[i]!;
     sum += Math.max(x, 0) - x * y + Math.log1p(Math.exp(-Math.abs(x)));
     if (grad !== undefined) grad[i] = (1 / (1 + Math.exp(-x)) - y) / n;
   }
@@ -94,6 +94,6 @@ export function sumRows(x: Float32Array, rows: number, cols: number, out: Float3
   out.fill(0, 0, cols);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
-    for (let c = 0; c < cols; c++) out[c] = out[c] + x[o + c];
+    for (let c = 0; c < cols; c++) out[c] = out[c]! + x[o + c]!;
   }
 }

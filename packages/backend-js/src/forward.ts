@@ -21,8 +21,8 @@ export function embeddingBagForward(
   const n = indices.length;
   out.fill(0, 0, bags * dim);
   for (let b = 0; b < bags; b++) {
-    const start = offsets[b];
-    const end = b + 1 < bags ? offsets[b + 1] : n;
+    const start = offsets[b]!;
+    const end = b + 1 < bags ? offsets[b + 1]! : n;
     const o = b * dim;
     if (t.format === null) {
       sumFloat32(t.weights as Float32Array, indices, perSampleWeights, start, end, dim, out, o);
@@ -31,7 +31,7 @@ export function embeddingBagForward(
     }
     if (pooling === 'mean' && end > start) {
       const size = end - start;
-      for (let c = 0; c < dim; c++) out[o + c] = out[o + c] / size;
+      for (let c = 0; c < dim; c++) out[o + c] = out[o + c]! / size;
     }
   }
 }
@@ -47,12 +47,12 @@ function sumFloat32(
   o: number,
 ): void {
   for (let i = start; i < end; i++) {
-    const r = indices[i] * dim;
+    const r = indices[i]! * dim;
     if (weights === undefined) {
-      for (let c = 0; c < dim; c++) out[o + c] = out[o + c] + w[r + c];
+      for (let c = 0; c < dim; c++) out[o + c] = out[o + c]! + w[r + c]!;
     } else {
-      const s = weights[i];
-      for (let c = 0; c < dim; c++) out[o + c] = out[o + c] + Math.fround(s * w[r + c]);
+      const s = weights[i]!;
+      for (let c = 0; c < dim; c++) out[o + c] = out[o + c]! + Math.fround(s * w[r + c]!);
     }
   }
 }
@@ -70,12 +70,12 @@ function sumCodes(
   o: number,
 ): void {
   for (let i = start; i < end; i++) {
-    const r = indices[i] * dim;
+    const r = indices[i]! * dim;
     if (weights === undefined) {
-      for (let c = 0; c < dim; c++) out[o + c] = out[o + c] + lut[codes[r + c]];
+      for (let c = 0; c < dim; c++) out[o + c] = out[o + c]! + lut[codes[r + c]!]!;
     } else {
-      const s = weights[i];
-      for (let c = 0; c < dim; c++) out[o + c] = out[o + c] + Math.fround(s * lut[codes[r + c]]);
+      const s = weights[i]!;
+      for (let c = 0; c < dim; c++) out[o + c] = out[o + c]! + Math.fround(s * lut[codes[r + c]!]!);
     }
   }
 }
@@ -94,5 +94,10 @@ export function poolRows(
   pooling: Pooling,
   out: Float32Array,
 ): void {
-  embeddingBagForward({ handle: { dim }, weights: rows, format: null, lut: NO_LUT }, input, pooling, out);
+  embeddingBagForward(
+    { handle: { dim }, weights: rows, format: null, lut: NO_LUT },
+    input,
+    pooling,
+    out,
+  );
 }

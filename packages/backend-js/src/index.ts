@@ -7,7 +7,6 @@
 
 export { type Aggregated, AggregateScratch, aggregate, type HostBagUpdate } from './aggregate.js';
 export { createJsBackend, JsBackend, jsBackend } from './backend.js';
-export { poolRows } from './forward.js';
 export {
   type ArrayMatmulArgs,
   addBias,
@@ -18,3 +17,4 @@ export {
   sigmoid,
   sumRows,
 } from './dense.js';
+export { poolRows } from './forward.js';

@@ -97,9 +97,9 @@ export function storeRow(
     const lowest = e.lowest;
     const span = e.span;
     for (let c = 0; c < width; c++) {
-      const x = bits[vo + c];
+      const x = bits[vo + c]!;
       const a = x & 0x7fffffff;
-      const th = thresholds[c];
+      const th = thresholds[c]!;
       if (a - lowest < span && a >= lowest) {
         target[to + c] =
           ((x >>> 16) & 0x8000) | ((a - rebias + (~th >>> complementShift)) >>> shift);
@@ -113,7 +113,7 @@ export function storeRow(
   const low = e.nearestLowest;
   const half = (1 << (shift - 1)) - 1;
   for (let c = 0; c < width; c++) {
-    const x = bits[vo + c];
+    const x = bits[vo + c]!;
     const a = x & 0x7fffffff;
     if (a < limit && a >= low) {
       target[to + c] =
@@ -136,7 +136,7 @@ function slow(format: FloatFormat, x: number, threshold: number, s: StoreScratch
   }
   const out = format.bits === 16 ? s.code16 : s.code8;
   encodeBits(format, s.oneBits, out, strategy, true);
-  return out[0];
+  return out[0]!;
 }
 
 function storeRow8(

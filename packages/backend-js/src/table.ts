@@ -107,7 +107,7 @@ export function bagOfPositions(input: BagInput, out: Int32Array): void {
   const n = input.indices.length;
   const bags = offsets.length;
   for (let b = 0; b < bags; b++) {
-    const end = b + 1 < bags ? offsets[b + 1] : n;
-    for (let i = offsets[b]; i < end; i++) out[i] = b;
+    const end = b + 1 < bags ? offsets[b + 1]! : n;
+    for (let i = offsets[b]!; i < end; i++) out[i] = b;
   }
 }

@@ -68,7 +68,7 @@ export function applyUpdate(
   const stateLut = t.stateLut;
   for (let u = 0; u < count; u++) {
     if (bad[u] !== 0) continue;
-    const row = rows[u];
+    const row = rows[u]!;
     const r = row * dim;
     let wArray: Float32Array = values;
     let wo = 0;
@@ -77,7 +77,7 @@ export function applyUpdate(
       wo = r;
     } else {
       const codes = t.weights;
-      for (let c = 0; c < dim; c++) values[c] = lut[codes[r + c]];
+      for (let c = 0; c < dim; c++) values[c] = lut[codes[r + c]!]!;
     }
     let sArray: Float32Array = state;
     let so = 0;
@@ -87,10 +87,10 @@ export function applyUpdate(
       so = rs;
     } else {
       const codes = t.state;
-      for (let c = 0; c < stateSize; c++) state[c] = stateLut[codes[rs + c]];
+      for (let c = 0; c < stateSize; c++) state[c] = stateLut[codes[rs + c]!]!;
     }
     const g = direct[u] === 1 ? gradOutput : grads;
-    opt.updateRow(wArray, wo, g, offsetOf[u], sArray, so, dim, scalars);
+    opt.updateRow(wArray, wo, g, offsetOf[u]!, sArray, so, dim, scalars);
     if (format !== null) {
       let th: Uint32Array | null = null;
       if (weightStochastic) {

@@ -30,7 +30,7 @@ export function initialRows(
     fillRowWords(schedule, start + k, 0, td, words, dim);
     const o = k * dim;
     for (let c = 0; c < dim; c++)
-      values[o + c] = low + Math.fround(width * ((words[c] >>> 8) * 2 ** -24));
+      values[o + c] = low + Math.fround(width * ((words[c]! >>> 8) * 2 ** -24));
   }
   return values;
 }
@@ -51,7 +51,11 @@ export function checkTableInit(spec: Pick<TableSpec, 'rows' | 'dim' | 'init'>): 
     }
     return;
   }
-  if (typeof init !== 'object' || init === null || !(init.uniform >= 0 && init.uniform < Infinity)) {
+  if (
+    typeof init !== 'object' ||
+    init === null ||
+    !(init.uniform >= 0 && init.uniform < Infinity)
+  ) {
     throw new RangeError(
       `init: expected 'zeros', { uniform: b } with a finite b >= 0, or a Float32Array`,
     );

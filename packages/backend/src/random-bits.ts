@@ -69,9 +69,9 @@ export function fillRowWords(
       const hi1 = (Math.imul(M1_HI, hi) + (t >>> 16) + (u >>> 16)) | 0;
       const lo0 = Math.imul(M0, x0);
       const lo1 = Math.imul(M1, x2);
-      x0 = hi1 ^ x1 ^ schedule[2 * r];
+      x0 = hi1 ^ x1 ^ schedule[2 * r]!;
       x1 = lo1;
-      x2 = hi0 ^ x3 ^ schedule[2 * r + 1];
+      x2 = hi0 ^ x3 ^ schedule[2 * r + 1]!;
       x3 = lo0;
     }
     out[j] = x0;
@@ -116,16 +116,16 @@ export function fillRowThresholds(
   if (perWord === 2) {
     const pairs = count >> 1;
     for (let j = 0; j < pairs; j++) {
-      const w = words[j];
+      const w = words[j]!;
       out[offset + 2 * j] = w | low;
       out[offset + 2 * j + 1] = (w << bits) | low;
     }
-    if (count & 1) out[offset + count - 1] = words[pairs] | low;
+    if (count & 1) out[offset + count - 1] = words[pairs]! | low;
     return;
   }
   for (let e = 0; e < count; e++) {
     const slot = e % perWord;
-    out[offset + e] = (words[(e - slot) / perWord] << (slot * bits)) | low;
+    out[offset + e] = (words[(e - slot) / perWord]! << (slot * bits)) | low;
   }
 }
 

@@ -61,7 +61,7 @@ export function checkBagInput(
   }
   const n = indices.length;
   for (let i = 0; i < n; i++) {
-    const v = indices[i];
+    const v = indices[i]!;
     if (v < 0 || v >= rows) {
       throw new BadInputError(
         table,
@@ -78,12 +78,12 @@ export function checkBagInput(
       table,
       'offsets',
       0,
-      offsets[0],
+      offsets[0]!,
       `offsets[0] = ${offsets[0]}; the first bag must start at 0`,
     );
   }
   for (let b = 0; b < bags; b++) {
-    const o = offsets[b];
+    const o = offsets[b]!;
     if (o > n) {
       throw new BadInputError(
         table,
@@ -93,7 +93,7 @@ export function checkBagInput(
         `offsets[${b}] = ${o} is past the end of indices (length ${n})`,
       );
     }
-    if (b > 0 && o < offsets[b - 1]) {
+    if (b > 0 && o < offsets[b - 1]!) {
       throw new BadInputError(
         table,
         'offsets',
@@ -132,7 +132,7 @@ export function checkBagInput(
       );
     }
     for (let i = 0; i < n; i++) {
-      const w = perSampleWeights[i];
+      const w = perSampleWeights[i]!;
       if (w - w !== 0) {
         throw new BadInputError(
           table,
@@ -247,7 +247,7 @@ export function checkFiniteGradient(
 ): BadInputError | null {
   if ((update.nonFinite ?? 'error') !== 'error') return null;
   const i = firstNonFinite(values);
-  return i < 0 ? null : nonFiniteGradient(update.table.name, i, update.table.dim, values[i]);
+  return i < 0 ? null : nonFiniteGradient(update.table.name, i, update.table.dim, values[i]!);
 }
 
 /**
@@ -296,7 +296,7 @@ export function checkRowsCols(rows: number, cols: number): void {
 /** The position of the first NaN or infinity in `values`, or -1. */
 export function firstNonFinite(values: Float32Array): number {
   for (let i = 0; i < values.length; i++) {
-    const v = values[i];
+    const v = values[i]!;
     if (v - v !== 0) return i;
   }
   return -1;
@@ -344,7 +344,7 @@ export function checkRowNumbers(
 ): number {
   if (rows === undefined) return table.rows;
   for (let k = 0; k < rows.length; k++) {
-    if (!(rows[k] >= 0 && rows[k] < table.rows)) {
+    if (!(rows[k]! >= 0 && rows[k]! < table.rows)) {
       throw new RangeError(
         `table "${table.name}": rows[${k}] = ${rows[k]} is out of range [0, ${table.rows})`,
       );

@@ -34,7 +34,7 @@ describe('counter-based random bits', () => {
     const out = new Uint32Array(7);
     fillRowThresholds(schedule, 3, 0, 42, k, 7, out, 0, new Uint32Array(12));
     const block = philox4x32([42, 0, 3, 0], key, 10);
-    for (let e = 0; e < 7; e++) expect(out[e]).toBe(thresholdOf(block[e >> 1], e & 1, 13));
+    for (let e = 0; e < 7; e++) expect(out[e]).toBe(thresholdOf(block[e >> 1]!, e & 1, 13));
   });
 
   it('thresholds: float8e4m3 takes 20 bits, one element per word', () => {
@@ -44,6 +44,6 @@ describe('counter-based random bits', () => {
     const b0 = philox4x32([1, 0, 0, 9], key, 10);
     const b1 = philox4x32([1, 1, 0, 9], key, 10);
     const words = [...b0, ...b1];
-    for (let e = 0; e < 5; e++) expect(out[e]).toBe(thresholdOf(words[e], 0, 20));
+    for (let e = 0; e < 5; e++) expect(out[e]).toBe(thresholdOf(words[e]!, 0, 20));
   });
 });

@@ -58,14 +58,14 @@ const bfloat16Steps = Float64Array.from({ length: 256 }, (_, e) => 2 ** (Math.ma
 const oracleValue = new Float32Array(1);
 const oracleBits = new Uint32Array(oracleValue.buffer);
 function bfloat16Oracle(bits: number, value: number): number {
-  const step = bfloat16Steps[(bits >>> 23) & 0xff];
+  const step = bfloat16Steps[(bits >>> 23) & 0xff]!;
   const scaled = Math.abs(value) / step;
   const floor = Math.floor(scaled);
   const rest = scaled - floor;
   const rounded = rest > 0.5 || (rest === 0.5 && floor % 2 === 1) ? floor + 1 : floor;
   oracleValue[0] = rounded * step;
-  if ((oracleBits[0] & 0xffff) !== 0) throw new Error(`oracle bug at ${hex(bits, 8)}`);
-  return ((bits >>> 16) & 0x8000) | (oracleBits[0] >>> 16);
+  if ((oracleBits[0]! & 0xffff) !== 0) throw new Error(`oracle bug at ${hex(bits, 8)}`);
+  return ((bits >>> 16) & 0x8000) | (oracleBits[0]! >>> 16);
 }
 
 function checkChunks(job: Job): Report {
@@ -94,17 +94,17 @@ function checkChunks(job: Job): Report {
       });
       const expected = new Uint16Array(hardware.buffer, hardware.byteOffset, CHUNK);
       for (let i = 0; i < CHUNK; i++) {
-        if (half[i] !== expected[i]) report('float16 vs F16C', start + i, half[i], expected[i]);
+        if (half[i] !== expected[i]) report('float16 vs F16C', start + i, half[i]!, expected[i]!);
       }
     }
     const peer = new Uint16Array(new PetamorikenFloat16Array(values).buffer);
     for (let i = 0; i < CHUNK; i++) {
-      const x = bits[i];
+      const x = bits[i]!;
       const nan = (x & 0x7fffffff) > 0x7f800000;
       if (!nan && half[i] !== peer[i])
-        report('float16 vs @petamoriken/float16', x, half[i], peer[i]);
-      const expected = nan ? ((x >>> 16) | 0x40) & 0xffff : bfloat16Oracle(x, values[i]);
-      if (brain[i] !== expected) report('bfloat16 vs exact arithmetic', x, brain[i], expected);
+        report('float16 vs @petamoriken/float16', x, half[i]!, peer[i]!);
+      const expected = nan ? ((x >>> 16) | 0x40) & 0xffff : bfloat16Oracle(x, values[i]!);
+      if (brain[i] !== expected) report('bfloat16 vs exact arithmetic', x, brain[i]!, expected);
     }
     checked += CHUNK;
   }
@@ -122,7 +122,7 @@ function buildOracle(): string | { reason: string } {
     execFileSync(binary, ['encode', '0', '1']); // SIGILL here means the CPU lacks F16C
     return binary;
   } catch (error) {
-    return { reason: (error as Error).message.split('\n')[0] };
+    return { reason: (error as Error).message.split('\n')[0]! };
   }
 }
 
@@ -142,8 +142,8 @@ function checkDecode(oracle: string): Report {
         examples.push({
           check: 'float16 decode vs F16C',
           input: i,
-          ours: ours[i],
-          expected: expected[i],
+          ours: ours[i]!,
+          expected: expected[i]!,
         });
       }
     }

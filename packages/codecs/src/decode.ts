@@ -25,7 +25,7 @@ export function decodeBits(format: FloatFormat, code: number): number {
   if (exponent === 0) {
     // Subnormal: mantissa x 2^(1 - bias - m), a float32 normal (or zero) for these formats.
     scratch[0] = mantissa * 2 ** (1 - format.bias - m);
-    return (sign | scratchBits[0]) >>> 0;
+    return (sign | scratchBits[0]!) >>> 0;
   }
   return (sign | ((exponent - format.bias + 127) << 23) | (mantissa << (23 - m))) >>> 0;
 }
@@ -68,10 +68,10 @@ export function decode(
   const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
   const n = src.length;
   if (fmt.name === 'bfloat16') {
-    for (let i = 0; i < n; i++) bits[i] = src[i] << 16;
+    for (let i = 0; i < n; i++) bits[i] = src[i]! << 16;
   } else {
     const table = decodeTable(fmt);
-    for (let i = 0; i < n; i++) bits[i] = table[src[i]];
+    for (let i = 0; i < n; i++) bits[i] = table[src[i]!]!;
   }
   return out;
 }

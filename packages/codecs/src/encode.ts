@@ -24,11 +24,11 @@ export type Overflow = 'infinity' | 'saturate';
 /** Options of `encode`. */
 export interface EncodeOptions<Out extends Uint16Array | Uint8Array = Uint16Array | Uint8Array> {
   /** Where to write the codes; must have the input's length. A new array by default. */
-  readonly out?: Out;
+  readonly out?: Out | undefined;
   /** How to round values between two grid points. Default: round to nearest, ties to even. */
-  readonly rounding?: RoundingStrategy;
+  readonly rounding?: RoundingStrategy | undefined;
   /** What happens beyond the largest finite value. Default: `'infinity'`. */
-  readonly overflow?: Overflow;
+  readonly overflow?: Overflow | undefined;
 }
 
 /**
@@ -300,7 +300,7 @@ export function encodeBits(
         continue;
       }
     }
-    for (let i = start; i < end; i++) out[i] = encodeOne(k, src[i], rule, thresholds[i - start]);
+    for (let i = start; i < end; i++) out[i] = encodeOne(k, src[i]!, rule, thresholds[i - start]!);
   }
 }
 
@@ -312,7 +312,7 @@ export function encodeBits(
 function encodeFloat16NearestEven(k: Encoder, src: Uint32Array, out: Uint16Array): void {
   const n = src.length;
   for (let i = 0; i < n; i++) {
-    const x = src[i];
+    const x = src[i]!;
     const a = x & 0x7fffffff;
     if (a - 0x38800000 < 0x0f000000 && a >= 0x38800000) {
       out[i] = ((x >>> 16) & 0x8000) | ((a - 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13);
@@ -329,7 +329,7 @@ function encodeFloat16NearestEven(k: Encoder, src: Uint32Array, out: Uint16Array
 function encodeBfloat16NearestEven(k: Encoder, src: Uint32Array, out: Uint16Array): void {
   const n = src.length;
   for (let i = 0; i < n; i++) {
-    const x = src[i];
+    const x = src[i]!;
     if ((x & 0x7fffffff) <= 0x7f800000) out[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
     else out[i] = encodeOne(k, x, 0, 0);
   }
@@ -355,9 +355,9 @@ function encode16Stochastic(
   const lowest = k.minNormalBits;
   const span = (k.maxFiniteCode << shift) + rebias - lowest; // lower < maxFiniteCode
   for (let i = start; i < end; i++) {
-    const x = src[i];
+    const x = src[i]!;
     const a = x & 0x7fffffff;
-    const threshold = thresholds[i - start];
+    const threshold = thresholds[i - start]!;
     if (a - lowest < span && a >= lowest) {
       out[i] = ((x >>> 16) & 0x8000) | ((a - rebias + (~threshold >>> complementShift)) >>> shift);
     } else {

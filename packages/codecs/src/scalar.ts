@@ -33,7 +33,7 @@ export function encodeScalar(
     checkStrategy(options.rounding ?? roundNearestEven),
     overflow === 'saturate',
   );
-  return out[0];
+  return out[0]!;
 }
 
 /** Decodes one code of `format` to its value, exactly (NaN codes give NaN). */
@@ -43,5 +43,5 @@ export function decodeScalar(format: FormatLike, code: number): number {
     throw new RangeError(`code: expected an integer in [0, ${2 ** fmt.bits}), got ${code}`);
   }
   valueBits[0] = decodeBits(fmt, code);
-  return value[0];
+  return value[0]!;
 }

@@ -15,7 +15,7 @@ const u32 = new Uint32Array(f32.buffer);
 /** The adjacent float32 values of a float32 x (toward +inf and toward -inf), for x > 0. */
 function float32Neighbours(x: number): [number, number] {
   f32[0] = x;
-  const bits = u32[0];
+  const bits = u32[0]!;
   u32[0] = bits + 1;
   const up = f32[0];
   u32[0] = bits - 1;
@@ -30,10 +30,10 @@ function float32Neighbours(x: number): [number, number] {
 function neighbourhoodPoints(grid: readonly number[]): Float32Array {
   const max = grid.length - 1;
   const points: number[] = [];
-  const overflowPoint = grid[max] + (grid[max] - grid[max - 1]);
+  const overflowPoint = grid[max]! + (grid[max]! - grid[max - 1]!);
   for (let c = 0; c <= max; c++) {
-    const lo = grid[c];
-    const hi = c === max ? overflowPoint : grid[c + 1];
+    const lo = grid[c]!;
+    const hi = c === max ? overflowPoint : grid[c + 1]!;
     const mid = (lo + hi) / 2;
     points.push(lo, mid, ...float32Neighbours(mid), lo + (hi - lo) / 4, lo + (3 * (hi - lo)) / 4);
   }
@@ -41,7 +41,7 @@ function neighbourhoodPoints(grid: readonly number[]): Float32Array {
   const positive = Float32Array.from(points);
   const all = new Float32Array(positive.length * 2);
   all.set(positive);
-  for (let i = 0; i < positive.length; i++) all[positive.length + i] = -positive[i];
+  for (let i = 0; i < positive.length; i++) all[positive.length + i] = -positive[i]!;
   return all;
 }
 
@@ -60,10 +60,10 @@ function compareWithOracle(
   const bits = new Uint32Array(inputs.buffer, inputs.byteOffset, inputs.length);
   for (let i = 0; i < inputs.length; i++) {
     if (!Number.isFinite(inputs[i])) continue;
-    const expected = expectedCode(spec, grid, inputs[i], rule, saturate);
+    const expected = expectedCode(spec, grid, inputs[i]!, rule, saturate);
     if (codes[i] !== expected) {
       expect.fail(
-        `${name} ${spec.name} ${rule}${saturate ? ' saturate' : ''}: input ${inputs[i]} (0x${bits[i].toString(16)}) -> 0x${codes[i].toString(16)}, expected 0x${expected.toString(16)}`,
+        `${name} ${spec.name} ${rule}${saturate ? ' saturate' : ''}: input ${inputs[i]} (0x${bits[i]!.toString(16)}) -> 0x${codes[i]!.toString(16)}, expected 0x${expected.toString(16)}`,
       );
     }
   }
@@ -105,7 +105,7 @@ describe('encode against the independent oracle', () => {
         for (let code = 0; code < codes.length; code++) {
           if (Number.isFinite(values[code]) && back[code] !== code) {
             expect.fail(
-              `${rule}: code 0x${code.toString(16)} came back as 0x${back[code].toString(16)}`,
+              `${rule}: code 0x${code.toString(16)} came back as 0x${back[code]!.toString(16)}`,
             );
           }
         }

@@ -77,7 +77,7 @@ export function expectedCode(
   const signBit = x < 0 || Object.is(x, -0) ? 2 ** (spec.bits - 1) : 0;
   const magnitude = Math.abs(x);
   const maxCode = grid.length - 1;
-  const overflowPoint = grid[maxCode] + (grid[maxCode] - grid[maxCode - 1]);
+  const overflowPoint = grid[maxCode]! + (grid[maxCode]! - grid[maxCode - 1]!);
   const negative = signBit !== 0;
   let code: number;
   if (magnitude >= overflowPoint) {
@@ -90,7 +90,7 @@ export function expectedCode(
   } else {
     let lo = 0;
     let hi = grid.length; // grid[hi] stands for overflowPoint
-    const at = (c: number) => (c === grid.length ? overflowPoint : grid[c]);
+    const at = (c: number) => (c === grid.length ? overflowPoint : grid[c]!);
     while (hi - lo > 1) {
       const mid = (lo + hi) >> 1;
       if (at(mid) <= magnitude) lo = mid;

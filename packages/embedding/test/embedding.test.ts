@@ -64,8 +64,8 @@ describe('createEmbeddingBag', () => {
     expect(forward.outputs.map((t) => t.size)).toEqual([4]);
     expect(forward.step).toBe(0);
     const [out] = await forward.read();
-    expect([...out]).toEqual([1, 2, 10, 12]);
-    expect([...forward.readSync()[0]]).toEqual([1, 2, 10, 12]);
+    expect([...out!]).toEqual([1, 2, 10, 12]);
+    expect([...forward.readSync()[0]!]).toEqual([1, 2, 10, 12]);
     expect(await bag.backward(forward, Float32Array.of(1, 1, 0.5, -0.5))).toEqual({
       updatedRows: 2,
       skippedRows: 0,
@@ -84,7 +84,7 @@ describe('createEmbeddingBag', () => {
       init: Float32Array.of(1, 2, 3, 4, 5, 6),
     });
     const forward = bag.forward([0, 2, 1], [0, 2], Float32Array.of(2, -1, 0.5));
-    expect([...(await forward.read())[0]]).toEqual([2 - 5, 4 - 6, 1.5, 2]);
+    expect([...(await forward.read())[0]!]).toEqual([2 - 5, 4 - 6, 1.5, 2]);
     forward.release();
   });
 
@@ -352,7 +352,7 @@ describe('forward contexts', () => {
       }
       const reference = plain.forward(batches);
       const [got, expected] = [await train.read(), await reference.read()];
-      for (let t = 0; t < 2; t++) expect([...got[t]]).toEqual([...expected[t]]);
+      for (let t = 0; t < 2; t++) expect([...got[t]!]).toEqual([...expected[t]!]);
       const [r1, r2] = [
         await withEval.backward(train, grads),
         await plain.backward(reference, grads),
@@ -495,8 +495,8 @@ describe('reproducibility', () => {
         { indices, offsets },
       ]);
       const [[s], [o0, o1]] = [await single.read(), await both.read()];
-      expect([...o0]).toEqual([...s]);
-      expect(o1.length).toBe(o0.length);
+      expect([...o0!]).toEqual([...s!]);
+      expect(o1!.length).toBe(o0!.length);
       await bag.backward(single, grad);
       await collection.backward(both, [grad, grad]);
     }
@@ -522,8 +522,8 @@ describe('collection', () => {
     await expect(
       collection.backward(forward, [Float32Array.of(1, 1), Float32Array.of(Number.NaN, 1)]),
     ).rejects.toThrow(/table "items"/);
-    expect([...(await collection.readRows('users'))]).toEqual([...before[0]]);
-    expect([...(await collection.readRows('items'))]).toEqual([...before[1]]);
+    expect([...(await collection.readRows('users'))]).toEqual([...before[0]!]);
+    expect([...(await collection.readRows('items'))]).toEqual([...before[1]!]);
     expect(collection.step).toBe(1);
     expect(() =>
       collection.forward([
@@ -551,7 +551,8 @@ describe('collection', () => {
     );
     expect(collection.step).toBe(0);
     const after = await tableBytes(collection);
-    for (let t = 0; t < 2; t++) expect(Buffer.compare(after[t]!.weights, before[t]!.weights)).toBe(0);
+    for (let t = 0; t < 2; t++)
+      expect(Buffer.compare(after[t]!.weights, before[t]!.weights)).toBe(0);
   });
 
   it('a forward made before load() cannot train after it, even at the same step', async () => {

@@ -83,7 +83,7 @@ async function run(
     const [pooled] = await forward.read();
     for (let b = 0; b < BATCH; b++) {
       let z = 0;
-      for (let c = 0; c < DIM; c++) z += x[b * DIM + c]! * pooled[b * DIM + c]!;
+      for (let c = 0; c < DIM; c++) z += x[b * DIM + c]! * pooled![b * DIM + c]!;
       const d = (1 / (1 + Math.exp(-z)) - y[b]!) / BATCH;
       for (let c = 0; c < DIM; c++) grad[b * DIM + c] = d * x[b * DIM + c]!;
     }

@@ -38,7 +38,7 @@ function codeBlocks(markdown: string): Block[] {
     let end = start;
     while (end < lines.length && !lines[end]!.startsWith(open[1]!)) end++;
     if (end === lines.length) throw new Error(`README line ${i + 1}: unclosed code block`);
-    blocks.push({ lang: open[2], line: start + 1, code: lines.slice(start, end).join('\n') });
+    blocks.push({ lang: open[2]!, line: start + 1, code: lines.slice(start, end).join('\n') });
     i = end;
   }
   return blocks;

@@ -128,7 +128,7 @@ describe('the collection on a store backend (memory store)', () => {
     };
     const reference = await createEmbeddingBagCollection([config], { seed: 5 });
     const stored = await storeCollection([config], 5);
-    const values = initialRows({ ...stored.handles[0], init: { uniform: 0.25 } }, 10, 20);
+    const values = initialRows({ ...stored.handles[0]!, init: { uniform: 0.25 } }, 10, 20);
     expect(values).toEqual(reference.readRowsSync(0).slice(60, 180));
     expect(
       await stored.readRows(
@@ -144,11 +144,11 @@ describe('the collection on a store backend (memory store)', () => {
     const a = await storeCollection([tables[0]!], 1, { store });
     const b = await storeCollection([tables[0]!], 1, { store });
     expect(await b.readRows(0)).toEqual(await a.readRows(0));
-    await expect(storeCollection([{ ...tables[0], dim: 9 }], 1, { store })).rejects.toThrow(
+    await expect(storeCollection([{ ...tables[0]!, dim: 9 }], 1, { store })).rejects.toThrow(
       TableMismatchError,
     );
     await expect(
-      storeCollection([{ ...tables[0], optimizer: sgd({ lr: 0.1 }) }], 1, { store }),
+      storeCollection([{ ...tables[0]!, optimizer: sgd({ lr: 0.1 }) }], 1, { store }),
     ).rejects.toThrow(/table "users".*optimizer/);
     await store.close();
   });
@@ -239,7 +239,7 @@ describe('the collection on a store backend (memory store)', () => {
     };
     const backend = createStoreBackend({ store });
     await expect(
-      createEmbeddingBagCollection([{ ...tables[3], name: 'a{b}' }], { backend }),
+      createEmbeddingBagCollection([{ ...tables[3]!, name: 'a{b}' }], { backend }),
     ).rejects.toThrow(RangeError);
     // The backend did not fail: another collection on it trains.
     const ok = await createEmbeddingBagCollection([tables[3]!], { backend });

@@ -78,11 +78,11 @@ export function applyDecay(
 ): void {
   if (c.l2 !== 0) {
     const l2 = c.l2;
-    for (let i = 0; i < dim; i++) g[go + i] = f(g[go + i] + f(l2 * w[wo + i]));
+    for (let i = 0; i < dim; i++) g[go + i] = f(g[go + i]! + f(l2 * w[wo + i]!));
   }
   if (c.decoupled !== 0) {
     const shrink = f(c.lr * c.decoupled);
-    for (let i = 0; i < dim; i++) w[wo + i] = f(w[wo + i] - f(shrink * w[wo + i]));
+    for (let i = 0; i < dim; i++) w[wo + i] = f(w[wo + i]! - f(shrink * w[wo + i]!));
   }
 }
 
@@ -93,9 +93,9 @@ export function applyDecay(
 export function clipNorm(maxNorm: number, w: Float32Array, wo: number, dim: number): void {
   if (maxNorm === 0) return;
   let n2 = 0;
-  for (let i = 0; i < dim; i++) n2 = f(n2 + f(w[wo + i] * w[wo + i]));
+  for (let i = 0; i < dim; i++) n2 = f(n2 + f(w[wo + i]! * w[wo + i]!));
   const n = f(Math.sqrt(n2));
   if (n <= maxNorm) return;
   const scale = f(maxNorm / n);
-  for (let i = 0; i < dim; i++) w[wo + i] = f(w[wo + i] * scale);
+  for (let i = 0; i < dim; i++) w[wo + i] = f(w[wo + i]! * scale);
 }

@@ -61,14 +61,14 @@ export function sgd(options: SgdOptions): SparseOptimizer {
   const c = commonOptions(options);
   const lr = c.lr;
   return describe('sgd', c, {}, NO_SLOTS, 0, noScalars, (w, wo, g, go, _s, _so, dim) => {
-    for (let i = 0; i < dim; i++) w[wo + i] = f(w[wo + i] - f(lr * g[go + i]));
+    for (let i = 0; i < dim; i++) w[wo + i] = f(w[wo + i]! - f(lr * g[go + i]!));
   });
 }
 
 /** Options of {@link momentum}. */
 export interface MomentumOptions extends CommonOptions {
   /** Momentum factor mu in [0, 1); default 0.9. */
-  readonly momentum?: number;
+  readonly momentum?: number | undefined;
 }
 
 /**
@@ -89,9 +89,9 @@ export function momentum(options: MomentumOptions): SparseOptimizer {
     noScalars,
     (w, wo, g, go, s, so, dim) => {
       for (let i = 0; i < dim; i++) {
-        const m = f(f(mu * s[so + i]) + g[go + i]);
+        const m = f(f(mu * s[so + i]!) + g[go + i]!);
         s[so + i] = m;
-        w[wo + i] = f(w[wo + i] - f(lr * m));
+        w[wo + i] = f(w[wo + i]! - f(lr * m));
       }
     },
   );
@@ -100,9 +100,9 @@ export function momentum(options: MomentumOptions): SparseOptimizer {
 /** Options of {@link adagrad} and {@link rowwiseAdagrad}. */
 export interface AdagradOptions extends CommonOptions {
   /** Added to the square root of the accumulator; default 1e-10 (adagrad) / 1e-8 (row-wise). */
-  readonly eps?: number;
+  readonly eps?: number | undefined;
   /** The accumulator's starting value; default 0. */
-  readonly initialAccumulator?: number;
+  readonly initialAccumulator?: number | undefined;
 }
 
 /**
@@ -119,10 +119,10 @@ export function adagrad(options: AdagradOptions): SparseOptimizer {
   const extra = { eps, initialAccumulator: init };
   return describe('adagrad', c, extra, slots, 0, noScalars, (w, wo, g, go, s, so, dim) => {
     for (let i = 0; i < dim; i++) {
-      const gi = g[go + i];
-      const acc = f(s[so + i] + f(gi * gi));
+      const gi = g[go + i]!;
+      const acc = f(s[so + i]! + f(gi * gi));
       s[so + i] = acc;
-      w[wo + i] = f(w[wo + i] - f(f(lr * gi) / f(f(Math.sqrt(acc)) + eps)));
+      w[wo + i] = f(w[wo + i]! - f(f(lr * gi) / f(f(Math.sqrt(acc)) + eps)));
     }
   });
 }
@@ -141,22 +141,22 @@ export function rowwiseAdagrad(options: AdagradOptions): SparseOptimizer {
   const extra = { eps, initialAccumulator: init };
   return describe('rowwise-adagrad', c, extra, slots, 0, noScalars, (w, wo, g, go, s, so, dim) => {
     let sum = 0;
-    for (let i = 0; i < dim; i++) sum = f(sum + f(g[go + i] * g[go + i]));
-    const acc = f(s[so] + f(sum / dim));
+    for (let i = 0; i < dim; i++) sum = f(sum + f(g[go + i]! * g[go + i]!));
+    const acc = f(s[so]! + f(sum / dim));
     s[so] = acc;
     const rate = f(lr / f(f(Math.sqrt(acc)) + eps));
-    for (let i = 0; i < dim; i++) w[wo + i] = f(w[wo + i] - f(rate * g[go + i]));
+    for (let i = 0; i < dim; i++) w[wo + i] = f(w[wo + i]! - f(rate * g[go + i]!));
   });
 }
 
 /** Options of {@link adam}. */
 export interface AdamOptions extends CommonOptions {
   /** Default 0.9. */
-  readonly beta1?: number;
+  readonly beta1?: number | undefined;
   /** Default 0.999. */
-  readonly beta2?: number;
+  readonly beta2?: number | undefined;
   /** Default 1e-8. */
-  readonly eps?: number;
+  readonly eps?: number | undefined;
 }
 
 /**
@@ -185,17 +185,17 @@ export function adam(options: AdamOptions): SparseOptimizer {
   };
   const extra = { beta1: b1, beta2: b2, eps };
   return describe('adam', c, extra, slots, 2, scalars, (w, wo, g, go, s, so, dim, k) => {
-    const bc1 = k[0];
-    const bc2 = k[1];
+    const bc1 = k[0]!;
+    const bc2 = k[1]!;
     const vo = so + dim;
     for (let i = 0; i < dim; i++) {
-      const gi = g[go + i];
-      const m = f(f(b1 * s[so + i]) + f(a1 * gi));
-      const v = f(f(b2 * s[vo + i]) + f(a2 * f(gi * gi)));
+      const gi = g[go + i]!;
+      const m = f(f(b1 * s[so + i]!) + f(a1 * gi));
+      const v = f(f(b2 * s[vo + i]!) + f(a2 * f(gi * gi)));
       s[so + i] = m;
       s[vo + i] = v;
       const denom = f(f(Math.sqrt(f(v / bc2))) + eps);
-      w[wo + i] = f(w[wo + i] - f(lr * f(f(m / bc1) / denom)));
+      w[wo + i] = f(w[wo + i]! - f(lr * f(f(m / bc1) / denom)));
     }
   });
 }

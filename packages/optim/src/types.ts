@@ -26,14 +26,14 @@ export interface CommonOptions {
   /** Learning rate, > 0. */
   readonly lr: number;
   /** Weight decay; none by default. */
-  readonly weightDecay?: WeightDecay;
+  readonly weightDecay?: WeightDecay | undefined;
   /** After the update, a row whose L2 norm exceeds this is scaled down to it. Off by default. */
-  readonly maxNorm?: number;
+  readonly maxNorm?: number | undefined;
   /**
    * Storage of the state: float32 (default) or a 16-bit format, stored with stochastic rounding
    * (by the backend, with its own random-bit domain) like the weights.
    */
-  readonly stateStorage?: StateStorage;
+  readonly stateStorage?: StateStorage | undefined;
 }
 
 /**

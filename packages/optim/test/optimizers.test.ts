@@ -25,8 +25,8 @@ function update(opt: SparseOptimizer, w: number[], g: number[], s?: number[], st
 function close(actual: Float32Array, expected: number[]) {
   expect(actual.length).toBe(expected.length);
   for (let i = 0; i < expected.length; i++) {
-    const tolerance = Math.abs(expected[i]) * 2 ** -20 + 1e-30;
-    if (Math.abs(actual[i] - expected[i]) > tolerance) {
+    const tolerance = Math.abs(expected[i]!) * 2 ** -20 + 1e-30;
+    if (Math.abs(actual[i]! - expected[i]!) > tolerance) {
       expect.fail(`element ${i}: ${actual[i]} vs float64 reference ${expected[i]}`);
     }
   }
@@ -58,7 +58,7 @@ describe('momentum', () => {
     const second = update(opt, [...first.weights], [0.25, 0.25], [...first.state]);
     const m = [0.9 * 0.5 + 0.25, 0.9 * -1 + 0.25];
     close(second.state, m);
-    close(second.weights, [first.weights[0] - 0.1 * m[0], first.weights[1] - 0.1 * m[1]]);
+    close(second.weights, [first.weights[0]! - 0.1 * m[0]!, first.weights[1]! - 0.1 * m[1]!]);
   });
 });
 
@@ -77,7 +77,7 @@ describe('adagrad', () => {
   it('one state value per element; initialAccumulator is the slots initial value', () => {
     const opt = adagrad({ lr: 1, initialAccumulator: 0.1 });
     expect(opt.stateSize(16)).toBe(16);
-    expect(opt.slots[0].initial).toBe(Math.fround(0.1));
+    expect(opt.slots[0]!.initial).toBe(Math.fround(0.1));
   });
 });
 

@@ -100,7 +100,7 @@ function parseResults(stdout: string): Line[] {
     if (cells.length < 6) continue;
     const outcome = cells[5];
     if (outcome !== 'PASSED' && outcome !== 'WEAK' && outcome !== 'FAILED') continue;
-    const [test, ntup, , psamples, pvalue] = cells;
+    const [test = '', ntup = '', , psamples, pvalue = ''] = cells;
     lines.push({ test, ntup, psamples: Number(psamples), pvalue, outcome });
   }
   return lines;
@@ -124,7 +124,7 @@ function decisive(lines: readonly Line[]): Line[] {
 function runTest(engineName: EngineName, spec: string): Promise<Run> {
   const started = performance.now();
   const engine = createEngine(engineName, SEED);
-  const [testNumber, ntuple] = spec.split('/');
+  const [testNumber = '', ntuple] = spec.split('/');
   const args = ['-g', '200', '-d', testNumber, '-Y', '1', ...(ntuple ? ['-n', ntuple] : [])];
   const child = spawn(dieharder, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
@@ -180,7 +180,7 @@ async function runAll(
   const worker = async () => {
     while (nextTask < tasks.length) {
       const index = nextTask++;
-      const [engine, spec] = tasks[index];
+      const [engine, spec] = tasks[index]!;
       const run = await runTest(engine, spec);
       results[index] = run;
       const summary =
@@ -222,7 +222,7 @@ function markdown(
 ): string {
   const rows = tests.map((spec) => {
     const name =
-      runs.find((run) => run.spec === spec && run.lines.length > 0)?.lines[0].test ?? 'test';
+      runs.find((run) => run.spec === spec && run.lines.length > 0)?.lines[0]?.test ?? 'test';
     const [number, ntuple] = spec.split('/');
     const label = `${name} (-d ${number}${ntuple ? ` -n ${ntuple}` : ''})`;
     const cells = engines.map((engine) =>

@@ -16,7 +16,7 @@ export function jumpState(
   for (const coefficients of polynomial) {
     for (let bit = 0; bit < 32; bit++) {
       if ((coefficients >>> bit) & 1) {
-        for (let i = 0; i < sum.length; i++) sum[i] ^= current[i];
+        for (let i = 0; i < sum.length; i++) sum[i]! ^= current[i]!;
       }
       step(current);
     }

@@ -131,9 +131,9 @@ export class PcgHash implements CounterEngine {
 
   restore(snapshot: EngineSnapshot): void {
     const words = snapshotWords(snapshot, this.name, 4);
-    this.k0 = words[0];
-    this.k1 = words[1];
-    this.seek((BigInt(words[3]) << 32n) | BigInt(words[2]));
+    this.k0 = words[0]!;
+    this.k1 = words[1]!;
+    this.seek((BigInt(words[3]!) << 32n) | BigInt(words[2]!));
   }
 
   clone(): PcgHash {

@@ -68,9 +68,9 @@ function philoxBlock(
     const lo0 = Math.imul(M0, c0);
     const hi1 = mulhi32(M1, c2);
     const lo1 = Math.imul(M1, c2);
-    c0 = hi1 ^ c1 ^ schedule[2 * r];
+    c0 = hi1 ^ c1 ^ schedule[2 * r]!;
     c1 = lo1;
-    c2 = hi0 ^ c3 ^ schedule[2 * r + 1];
+    c2 = hi0 ^ c3 ^ schedule[2 * r + 1]!;
     c3 = lo0;
   }
   out[offset] = c0;
@@ -96,7 +96,7 @@ export function philox4x32(
   const k = checkWords(key, 2, 'key');
   checkRounds(rounds);
   const out = new Uint32Array(4);
-  philoxBlock(c[0], c[1], c[2], c[3], keySchedule(k[0], k[1], rounds), out, 0);
+  philoxBlock(c[0]!, c[1]!, c[2]!, c[3]!, keySchedule(k[0]!, k[1]!, rounds), out, 0);
   return out;
 }
 
@@ -131,7 +131,7 @@ function fillPhilox(
   if (lane !== 0 && n > 0) {
     const scratch = new Uint32Array(4);
     philoxBlock(c0, c1, c2, c3, schedule, scratch, 0);
-    while (lane < 4 && i < n) out[i++] = scratch[lane++];
+    while (lane < 4 && i < n) out[i++] = scratch[lane++]!;
     c0 = (c0 + 1) | 0;
     if (c0 === 0) {
       c1 = (c1 + 1) | 0;
@@ -161,9 +161,9 @@ function fillPhilox(
       const hi1 = (Math.imul(M1_HI, hi) + (t >>> 16) + (u >>> 16)) | 0;
       const lo0 = Math.imul(M0, x0);
       const lo1 = Math.imul(M1, x2);
-      x0 = hi1 ^ x1 ^ schedule[2 * r];
+      x0 = hi1 ^ x1 ^ schedule[2 * r]!;
       x1 = lo1;
-      x2 = hi0 ^ x3 ^ schedule[2 * r + 1];
+      x2 = hi0 ^ x3 ^ schedule[2 * r + 1]!;
       x3 = lo0;
     }
     out[i] = x0;
@@ -183,7 +183,7 @@ function fillPhilox(
   if (i < n) {
     const scratch = new Uint32Array(4);
     philoxBlock(c0, c1, c2, c3, schedule, scratch, 0);
-    for (let j = 0; i < n; j++) out[i++] = scratch[j];
+    for (let j = 0; i < n; j++) out[i++] = scratch[j]!;
   }
 }
 
@@ -238,7 +238,7 @@ export class Philox4x32 implements CounterEngine {
       philoxBlock(this.c0, this.c1, this.c2, this.c3, this.schedule, this.block, 0);
       this.cached = true;
     }
-    const word = this.block[this.lane];
+    const word = this.block[this.lane]!;
     this.advance(1);
     return word;
   }
@@ -328,9 +328,17 @@ export class Philox4x32 implements CounterEngine {
 
   restore(snapshot: EngineSnapshot): void {
     const words = snapshotWords(snapshot, this.name, 7);
-    if (words[6] > 3)
+    if (words[6]! > 3)
       throw new RangeError(`snapshot.words[6] (lane) must be 0..3, got ${words[6]}`);
-    [this.k0, this.k1, this.c0, this.c1, this.c2, this.c3, this.lane] = words;
+    [this.k0, this.k1, this.c0, this.c1, this.c2, this.c3, this.lane] = words as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     this.schedule = keySchedule(this.k0, this.k1, this.rounds);
     this.cached = false;
   }

@@ -8,7 +8,7 @@ import type { EngineSnapshot, JumpableEngine, StreamEngine } from './types.js';
  * 2003): y ^= y << 13; y ^= y >> 17; y ^= y << 5. State `[y]`; the output is the new y.
  */
 export function xorshift32Step(state: Uint32Array): void {
-  let y = state[0];
+  let y = state[0]!;
   y ^= y << 13;
   y ^= y >>> 17;
   y ^= y << 5;
@@ -26,7 +26,7 @@ export class Xorshift32 implements StreamEngine {
   private y: number;
 
   constructor(words: readonly number[]) {
-    this.y = words[0] | 0;
+    this.y = words[0]! | 0;
   }
 
   /** Seeds from the low word of the first non-zero splitmix64 output of `seed`. */
@@ -66,7 +66,7 @@ export class Xorshift32 implements StreamEngine {
   restore(snapshot: EngineSnapshot): void {
     const words = snapshotWords(snapshot, this.name, 1);
     checkNonZero(words, this.name);
-    this.y = words[0] | 0;
+    this.y = words[0]! | 0;
   }
 
   clone(): Xorshift32 {
@@ -83,11 +83,11 @@ export class Xorshift32 implements StreamEngine {
  * x = y; y = z; z = w; w = w ^ (w >> 19) ^ t ^ (t >> 8). State `[x, y, z, w]`; output = new w.
  */
 export function xorshift128Step(state: Uint32Array): void {
-  const x = state[0];
+  const x = state[0]!;
   const t = x ^ (x << 11);
-  const w = state[3];
-  state[0] = state[1];
-  state[1] = state[2];
+  const w = state[3]!;
+  state[0] = state[1]!;
+  state[1] = state[2]!;
   state[2] = w;
   state[3] = w ^ (w >>> 19) ^ t ^ (t >>> 8);
 }
@@ -112,10 +112,10 @@ export class Xorshift128 implements JumpableEngine {
   private w: number;
 
   constructor(words: readonly number[]) {
-    this.x = words[0] | 0;
-    this.y = words[1] | 0;
-    this.z = words[2] | 0;
-    this.w = words[3] | 0;
+    this.x = words[0]! | 0;
+    this.y = words[1]! | 0;
+    this.z = words[2]! | 0;
+    this.w = words[3]! | 0;
   }
 
   /** Seeds from the first two splitmix64 outputs of `seed` (low word first). */
@@ -168,7 +168,12 @@ export class Xorshift128 implements JumpableEngine {
   restore(snapshot: EngineSnapshot): void {
     const words = snapshotWords(snapshot, this.name, 4);
     checkNonZero(words, this.name);
-    [this.x, this.y, this.z, this.w] = words.map((word) => word | 0);
+    [this.x, this.y, this.z, this.w] = words.map((word) => word | 0) as [
+      number,
+      number,
+      number,
+      number,
+    ];
   }
 
   clone(): Xorshift128 {
@@ -184,7 +189,7 @@ export class Xorshift128 implements JumpableEngine {
       this.words(),
       XORSHIFT128_JUMP,
       xorshift128Step,
-    ).map((word) => word | 0);
+    ).map((word) => word | 0) as [number, number, number, number];
   }
 }
 
@@ -195,10 +200,10 @@ export class Xorshift128 implements JumpableEngine {
  * `[s0 low, s0 high, s1 low, s1 high]`.
  */
 export function xorshift128PlusStep(state: Uint32Array): void {
-  const s0l = state[0];
-  const s0h = state[1];
-  const s1l = state[2];
-  const s1h = state[3];
+  const s0l = state[0]!;
+  const s0h = state[1]!;
+  const s1l = state[2]!;
+  const s1h = state[3]!;
   const tl = s0l ^ (s0l << 23);
   const th = s0h ^ ((s0h << 23) | (s0l >>> 9));
   state[0] = s1l;
@@ -229,10 +234,10 @@ export class Xorshift128Plus implements JumpableEngine {
   private s1h: number;
 
   constructor(words: readonly number[]) {
-    this.s0l = words[0] | 0;
-    this.s0h = words[1] | 0;
-    this.s1l = words[2] | 0;
-    this.s1h = words[3] | 0;
+    this.s0l = words[0]! | 0;
+    this.s0h = words[1]! | 0;
+    this.s1l = words[2]! | 0;
+    this.s1h = words[3]! | 0;
   }
 
   /** Seeds s0, s1 with the first two splitmix64 outputs of `seed` (Vigna's recommendation). */
@@ -290,7 +295,12 @@ export class Xorshift128Plus implements JumpableEngine {
   restore(snapshot: EngineSnapshot): void {
     const words = snapshotWords(snapshot, this.name, 4);
     checkNonZero(words, this.name);
-    [this.s0l, this.s0h, this.s1l, this.s1h] = words.map((word) => word | 0);
+    [this.s0l, this.s0h, this.s1l, this.s1h] = words.map((word) => word | 0) as [
+      number,
+      number,
+      number,
+      number,
+    ];
   }
 
   clone(): Xorshift128Plus {
@@ -306,6 +316,6 @@ export class Xorshift128Plus implements JumpableEngine {
       this.words(),
       XORSHIFT128PLUS_JUMP,
       xorshift128PlusStep,
-    ).map((word) => word | 0);
+    ).map((word) => word | 0) as [number, number, number, number];
   }
 }

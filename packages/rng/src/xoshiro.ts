@@ -9,13 +9,13 @@ import type { EngineSnapshot, JumpableEngine } from './types.js';
  * s2 ^= t; s3 = rotl(s3, 11). State `[s0, s1, s2, s3]`.
  */
 export function xoshiro128Step(state: Uint32Array): void {
-  const t = state[1] << 9;
-  state[2] ^= state[0];
-  state[3] ^= state[1];
-  state[1] ^= state[2];
-  state[0] ^= state[3];
-  state[2] ^= t;
-  state[3] = (state[3] << 11) | (state[3] >>> 21);
+  const t = state[1]! << 9;
+  state[2]! ^= state[0]!;
+  state[3]! ^= state[1]!;
+  state[1]! ^= state[2]!;
+  state[0]! ^= state[3]!;
+  state[2]! ^= t;
+  state[3] = (state[3]! << 11) | (state[3]! >>> 21);
 }
 
 /** The reference `JUMP` of xoshiro128++ (x^(2^64) mod its characteristic polynomial). */
@@ -35,10 +35,10 @@ export class Xoshiro128PlusPlus implements JumpableEngine {
   private s3: number;
 
   constructor(words: readonly number[]) {
-    this.s0 = words[0] | 0;
-    this.s1 = words[1] | 0;
-    this.s2 = words[2] | 0;
-    this.s3 = words[3] | 0;
+    this.s0 = words[0]! | 0;
+    this.s1 = words[1]! | 0;
+    this.s2 = words[2]! | 0;
+    this.s3 = words[3]! | 0;
   }
 
   /** Seeds with the first two splitmix64 outputs of `seed`, low word first. */
@@ -99,7 +99,12 @@ export class Xoshiro128PlusPlus implements JumpableEngine {
   restore(snapshot: EngineSnapshot): void {
     const words = snapshotWords(snapshot, this.name, 4);
     checkNonZero(words, this.name);
-    [this.s0, this.s1, this.s2, this.s3] = words.map((word) => word | 0);
+    [this.s0, this.s1, this.s2, this.s3] = words.map((word) => word | 0) as [
+      number,
+      number,
+      number,
+      number,
+    ];
   }
 
   clone(): Xoshiro128PlusPlus {
@@ -115,6 +120,6 @@ export class Xoshiro128PlusPlus implements JumpableEngine {
       this.words(),
       XOSHIRO128_JUMP,
       xoshiro128Step,
-    ).map((word) => word | 0);
+    ).map((word) => word | 0) as [number, number, number, number];
   }
 }

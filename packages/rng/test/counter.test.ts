@@ -7,7 +7,7 @@ import { testInputs } from './helpers.js';
 function philoxWord(key: readonly number[], w: bigint, rounds: number): number {
   const block = w >> 2n;
   const counter = [0n, 32n, 64n, 96n].map((shift) => Number((block >> shift) & 0xffffffffn));
-  return philox4x32(counter, key, rounds)[Number(w & 3n)];
+  return philox4x32(counter, key, rounds)[Number(w & 3n)]!;
 }
 
 const counterEngines: [string, () => CounterEngine, bigint][] = [

@@ -112,10 +112,10 @@ describe('stream engines', () => {
           engine.jump();
           return engine.snapshot().words;
         };
-        const xor = a.map((w, i) => (w ^ b[i]) >>> 0);
+        const xor = a.map((w, i) => (w ^ b[i]!) >>> 0);
         const ja = jumped(a);
         const jb = jumped(b);
-        expect(jumped(xor)).toEqual(ja.map((w, i) => (w ^ jb[i]) >>> 0));
+        expect(jumped(xor)).toEqual(ja.map((w, i) => (w ^ jb[i]!) >>> 0));
         expect(ja).not.toEqual(a);
       }
     },

@@ -11,9 +11,9 @@ export function minimalPolynomial(bits: readonly number[]): bigint {
   let length = 0;
   let m = 1;
   for (let n = 0; n < bits.length; n++) {
-    let discrepancy = bits[n];
+    let discrepancy = bits[n]!;
     for (let i = 1; i <= length; i++) {
-      if ((c >> BigInt(i)) & 1n) discrepancy ^= bits[n - i];
+      if ((c >> BigInt(i)) & 1n) discrepancy ^= bits[n - i]!;
     }
     if (discrepancy === 0) {
       m++;
@@ -87,7 +87,7 @@ export function stateBits(
   const s = Uint32Array.from(state);
   const bits: number[] = [];
   for (let i = 0; i < count; i++) {
-    bits.push(s[0] & 1);
+    bits.push(s[0]! & 1);
     step(s);
   }
   return bits;

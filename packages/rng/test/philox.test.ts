@@ -39,13 +39,13 @@ describe('philox4x32 block function', () => {
 
   it('engine fillAt(4 * c) reproduces the KAT when the counter is a block index', () => {
     for (const { rounds, counter, key, expected } of kats) {
-      const seed = (BigInt(key[1]) << 32n) | BigInt(key[0]);
+      const seed = (BigInt(key[1]!) << 32n) | BigInt(key[0]!);
       const engine = createPhilox(seed, { rounds: rounds as 7 | 10 });
       const block =
-        BigInt(counter[0]) |
-        (BigInt(counter[1]) << 32n) |
-        (BigInt(counter[2]) << 64n) |
-        (BigInt(counter[3]) << 96n);
+        BigInt(counter[0]!) |
+        (BigInt(counter[1]!) << 32n) |
+        (BigInt(counter[2]!) << 64n) |
+        (BigInt(counter[3]!) << 96n);
       expect(Array.from(engine.fillAt(block * 4n, new Uint32Array(4)))).toEqual(expected);
       expect(engine.key).toEqual(key);
     }

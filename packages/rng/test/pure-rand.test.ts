@@ -6,7 +6,7 @@ import { testInputs } from './helpers.js';
 
 /** pure-rand's state [s01, s00, s11, s10] (high/low halves of s0, s1) as this engine's words. */
 function toWords(pureState: readonly number[]): number[] {
-  return [pureState[1] >>> 0, pureState[0] >>> 0, pureState[3] >>> 0, pureState[2] >>> 0];
+  return [pureState[1]! >>> 0, pureState[0]! >>> 0, pureState[3]! >>> 0, pureState[2]! >>> 0];
 }
 
 describe('xorshift128+ against pure-rand xorshift128plus', () => {
@@ -48,7 +48,7 @@ describe('xorshift128+ against pure-rand xorshift128plus', () => {
     for (const seed of [0, 1, 42, -1, 2 ** 53 - 1]) {
       const engine = createEngine('xorshift128+', seed);
       const [a, b, c, d] = engine.snapshot().words;
-      const theirs = xorshift128plusFromState([b | 0, a | 0, d | 0, c | 0]);
+      const theirs = xorshift128plusFromState([b! | 0, a! | 0, d! | 0, c! | 0]);
       for (let i = 0; i < 1000; i++) expect(engine.nextUint32()).toBe(theirs.next() >>> 0);
     }
   });

@@ -16,11 +16,11 @@ const SIGMA = Math.sqrt(2 * DOF);
 function byteChiSquare(words: Uint32Array): number {
   const counts = new Float64Array(4 * 256);
   for (let i = 0; i < words.length; i++) {
-    const w = words[i];
-    counts[w & 255]++;
-    counts[256 + ((w >>> 8) & 255)]++;
-    counts[512 + ((w >>> 16) & 255)]++;
-    counts[768 + (w >>> 24)]++;
+    const w = words[i]!;
+    counts[w & 255]!++;
+    counts[256 + ((w >>> 8) & 255)]!++;
+    counts[512 + ((w >>> 16) & 255)]!++;
+    counts[768 + (w >>> 24)]!++;
   }
   const expected = words.length / 256;
   let chi = 0;
@@ -38,7 +38,7 @@ describe('byte uniformity (chi-square, 2^20 words, false-alarm rate < 1e-8)', ()
 
   it('the check can fail: a biased source is rejected', () => {
     const words = createEngine('xoshiro128++', 1).fillUint32(new Uint32Array(SAMPLE_WORDS));
-    for (let i = 0; i < words.length; i += 64) words[i] &= 0xfffffff0;
+    for (let i = 0; i < words.length; i += 64) words[i]! &= 0xfffffff0;
     expect(byteChiSquare(words)).toBeGreaterThan(DOF + 6 * SIGMA);
   });
 });

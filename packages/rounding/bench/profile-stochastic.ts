@@ -22,7 +22,7 @@ function rate(name: string, fn: () => void): void {
   }
   times.sort((a, b) => a - b);
   console.log(
-    `${name.padEnd(44)} ${(N / times[3] / 1e3).toFixed(1).padStart(7)} M/s  ${times[3].toFixed(2)} ms`,
+    `${name.padEnd(44)} ${(N / times[3]! / 1e3).toFixed(1).padStart(7)} M/s  ${times[3]!.toFixed(2)} ms`,
   );
 }
 
@@ -63,10 +63,10 @@ function branchless(
   const lowest = 0x38800000;
   const span = 0x0f000000 - (1 << 13); // excludes the top half-step, whose carry would overflow
   for (let i = start; i < end; i++) {
-    const x = src[i];
+    const x = src[i]!;
     const a = x & 0x7fffffff;
     if (a - lowest < span && a >= lowest) {
-      dst[i] = ((x >>> 16) & 0x8000) | ((a - rebias + (~t[i - start] >>> (32 - shift))) >>> shift);
+      dst[i] = ((x >>> 16) & 0x8000) | ((a - rebias + (~t[i - start]! >>> (32 - shift))) >>> shift);
     } else {
       dst[i] = 0; // (rare) slow path elided in this sketch
     }

@@ -10,7 +10,7 @@ export type StreamSource = Pick<RandomEngine, 'fillUint32'>;
  */
 export interface CounterSource {
   readonly engine: Pick<CounterEngine, 'fillAt'>;
-  readonly counter?: number | bigint;
+  readonly counter?: number | bigint | undefined;
 }
 
 /** Where a stochastic strategy takes its random bits from. */

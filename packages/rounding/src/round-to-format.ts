@@ -10,7 +10,7 @@ import { nearestEven } from './deterministic.js';
 /** Options of {@link roundToFormat}. */
 export interface RoundToFormatOptions {
   /** What happens beyond the largest finite value, as in `encode`. Default: `'infinity'`. */
-  readonly overflow?: Overflow;
+  readonly overflow?: Overflow | undefined;
 }
 
 /**

@@ -26,7 +26,7 @@ export interface StochasticOptions<Random extends RandomSource = RandomSource> {
    * makes the round-up probability exact for normal results. With bits <= 16 one 32-bit word
    * serves floor(32 / bits) elements.
    */
-  readonly bits?: number;
+  readonly bits?: number | undefined;
 }
 
 /**
@@ -155,7 +155,7 @@ class StochasticStrategy implements CounterStochasticRounding {
     const words = this.#draw(wordCount);
     fillFromWords(words, bits, out, i, count);
     const used = count - (wordCount - 1) * perWord; // slots of the last word used
-    this.#pendingWord = words[wordCount - 1];
+    this.#pendingWord = words[wordCount - 1]!;
     this.#pendingSlot = used;
     this.#pendingLeft = perWord - used;
   }

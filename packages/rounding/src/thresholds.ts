@@ -53,7 +53,7 @@ export function fillFromWords(
     const s2 = 2 * bits;
     const s3 = 3 * bits;
     for (let w = 0; w < whole; w++, o += 4) {
-      const word = words[w];
+      const word = words[w]!;
       out[o] = word | low;
       out[o + 1] = (word << bits) | low;
       out[o + 2] = (word << s2) | low;
@@ -61,21 +61,21 @@ export function fillFromWords(
     }
   } else if (perWord === 2) {
     for (let w = 0; w < whole; w++, o += 2) {
-      const word = words[w];
+      const word = words[w]!;
       out[o] = word | low;
       out[o + 1] = (word << bits) | low;
     }
   } else if (perWord === 1) {
-    for (let w = 0; w < whole; w++) out[o++] = words[w] | low;
+    for (let w = 0; w < whole; w++) out[o++] = words[w]! | low;
   } else {
     for (let w = 0; w < whole; w++) {
-      const word = words[w];
+      const word = words[w]!;
       for (let s = 0, shift = 0; s < perWord; s++, shift += bits) out[o++] = (word << shift) | low;
     }
   }
   const rest = count - whole * perWord;
   if (rest > 0) {
-    const word = words[whole];
+    const word = words[whole]!;
     for (let s = 0, shift = 0; s < rest; s++, shift += bits) out[o++] = (word << shift) | low;
   }
 }

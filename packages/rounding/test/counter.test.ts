@@ -64,9 +64,9 @@ describe('counter-based bits', () => {
       }
       const words = engine.fillAt(counter, new Uint32Array(Math.ceil(total / P)));
       for (let e = 0; e < total; e++) {
-        if (got[e] !== thresholdOf(words[Math.floor(e / P)], e % P, k)) {
+        if (got[e] !== thresholdOf(words[Math.floor(e / P)]!, e % P, k)) {
           expect(`element ${e}: ${got[e]}`).toBe(
-            `${thresholdOf(words[Math.floor(e / P)], e % P, k)}`,
+            `${thresholdOf(words[Math.floor(e / P)]!, e % P, k)}`,
           );
         }
       }

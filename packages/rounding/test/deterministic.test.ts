@@ -35,7 +35,7 @@ function checkAll(grid: Grid, inputs: Float32Array): void {
       const examples: string[] = [];
       for (let i = 0; i < inputs.length; i++) {
         const x = inputs[i];
-        const got = table[codes[i]];
+        const got = table[codes[i]!]!;
         const want = oracleAt(grid, prepared, i, rule, saturate);
         if (!sameResult(got, want)) {
           failures++;
@@ -66,7 +66,7 @@ function specialInputs(grid: Grid): number[] {
     nextUp32(grid.beyond),
     nextDown32(grid.beyond),
   );
-  const minSub = grid.values[1];
+  const minSub = grid.values[1]!;
   out.push(minSub / 2, nextUp32(minSub / 2), nextDown32(minSub / 2), minSub / 4, minSub / 2 ** 20);
   return [...out, ...out.map((v) => -v)];
 }
@@ -76,8 +76,8 @@ describe('deterministic rules, exhaustive over float16 neighbourhoods', () => {
     const grid = grids.get('float16')!;
     const points: number[] = [];
     for (let c = 0; c <= grid.maxCode; c++) {
-      const a = grid.values[c];
-      const b = grid.values[c + 1]; // for c = maxCode: the overflow step, 65536
+      const a = grid.values[c]!;
+      const b = grid.values[c + 1]!; // for c = maxCode: the overflow step, 65536
       const mid = (a + b) / 2;
       const gap = b - a;
       const local = [
@@ -115,7 +115,7 @@ describe.each(specs.map((s) => [s.name]))(
 
     it('2^17 log-uniform values over the format range (subnormals to twice the overflow step) and specials', () => {
       const next = testInputs(0x5678 + name.length);
-      const minExp = Math.floor(Math.log2(grid.values[1])) - 3;
+      const minExp = Math.floor(Math.log2(grid.values[1]!)) - 3;
       const maxExp = Math.ceil(Math.log2(grid.beyond)) + 1;
       const inputs: number[] = [];
       for (let i = 0; i < 1 << 17; i++)

@@ -75,11 +75,11 @@ export function buildGrid(spec: OracleSpec): Grid {
     list.push(v);
   }
   const maxCode = list.length - 1;
-  const maxFinite = list[maxCode];
-  const beyond = maxFinite + (maxFinite - list[maxCode - 1]);
+  const maxFinite = list[maxCode]!;
+  const beyond = maxFinite + (maxFinite - list[maxCode - 1]!);
   list.push(beyond);
   for (let i = 1; i < list.length; i++)
-    if (!(list[i] > list[i - 1])) throw new Error('grid not increasing');
+    if (!(list[i]! > list[i - 1]!)) throw new Error('grid not increasing');
   return { spec, values: Float64Array.from(list), maxCode, maxFinite, beyond };
 }
 
@@ -90,10 +90,10 @@ export function neighbours(grid: Grid, a: number): { index: number; fraction: nu
   let hi = v.length - 1; // v[hi] = beyond > a
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
-    if (v[mid] <= a) lo = mid;
+    if (v[mid]! <= a) lo = mid;
     else hi = mid;
   }
-  return { index: lo, fraction: (a - v[lo]) / (v[lo + 1] - v[lo]) };
+  return { index: lo, fraction: (a - v[lo]!) / (v[lo + 1]! - v[lo]!) };
 }
 
 /** The value an overflowing result takes. */
@@ -168,7 +168,7 @@ export function oracleFrom(
   if (chosen > grid.maxCode) {
     return rule === 'to-odd' ? sign * grid.maxFinite : overflowValue(grid, sign, saturate);
   }
-  return sign * grid.values[chosen];
+  return sign * grid.values[chosen]!;
 }
 
 const f32 = new Float32Array(1);
@@ -177,21 +177,21 @@ const u32 = new Uint32Array(f32.buffer);
 /** The float32 after positive float32 `x`. */
 export function nextUp32(x: number): number {
   f32[0] = x;
-  u32[0] += 1;
-  return f32[0];
+  u32[0]! += 1;
+  return f32[0]!;
 }
 
 /** The float32 before positive float32 `x`. */
 export function nextDown32(x: number): number {
   f32[0] = x;
-  u32[0] -= 1;
-  return f32[0];
+  u32[0]! -= 1;
+  return f32[0]!;
 }
 
 /** The float32 with bit pattern `bits`. */
 export function fromBits32(bits: number): number {
   u32[0] = bits;
-  return f32[0];
+  return f32[0]!;
 }
 
 /** Per-input neighbour data for `oracleFrom`, computed once for many rules. */
@@ -210,7 +210,7 @@ export function prepare(grid: Grid, inputs: Float32Array): Prepared {
   const index = new Int32Array(n);
   const fraction = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const x = inputs[i];
+    const x = inputs[i]!;
     if (Number.isNaN(x)) {
       kind[i] = 1;
       continue;
@@ -239,7 +239,7 @@ export function oracleAt(
   if (p.kind[i] === 1) return Number.NaN;
   const negative = p.negative[i] === 1;
   if (p.kind[i] === 2) return overflowValue(grid, negative ? -1 : 1, saturate);
-  return oracleFrom(grid, negative, p.index[i], p.fraction[i], rule, saturate);
+  return oracleFrom(grid, negative, p.index[i]!, p.fraction[i]!, rule, saturate);
 }
 
 /** The values of all codes of a format, by `codeValue`. */

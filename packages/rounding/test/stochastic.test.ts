@@ -30,8 +30,8 @@ function countUps(grid: Grid, strategy: StochasticRounding, x: number, n: number
   const a = Math.abs(x);
   const { index } = neighbours(grid, a);
   const sign = x < 0 ? -1 : 1;
-  const lower = sign * grid.values[index];
-  const upper = sign * grid.values[index + 1];
+  const lower = sign * grid.values[index]!;
+  const upper = sign * grid.values[index + 1]!;
   const codes = encode(formats[grid.spec.name], new Float32Array(n).fill(x), {
     rounding: strategy,
   });
@@ -39,7 +39,7 @@ function countUps(grid: Grid, strategy: StochasticRounding, x: number, n: number
   let ups = 0;
   let other = 0;
   for (let i = 0; i < n; i++) {
-    const v = table[codes[i]];
+    const v = table[codes[i]!]!;
     if (sameResult(v, upper)) ups++;
     else if (!sameResult(v, lower)) other++;
   }
@@ -78,7 +78,7 @@ describe('stochastic rounding is unbiased across the whole exponent range', () =
       const strategy = stochastic({ random: createEngine('xoshiro128++', 2024) });
       const next = testInputs(7 + spec.mantissaBits);
       const k = defaultBits(spec);
-      const lowest = Math.max(-149, Math.floor(Math.log2(grid.values[1])));
+      const lowest = Math.max(-149, Math.floor(Math.log2(grid.values[1]!)));
       const highest = Math.floor(Math.log2(grid.maxFinite));
       let tested = 0;
       let subnormals = 0;
@@ -202,8 +202,8 @@ describe('specials under stochastic rounding', () => {
       Number.POSITIVE_INFINITY,
     ]);
     const codes = encode(f16, x, { rounding: strategy });
-    expect(codes[0] & 0x7c00).toBe(0x7c00);
-    expect(codes[0] & 0x3ff).not.toBe(0);
+    expect(codes[0]! & 0x7c00).toBe(0x7c00);
+    expect(codes[0]! & 0x3ff).not.toBe(0);
     expect([codes[1], codes[2]]).toEqual([0x8000, 0x0000]);
     expect([0x8000, 0x8001]).toContain(codes[3]);
     expect([0x0000, 0x0001]).toContain(codes[4]);

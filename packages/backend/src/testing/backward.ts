@@ -117,15 +117,15 @@ export function describeBackward(ctx: ConformanceContext): void {
       const touched = new Set<number>();
       for (let b = 0; b < 12; b++) {
         for (let i = b * 5; i < b * 5 + 5; i++) {
-          touched.add(indices[i]);
-          for (let c = 0; c < dim; c++) sums[indices[i] * dim + c] += grad[b * dim + c];
+          touched.add(indices[i]!);
+          for (let c = 0; c < dim; c++) sums[indices[i]! * dim + c]! += grad[b * dim + c]!;
         }
       }
       const out = Float32Array.from(decoded);
       for (const r of touched) {
         for (let c = 0; c < dim; c++)
           out[r * dim + c] =
-            decoded[r * dim + c] - Math.fround(Math.fround(lr) * sums[r * dim + c]);
+            decoded[r * dim + c]! - Math.fround(Math.fround(lr) * sums[r * dim + c]!);
       }
       return out;
     }
@@ -182,7 +182,7 @@ export function describeBackward(ctx: ConformanceContext): void {
           for (let c = 0; c < dim; c++) {
             const word = Math.floor(c / perWord);
             const block = philox4x32([r, word >> 2, step, 3], [0xfeed, 0], 10);
-            thresholds[r * dim + c] = thresholdOf(block[word % 4], c % perWord, k);
+            thresholds[r * dim + c] = thresholdOf(block[word % 4]!, c % perWord, k);
           }
         }
         const expected = decode(
@@ -223,7 +223,7 @@ export function describeBackward(ctx: ConformanceContext): void {
       }
       // The SR mean of 32,768 elements has standard error 2^-11 sqrt(p (1 - p) / 32768) ~ 1.1e-6
       // (p ~ 0.2); the bound is 5.4 of them: a false alarm about once in 10^7 runs.
-      expect(Math.abs(results.stochastic - (1 - 1e-4))).toBeLessThan(6e-6);
+      expect(Math.abs(results.stochastic! - (1 - 1e-4))).toBeLessThan(6e-6);
       expect(results['nearest-even']).toBe(1);
     });
 
@@ -245,8 +245,8 @@ export function describeBackward(ctx: ConformanceContext): void {
           new Uint16Array((await backend.exportTable(t16)).state.slice().buffer),
         );
         for (let i = 0; i < s32.length; i++)
-          expect(Math.abs(s16[i] - s32[i])).toBeLessThanOrEqual(
-            Math.abs(s32[i]) * 2 ** -10 + 2 ** -24,
+          expect(Math.abs(s16[i]! - s32[i]!)).toBeLessThanOrEqual(
+            Math.abs(s32[i]!) * 2 ** -10 + 2 ** -24,
           );
       },
     );

@@ -35,8 +35,9 @@ export function describeDense(ctx: ConformanceContext): void {
               let sum = 0;
               for (let p = 0; p < k; p++)
                 sum +=
-                  (transA ? a[p * m + i] : a[i * k + p]) * (transB ? b[j * k + p] : b[p * n + j]);
-              expect(Math.abs(c[i * n + j] - (0.5 * sum + 2 * c0[i * n + j]))).toBeLessThan(1e-5);
+                  (transA ? a[p * m + i]! : a[i * k + p]!) *
+                  (transB ? b[j * k + p]! : b[p * n + j]!);
+              expect(Math.abs(c[i * n + j]! - (0.5 * sum + 2 * c0[i * n + j]!))).toBeLessThan(1e-5);
             }
           }
         });

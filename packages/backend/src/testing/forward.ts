@@ -21,12 +21,12 @@ function naive(
 ): number[] {
   const out: number[] = [];
   for (let b = 0; b < offsets.length; b++) {
-    const end = b + 1 < offsets.length ? offsets[b + 1] : indices.length;
+    const end = b + 1 < offsets.length ? offsets[b + 1]! : indices.length;
     for (let c = 0; c < dim; c++) {
       let sum = 0;
-      for (let i = offsets[b]; i < end; i++)
-        sum += (weights ? weights[i] : 1) * table[indices[i] * dim + c];
-      out.push(mode === 'mean' && end > offsets[b] ? sum / (end - offsets[b]) : sum);
+      for (let i = offsets[b]!; i < end; i++)
+        sum += (weights ? weights[i]! : 1) * table[indices[i]! * dim + c]!;
+      out.push(mode === 'mean' && end > offsets[b]! ? sum / (end - offsets[b]!) : sum);
     }
   }
   return out;
@@ -40,7 +40,7 @@ export function describeForward(ctx: ConformanceContext): void {
     const dim = 6;
     const values = Float32Array.from({ length: rows * dim }, () => rnd() * 2 - 1);
     const indices = Int32Array.from({ length: 40 }, () => Math.floor(rnd() * rows));
-    indices[3] = indices[4]; // a duplicate inside a bag
+    indices[3] = indices[4]!; // a duplicate inside a bag
     const offsets = i32(0, 5, 5, 17, 30); // bag 1 is empty
     const weights = Float32Array.from({ length: 40 }, () => rnd() * 4 - 2);
 
@@ -59,7 +59,7 @@ export function describeForward(ctx: ConformanceContext): void {
         const expected = naive(values, dim, indices, offsets, mode, w);
         expect(got.length).toBe(expected.length);
         for (let i = 0; i < got.length; i++)
-          expect(Math.abs(got[i] - expected[i])).toBeLessThan(1e-5);
+          expect(Math.abs(got[i]! - expected[i]!)).toBeLessThan(1e-5);
         expect(got.slice(dim, 2 * dim)).toEqual(new Array(dim).fill(0)); // the empty bag
         backend.disposeTable(table);
         backend.disposeTensor(out);
@@ -86,7 +86,7 @@ export function describeForward(ctx: ConformanceContext): void {
       const got = await valuesOf(backend, out);
       const expected = naive(decoded, dim, indices, offsets, 'sum');
       for (let i = 0; i < got.length; i++)
-        expect(Math.abs(got[i] - expected[i])).toBeLessThan(1e-5);
+        expect(Math.abs(got[i]! - expected[i]!)).toBeLessThan(1e-5);
       backend.disposeTable(t16);
     });
 

@@ -126,24 +126,24 @@ async function train(backend: Backend, steps: number, exportsTables: boolean): P
   for (let step = 0; step < steps; step++) {
     const inputs = list.map((c) => batchOf(rnd, c));
     const outs = list.map((c, k) => {
-      const out = backend.tensor(inputs[k].offsets.length * c.spec.dim);
-      backend.embeddingBagForward(tables[k], inputs[k], c.pooling, out);
+      const out = backend.tensor(inputs[k]!.offsets.length * c.spec.dim);
+      backend.embeddingBagForward(tables[k]!, inputs[k]!, c.pooling, out);
       return out;
     });
     const grads = list.map((c, k) =>
       backend.tensor(
         Float32Array.from(
-          { length: inputs[k].offsets.length * c.spec.dim },
+          { length: inputs[k]!.offsets.length * c.spec.dim },
           () => (rnd() - 0.5) * 0.5,
         ),
       ),
     );
     await backend.embeddingBagBackward(
       list.map((c, k) => ({
-        table: tables[k],
-        input: inputs[k],
+        table: tables[k]!,
+        input: inputs[k]!,
         pooling: c.pooling,
-        gradOutput: grads[k],
+        gradOutput: grads[k]!,
         step,
       })),
     );
@@ -184,17 +184,17 @@ export function describeIdentity(ctx: ConformanceContext): void {
       // Against the reference; on the reference itself, a rerun must reproduce every bit.
       const want = await train(reference ?? backend, 4, ctx.exportsTables);
       cases().forEach((c, k) => {
-        expect([...got.values[k]], `${c.spec.name} weights`).toEqual([...want.values[k]]);
+        expect([...got.values[k]!], `${c.spec.name} weights`).toEqual([...want.values[k]!]);
       });
       const names = cases().flatMap((c) => [`${c.spec.name} weights`, `${c.spec.name} state`]);
       for (let k = 0; k < got.bytes.length; k++) {
         expect(
-          Buffer.compare(Buffer.from(got.bytes[k]), Buffer.from(want.bytes[k])),
+          Buffer.compare(Buffer.from(got.bytes[k]!), Buffer.from(want.bytes[k]!)),
           names[k],
         ).toBe(0);
       }
       for (let k = 0; k < got.outputs.length; k++) {
-        expect([...got.outputs[k]], cases()[k].spec.name).toEqual([...want.outputs[k]]);
+        expect([...got.outputs[k]!], cases()[k]!.spec.name).toEqual([...want.outputs[k]!]);
       }
     }, 120_000);
 
@@ -228,8 +228,8 @@ export function describeIdentity(ctx: ConformanceContext): void {
         ]);
         results.push(await backend.readRows(t));
       }
-      expect([...results[0]]).toEqual([...results[1]]);
-      expect([...results[0]]).not.toEqual([...results[2]]);
+      expect([...results[0]!]).toEqual([...results[1]!]);
+      expect([...results[0]!]).not.toEqual([...results[2]!]);
     });
   });
 }

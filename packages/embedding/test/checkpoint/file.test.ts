@@ -40,7 +40,7 @@ async function rejection(promise: Promise<unknown>): Promise<CheckpointError> {
 async function expectV1Intact(path: string, before: Buffer) {
   expect(Buffer.compare(await readFile(path), before)).toBe(0);
   const back = await readSafetensors(path);
-  expect(back.tensors.emb.data).toEqual(v1.emb.data);
+  expect(back.tensors.emb!.data).toEqual(v1.emb!.data);
   expect({ ...back.metadata }).toEqual({ version: '1' });
 }
 
@@ -48,14 +48,14 @@ describe('writeSafetensors / readSafetensors', () => {
   it('round trips through a file and replaces it atomically', async () => {
     const path = join(dir, 'model.safetensors');
     await writeSafetensors(path, v1, { version: '1' });
-    expect((await readSafetensors(path)).tensors.emb.data).toEqual(v1.emb.data);
+    expect((await readSafetensors(path)).tensors.emb!.data).toEqual(v1.emb!.data);
     await writeSafetensors(path, v2, { version: '2' });
     const back = await readSafetensors(path, { copy: true });
-    expect(back.tensors.emb.shape).toEqual([4096, 64]);
+    expect(back.tensors.emb!.shape).toEqual([4096, 64]);
     // Compare bytes directly: toEqual on 262144-element typed arrays takes seconds.
-    expect(Buffer.from(back.tensors.emb.data.buffer).equals(Buffer.from(v2.emb.data.buffer))).toBe(
-      true,
-    );
+    expect(
+      Buffer.from(back.tensors.emb!.data.buffer).equals(Buffer.from(v2.emb!.data.buffer)),
+    ).toBe(true);
     expect(await readdir(dir)).toEqual(['model.safetensors']);
   });
 

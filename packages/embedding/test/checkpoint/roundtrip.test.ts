@@ -35,7 +35,7 @@ describe('round trip', () => {
       it(`${dtype} shape [${shape}]`, () => {
         const t = sample(dtype, shape);
         const out = decodeSafetensors(encodeSafetensors({ t }));
-        const back = out.tensors.t;
+        const back = out.tensors.t!;
         expect(back.dtype).toBe(dtype);
         expect(back.shape).toEqual(shape);
         expect(back.data).toBeInstanceOf(DTYPES[dtype].array);
@@ -81,10 +81,10 @@ describe('round trip', () => {
       f16: { dtype: 'F16', shape: [3], data: new Uint16Array([0x7e00, 0x8000, 0x7c00]) },
     };
     const out = decodeSafetensors(encodeSafetensors(tensors));
-    expect(out.tensors.i64.data).toEqual(tensors.i64.data);
-    expect(out.tensors.u64.data).toEqual(tensors.u64.data);
-    expect(bytesOf(out.tensors.f32)).toEqual(bytesOf(tensors.f32));
-    expect(out.tensors.f16.data).toEqual(tensors.f16.data);
+    expect(out.tensors.i64!.data).toEqual(tensors.i64!.data);
+    expect(out.tensors.u64!.data).toEqual(tensors.u64!.data);
+    expect(bytesOf(out.tensors.f32!)).toEqual(bytesOf(tensors.f32!));
+    expect(out.tensors.f16!.data).toEqual(tensors.f16!.data);
   });
 
   it('accepts subarray views at any offset as input', () => {
@@ -92,7 +92,7 @@ describe('round trip', () => {
     const out = decodeSafetensors(
       encodeSafetensors({ x: { dtype: 'F32', shape: [2, 2], data: backing.subarray(3, 7) } }),
     );
-    expect(Array.from(out.tensors.x.data as Float32Array)).toEqual([3, 4, 5, 6]);
+    expect(Array.from(out.tensors.x!.data as Float32Array)).toEqual([3, 4, 5, 6]);
   });
 
   it('handles names that are special in JavaScript objects and JSON', () => {
@@ -190,7 +190,7 @@ describe('known answers', () => {
       64,
     ];
     expect(Array.from(out)).toEqual(expected);
-    expect(Array.from(decodeSafetensors(out).tensors.attn0.data as Float32Array)).toEqual([
+    expect(Array.from(decodeSafetensors(out).tensors.attn0!.data as Float32Array)).toEqual([
       0, 1, 2, 3, 4, 5,
     ]);
   });
