@@ -56,6 +56,8 @@ const MAX_UNREAD = 256;
 export class BackwardResults {
   readonly #unobserved = new UnobservedErrors();
   readonly #unread = new Set<StepResult<BagUpdateResult[]>>();
+  /** Status reads asked for in this turn of the event loop: one submission serves them all. */
+  #asked: { status: GPUBuffer; bytes: number; done: (read: Promise<ArrayBuffer>) => void }[] = [];
 
   /** @param runner - the device's runner. */
   constructor(private readonly runner: GpuRunner) {}
@@ -67,7 +69,7 @@ export class BackwardResults {
     const result: StepResult<BagUpdateResult[]> = new StepResult(async () => {
       this.#unread.delete(result);
       try {
-        return outcomeOf(new Uint32Array(await runner.download(status, bytes)), tables);
+        return outcomeOf(new Uint32Array(await this.#download(status, bytes)), tables);
       } finally {
         runner.release(status);
       }
@@ -81,6 +83,31 @@ export class BackwardResults {
     return result;
   }
 
+  /**
+   * Downloads a status buffer together with every other one asked for in the same turn: one
+   * submission for all the steps `flush()` (or a loop awaiting several results) reads.
+   */
+  #download(status: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    return new Promise((resolve, reject) => {
+      if (this.#asked.length === 0) queueMicrotask(() => this.#readAsked());
+      this.#asked.push({ status, bytes, done: (read) => read.then(resolve, reject) });
+    });
+  }
+
+  #readAsked(): void {
+    const asked = this.#asked;
+    this.#asked = [];
+    const staged = asked.map((a) => this.runner.copyOut(a.status, a.bytes));
+    const submitted = this.runner.submit();
+    asked.forEach((a, k) => {
+      a.done(
+        Promise.all([submitted, this.runner.read(staged[k] as GPUBuffer, a.bytes)]).then(
+          ([, data]) => data,
+        ),
+      );
+    });
+  }
+
   /** A result already known to have failed (host-side), reported by `flush` unless awaited. */
   rejected(error: unknown): StepResult<BagUpdateResult[]> {
     const result = StepResult.of<BagUpdateResult[]>({ error });
@@ -90,6 +117,8 @@ export class BackwardResults {
 
   /** Resolves when every result is known; rejects with the first error nobody awaited (once). */
   report(): Promise<void> {
+    // Ask for every unread status at once, so that they share one submission.
+    for (const result of this.#unread) if (!result.observed) void result.errorOf();
     return this.#unobserved.report();
   }
 

@@ -151,7 +151,11 @@ it.skipIf(!gpu && !device.required)(
     expect(after.uploadBytes - before.uploadBytes).toBeLessThanOrEqual(
       4 * batchBytes + 3 * configs.length * 640,
     );
+    // flush() collects the three steps' status words in one submission.
     await tables.flush();
+    const flushed = gpu.stats();
+    expect(flushed.submissions - after.submissions).toBe(1);
+    expect(flushed.downloadBytes - after.downloadBytes).toBeGreaterThan(0);
     tables.dispose();
   },
 );
