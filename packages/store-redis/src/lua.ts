@@ -9,13 +9,20 @@
  * saturation (nearest-even, or stochastic against thresholds derived, with `fillRowThresholds`'
  * slot rule, from the counter-based random words the client sends), written with exact integer
  * arithmetic on doubles.
+ *
+ * The functions' headers and arguments are declared in src/params.ts; the source starts with the
+ * Lua constants generated from those declarations and from the shared code tables
+ * (`luaDeclarations`), and reads every header word and argument by name. The host derives every
+ * optimizer constant (`kernelConstants`), the optimizer's and the rounding's codes and the
+ * random words' shape; the Lua derives only the encoder's powers of two from a format's fields.
  */
+import { luaDeclarations } from './params.js';
 
 /** The library's name in `FUNCTION LIST`. */
 export const LIBRARY_NAME = 'halfstep';
 
 /** Version of the function library: part of the library name's code, bumped on every change. */
-export const LIBRARY_VERSION = 5;
+export const LIBRARY_VERSION = 6;
 
 /** Name of the read function (flag no-writes: allowed on replicas). */
 export const READ_FUNCTION = `halfstep_read_v${LIBRARY_VERSION}`;
@@ -25,6 +32,8 @@ export const UPDATE_FUNCTION = `halfstep_update_v${LIBRARY_VERSION}`;
 
 /** The library's source, for `FUNCTION LOAD REPLACE`. */
 export const LIBRARY_SOURCE = `#!lua name=${LIBRARY_NAME}
+${luaDeclarations()}
+
 -- The struct, bit and math libraries exist only while a function runs, not while the library
 -- loads: bind them on first use.
 local spack, sunpack, floor, sqrt, bor, frexp, huge
@@ -60,24 +69,28 @@ end
 local function bitsOf(x) return (sunpack('<I4', spack('<f', x))) end
 local function fromBits(b) return (sunpack('<f', spack('<I4', b))) end
 
--- A 16- or 8-bit format from its header fields (see the client's updateHeader). A format whose
--- NaN code follows its largest finite code has no infinity (float8e4m3).
-local function codeFormat(bits, mb, bias, maxFinite, nan)
-  local ns = 23 - mb
-  return {
-    mb = mb, bias = bias, maxFinite = maxFinite, nan = nan,
-    signCode = 2 ^ (bits - 1), struct = bits == 8 and 'B' or 'H', inf = nan ~= maxFinite + 1,
-    pns = 2 ^ ns, pcns = 2 ^ (32 - ns),
-    rebias = (127 - bias) * TWO23, minNormal = (128 - bias) * TWO23,
-    ssb = 151 - bias - mb, emax = 2 ^ (bits - 1 - mb) - 1, pmb = 2 ^ mb,
-    -- Stochastic rounding: k = 23 - mb random bits per element, floor(32 / k) per word.
-    k = 23 - mb, perWord = floor(32 / (23 - mb)), lowMask = 2 ^ (9 + mb) - 1, pLow = 2 ^ (9 + mb),
-  }
+-- A 16- or 8-bit format from its header words (F: bits, eb, mb, bias, maxFinite, nan, signMask,
+-- inf, rule, k, perWord, rowWords; see the client's updateHeaderValues), or nil for float32 (bits
+-- 0). Adds codecs' encoder constants (encoderFor) as the powers of two the arithmetic uses.
+local function codeFormat(F)
+  if F.bits == 0 then return nil end
+  if F.rule ~= RULE_NEAREST_EVEN and F.rule ~= RULE_STOCHASTIC then
+    return nil, 'HSBADRULE ' .. F.rule
+  end
+  local ns = 23 - F.mb
+  F.struct = F.bits == 8 and 'B' or 'H'
+  F.pns, F.pcns = 2 ^ ns, 2 ^ (32 - ns)
+  F.rebias, F.minNormal = (127 - F.bias) * TWO23, (128 - F.bias) * TWO23
+  F.ssb, F.emax, F.pmb = 151 - F.bias - F.mb, 2 ^ F.eb - 1, 2 ^ F.mb
+  -- Stochastic rounding: k random bits per element, the low 32 - k bits of a threshold set.
+  F.pLow = 2 ^ (32 - F.k)
+  F.lowMask = F.pLow - 1
+  return F
 end
 
 local function decodeCode(F, code)
   local sign = 0
-  if code >= F.signCode then sign = TWO31; code = code - F.signCode end
+  if code >= F.signMask then sign = TWO31; code = code - F.signMask end
   local e = floor(code / F.pmb)
   local m = code % F.pmb
   if e == 0 then
@@ -94,11 +107,12 @@ local function decodeCode(F, code)
   return fromBits(sign + (e - F.bias + 127) * TWO23 + m * F.pns)
 end
 
--- codecs' encodeOne with overflow 'saturate'; th < 0: nearest-even, else stochastic threshold.
+-- codecs' encodeOne with overflow 'saturate' and F's rule: nearest-even, or stochastic against
+-- threshold th.
 local function encodeCode(F, x, th)
   local a = bitsOf(x)
   local sign = 0
-  if a >= TWO31 then sign = F.signCode; a = a - TWO31 end
+  if a >= TWO31 then sign = F.signMask; a = a - TWO31 end
   local lower, fraction
   if a >= F.minNormal then
     if a >= 2139095040 then
@@ -132,10 +146,10 @@ local function encodeCode(F, x, th)
     end
   end
   local up
-  if th < 0 then
-    up = fraction > TWO31 or (fraction == TWO31 and lower % 2 == 1)
-  else
+  if F.rule == RULE_STOCHASTIC then
     up = fraction > th
+  else
+    up = fraction > TWO31 or (fraction == TWO31 and lower % 2 == 1)
   end
   local code = lower
   if up then code = code + 1 end
@@ -143,12 +157,11 @@ local function encodeCode(F, x, th)
   return sign + code
 end
 
--- Thresholds of elements 1 .. count from a row's random words, as the backend's
+-- Thresholds of elements 1 .. count from a row's F.rowWords random words, as the backend's
 -- fillRowThresholds: element e (0-based) uses slot e mod P of word floor(e / P); the slot's k
 -- bits, moved to the top, then the low 32 - k bits set.
 local function thresholds(F, words, at, count)
-  local wc = math.ceil(count / F.perWord)
-  local w = {sunpack('<' .. string.rep('I4', wc), words, at)}
+  local w = {sunpack('<' .. string.rep('I4', F.rowWords), words, at)}
   local th = {}
   for e = 0, count - 1 do
     local slot = e % F.perWord
@@ -159,20 +172,38 @@ local function thresholds(F, words, at, count)
   return th
 end
 
--- Header: 17 little-endian uint32 then 11 float32 (see the client's updateHeader).
+-- The words of header s: bytes long, in struct format format (H_* or R_*); or nil and an error.
+local function words(s, bytes, format)
+  if #s ~= bytes then return nil, 'HSBADHEADER ' .. #s .. ' ' .. bytes end
+  return {sunpack(format, s)}
+end
+
+-- The update header by name (see the client's updateHeaderValues), or nil and an error.
 local function header(s)
-  local h = {}
-  local pos = 1
-  for i = 1, 17 do h[i], pos = sunpack('<I4', s, pos) end
-  local k = {}
-  for i = 1, 11 do k[i], pos = sunpack('<f', s, pos) end
+  local h, err = words(s, H_BYTES, H_FORMAT)
+  if not h then return nil, err end
+  local wfmt, sfmt
+  wfmt, err = codeFormat{
+    bits = h[H_W_BITS], eb = h[H_W_EXPONENT_BITS], mb = h[H_W_MANTISSA_BITS], bias = h[H_W_BIAS],
+    maxFinite = h[H_W_MAX_FINITE_CODE], nan = h[H_W_NAN_CODE], signMask = h[H_W_SIGN_MASK],
+    inf = h[H_W_HAS_INFINITY] == 1, rule = h[H_W_RULE], k = h[H_W_RANDOM_BITS],
+    perWord = h[H_W_PER_WORD], rowWords = h[H_W_ROW_WORDS],
+  }
+  if err then return nil, err end
+  sfmt, err = codeFormat{
+    bits = h[H_S_BITS], eb = h[H_S_EXPONENT_BITS], mb = h[H_S_MANTISSA_BITS], bias = h[H_S_BIAS],
+    maxFinite = h[H_S_MAX_FINITE_CODE], nan = h[H_S_NAN_CODE], signMask = h[H_S_SIGN_MASK],
+    inf = h[H_S_HAS_INFINITY] == 1, rule = h[H_S_RULE], k = h[H_S_RANDOM_BITS],
+    perWord = h[H_S_PER_WORD], rowWords = h[H_S_ROW_WORDS],
+  }
+  if err then return nil, err end
   return {
-    kind = h[1], dim = h[2], stateSize = h[3], record = h[4], blockBytes = h[5],
-    wfmt = h[6] ~= 0 and codeFormat(h[6], h[7], h[8], h[9], h[10]) or nil,
-    sfmt = h[11] ~= 0 and codeFormat(h[11], h[12], h[13], h[14], h[15]) or nil,
-    stochastic = h[16] == 1, rows = h[17],
-    lr = k[1], l2 = k[2], decoupled = k[3], maxNorm = k[4], eps = k[5], b1 = k[6], b2 = k[7],
-    a1 = k[8], a2 = k[9], bc1 = k[10], bc2 = k[11],
+    kind = h[H_KIND], dim = h[H_DIM], stateSize = h[H_STATE_SIZE], record = h[H_RECORD_BYTES],
+    blockBytes = h[H_BLOCK_BYTES], wfmt = wfmt, sfmt = sfmt,
+    lr = h[H_LR], l2 = h[H_L2], decoupled = h[H_DECOUPLED], shrink = h[H_SHRINK],
+    maxNorm = h[H_MAX_NORM], eps = h[H_EPS], mu = h[H_MOMENTUM], b1 = h[H_BETA1], b2 = h[H_BETA2],
+    a1 = h[H_ONE_MINUS_BETA1], a2 = h[H_ONE_MINUS_BETA2],
+    bc1 = h[H_BIAS_CORRECTION1], bc2 = h[H_BIAS_CORRECTION2],
   }
 end
 
@@ -185,13 +216,15 @@ local function checkSize(key, expected)
   return nil
 end
 
--- KEYS[1] block; ARGV: expected block bytes, record bytes, weight bytes, packed uint32 rows.
+-- KEYS[1] block; ARGV (READ_ARG_*): the read header (R_*), packed uint32 rows.
 local function read(keys, args)
   bind()
   local key = keys[1]
-  local bad = checkSize(key, tonumber(args[1]))
+  local h, err = words(args[READ_ARG_HEADER], R_BYTES, R_FORMAT)
+  if not h then return redis.error_reply(err) end
+  local bad = checkSize(key, h[R_BLOCK_BYTES])
   if bad then return bad end
-  local record, wbytes, rows = tonumber(args[2]), tonumber(args[3]), args[4]
+  local record, wbytes, rows = h[R_RECORD_BYTES], h[R_WEIGHT_BYTES], args[READ_ARG_ROWS]
   local out = {}
   local n = #rows / 4
   for i = 1, n do
@@ -201,25 +234,28 @@ local function read(keys, args)
   return table.concat(out)
 end
 
--- KEYS[1] block; ARGV: header, packed uint32 rows (in the block), float32 gradients,
--- the rows' random words for the weights (stochastic 16/8-bit weights) and for the state (16-bit state).
+-- KEYS[1] block; ARGV (UPDATE_ARG_*): the update header (H_*), packed uint32 rows (in the
+-- block), float32 gradients, the rows' random words for the weights (stochastic 16/8-bit
+-- weights) and for the state (16-bit state).
 local function update(keys, args)
   bind()
   local key = keys[1]
-  local H = header(args[1])
+  local H, err = header(args[UPDATE_ARG_HEADER])
+  if not H then return redis.error_reply(err) end
   local bad = checkSize(key, H.blockBytes)
   if bad then return bad end
-  local rows, grads, wth, sth = args[2], args[3], args[4], args[5]
+  local rows, grads = args[UPDATE_ARG_ROWS], args[UPDATE_ARG_GRADIENTS]
+  local wth, sth = args[UPDATE_ARG_WEIGHT_WORDS], args[UPDATE_ARG_STATE_WORDS]
   local dim, ss, record = H.dim, H.stateSize, H.record
   local wfmt, sfmt = H.wfmt, H.sfmt
-  local lr, l2, dec, kind = H.lr, H.l2, H.decoupled, H.kind
+  local lr, l2, dec, shrink, kind = H.lr, H.l2, H.decoupled, H.shrink, H.kind
   local n = #rows / 4
   -- One struct call per record, gradient row and threshold row.
   local recFmt = '<' .. string.rep(wfmt and wfmt.struct or 'f', dim)
     .. string.rep(sfmt and sfmt.struct or 'f', ss)
   local gFmt = '<' .. string.rep('f', dim)
-  local wWords = wfmt and math.ceil(dim / wfmt.perWord) or 0
-  local sWords = sfmt and math.ceil(ss / sfmt.perWord) or 0
+  local wWords = wfmt and wfmt.rowWords or 0
+  local sWords = sfmt and sfmt.rowWords or 0
   local w, s, out = {}, {}, {}
   for i = 1, n do
     local r = sunpack('<I4', rows, 4 * i - 3)
@@ -239,33 +275,32 @@ local function update(keys, args)
     -- Weight decay (optim's applyDecay).
     if l2 ~= 0 then for c = 1, dim do g[c] = f(g[c] + f(l2 * w[c])) end end
     if dec ~= 0 then
-      local shrink = f(lr * dec)
       for c = 1, dim do w[c] = f(w[c] - f(shrink * w[c])) end
     end
-    if kind == 0 then
+    if kind == KIND_SGD then
       for c = 1, dim do w[c] = f(w[c] - f(lr * g[c])) end
-    elseif kind == 1 then
-      local mu = H.b1
+    elseif kind == KIND_MOMENTUM then
+      local mu = H.mu
       for c = 1, dim do
         local m = f(f(mu * s[c]) + g[c])
         s[c] = m
         w[c] = f(w[c] - f(lr * m))
       end
-    elseif kind == 2 then
+    elseif kind == KIND_ADAGRAD then
       local eps = H.eps
       for c = 1, dim do
         local acc = f(s[c] + f(g[c] * g[c]))
         s[c] = acc
         w[c] = f(w[c] - f(f(lr * g[c]) / f(f(sqrt(acc)) + eps)))
       end
-    elseif kind == 3 then
+    elseif kind == KIND_ROWWISE_ADAGRAD then
       local sum = 0
       for c = 1, dim do sum = f(sum + f(g[c] * g[c])) end
       local acc = f(s[1] + f(sum / dim))
       s[1] = acc
       local rate = f(lr / f(f(sqrt(acc)) + H.eps))
       for c = 1, dim do w[c] = f(w[c] - f(rate * g[c])) end
-    elseif kind == 4 then
+    elseif kind == KIND_ADAM then
       local b1, b2, a1, a2, bc1, bc2, eps = H.b1, H.b2, H.a1, H.a2, H.bc1, H.bc2, H.eps
       for c = 1, dim do
         local gi = g[c]
@@ -290,19 +325,21 @@ local function update(keys, args)
       end
     end
     if wfmt then
-      if H.stochastic then
+      if wfmt.rule == RULE_STOCHASTIC then
         local th = thresholds(wfmt, wth, (i - 1) * wWords * 4 + 1, dim)
         for c = 1, dim do out[c] = encodeCode(wfmt, w[c], th[c]) end
       else
-        for c = 1, dim do out[c] = encodeCode(wfmt, w[c], -1) end
+        for c = 1, dim do out[c] = encodeCode(wfmt, w[c], 0) end
       end
     else
       for c = 1, dim do out[c] = w[c] end
     end
     if sfmt then
-      if ss > 0 then
+      if ss > 0 and sfmt.rule == RULE_STOCHASTIC then
         local th = thresholds(sfmt, sth, (i - 1) * sWords * 4 + 1, ss)
         for c = 1, ss do out[dim + c] = encodeCode(sfmt, s[c], th[c]) end
+      elseif ss > 0 then
+        for c = 1, ss do out[dim + c] = encodeCode(sfmt, s[c], 0) end
       end
     else
       for c = 1, ss do out[dim + c] = s[c] end

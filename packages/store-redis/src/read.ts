@@ -4,6 +4,7 @@ import { blockCallError, isUnreachable, RedisStoreError } from './errors.js';
 import { blockKey } from './keys.js';
 import { blockLength, rowsByBlock } from './layout.js';
 import { READ_FUNCTION } from './lua.js';
+import { headerBytes, READ_ARGS, READ_HEADER } from './params.js';
 import type { StoreCounters } from './stats.js';
 import type { OpenTable } from './table.js';
 
@@ -57,8 +58,13 @@ export async function readBlockRows(
     const inBlock = Buffer.alloc(4 * positions.length);
     for (let i = 0; i < positions.length; i++)
       inBlock.writeUInt32LE(rows[positions[i]] - b * layout.blockRows, 4 * i);
+    const header = headerBytes(READ_HEADER, {
+      blockBytes: blockLength(layout, spec.rows, b),
+      recordBytes: layout.recordBytes,
+      weightBytes: layout.weightBytes,
+    });
     ctx.counters.calls++;
-    ctx.counters.bytesSent += inBlock.length + 16;
+    ctx.counters.bytesSent += header.length + inBlock.length;
     let reply: Buffer;
     const deadline = Date.now() + ctx.readRetryMs;
     for (;;) {
@@ -67,10 +73,7 @@ export async function readBlockRows(
           READ_FUNCTION,
           1,
           blockKey(ctx.keyPrefix, spec.name, b),
-          blockLength(layout, spec.rows, b),
-          layout.recordBytes,
-          layout.weightBytes,
-          inBlock,
+          ...READ_ARGS.argv({ header, rows: inBlock }),
         );
         break;
       } catch (error) {

@@ -2,15 +2,6 @@ import { philoxSchedule, type StorageName, type TableSpec } from '@halfstep/back
 import { type FloatFormat, formats } from '@halfstep/codecs';
 import type { TableLayout } from './layout.js';
 
-/** The optimizer kinds' numbers in the update function's header (the Lua `kind`). */
-const OPTIMIZER_CODES: Readonly<Record<string, number>> = {
-  sgd: 0,
-  momentum: 1,
-  adagrad: 2,
-  'rowwise-adagrad': 3,
-  adam: 4,
-};
-
 /** A table this store has opened: what the read and update paths need to know about it. */
 export interface OpenTable {
   /** Its spec (without the initial values, which are only needed to create it). */
@@ -21,8 +12,6 @@ export interface OpenTable {
   readonly weightFormat: FloatFormat | null;
   /** The 16-bit format of its optimizer state, null for float32. */
   readonly stateFormat: FloatFormat | null;
-  /** The optimizer's number in the update function's header. */
-  readonly optimizerCode: number;
   /** The Philox key schedule of its seed (the counter-based random words). */
   readonly schedule: Int32Array;
 }
@@ -40,7 +29,6 @@ export function describeOpenTable(spec: TableSpec, layout: TableLayout): OpenTab
     layout,
     weightFormat: storageFormat(spec.storage),
     stateFormat: storageFormat(spec.optimizer.stateStorage),
-    optimizerCode: OPTIMIZER_CODES[spec.optimizer.kind],
     schedule: philoxSchedule(spec.seed),
   };
 }
