@@ -14,7 +14,7 @@ const base = `/${(process.env.DOCS_BASE ?? '/').replace(/^\/+|\/+$/g, '')}/`.rep
 function apiLinks(md: MarkdownRenderer): void {
   const render = md.renderer.rules.link_open;
   md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
-    const token = tokens[idx];
+    const token = tokens[idx]!;
     const href = token.attrGet('href');
     if (href?.startsWith('/api/') && token.attrGet('target') === null) {
       token.attrSet('href', `${base}${href.slice(1)}`);
@@ -33,7 +33,7 @@ function apiLinks(md: MarkdownRenderer): void {
 function runMarkers(md: MarkdownRenderer): void {
   const fence = md.renderer.rules.fence!;
   md.renderer.rules.fence = (tokens, idx, options, env, self) => {
-    const token = tokens[idx];
+    const token = tokens[idx]!;
     token.content = token.content.replace(/^(\/\/|#) @run\n/, '');
     return fence(tokens, idx, options, env, self);
   };

@@ -62,7 +62,7 @@ export function gridFloor(
   const truth = optimum(options);
   const stored = decode(format, encode(format, truth));
   let sum = 0;
-  for (let k = 0; k < truth.length; k++) sum += (stored[k] - truth[k]) ** 2;
+  for (let k = 0; k < truth.length; k++) sum += (stored[k]! - truth[k]!) ** 2;
   return sum / truth.length;
 }
 
@@ -116,7 +116,7 @@ export function runConvergence(options: ConvergenceOptions = DEFAULT_OPTIONS): C
     for (let t = 0; t <= steps; t++) {
       if (t % every === 0) {
         let sum = 0;
-        for (let k = 0; k < n; k++) sum += (weights[k] - truth[k]) ** 2;
+        for (let k = 0; k < n; k++) sum += (weights[k]! - truth[k]!) ** 2;
         curve.steps.push(t);
         curve.error.push(sum / n);
       }
@@ -127,11 +127,11 @@ export function runConvergence(options: ConvergenceOptions = DEFAULT_OPTIONS): C
         let residual = noise * gauss();
         for (let j = 0; j < dim; j++) {
           x[j] = gauss();
-          residual += (weights[row + j] - truth[row + j]) * x[j];
+          residual += (weights[row + j]! - truth[row + j]!) * x[j]!;
         }
-        for (let j = 0; j < dim; j++) grad[row + j] += residual * x[j];
+        for (let j = 0; j < dim; j++) grad[row + j]! += residual * x[j]!;
       }
-      for (let k = 0; k < n; k++) weights[k] -= lr * grad[k];
+      for (let k = 0; k < n; k++) weights[k]! -= lr * grad[k]!;
       if (arm.format && codes && strategy) {
         codes = encode(arm.format, weights, { rounding: strategy, out: codes });
         weights = decode(arm.format, codes);

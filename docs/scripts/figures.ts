@@ -14,13 +14,13 @@ const colors = ['#222222', '#d62728', '#1f77b4', '#ff7f0e', '#2ca02c'];
 const started = performance.now();
 const curves = runConvergence(DEFAULT_OPTIONS);
 const floors = { float16: gridFloor('float16'), bfloat16: gridFloor('bfloat16') };
-const last = curves[0].steps.at(-1)!;
+const last = curves[0]!.steps.at(-1)!;
 const series: Series[] = [
   ...curves.map((curve, i) => ({
     label: curve.label,
     x: curve.steps,
     y: curve.error,
-    color: colors[i],
+    color: colors[i]!,
   })),
   ...(['float16', 'bfloat16'] as const).map((name) => ({
     label: `${name} grid floor`,

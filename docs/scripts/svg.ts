@@ -64,7 +64,7 @@ export function logLineChart(series: readonly Series[], options: ChartOptions): 
   );
   series.forEach((s, i) => {
     const points = s.x
-      .map((x, k) => [x, s.y[k]] as const)
+      .map((x, k) => [x, s.y[k]!] as const)
       .filter(([, y]) => y > 0)
       .map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`)
       .join(' ');

@@ -16,11 +16,11 @@ async function train(name: DemoBackend, steps: number) {
 describe('the live demo model', () => {
   it('learns: float32 and stochastic bfloat16 go down together, nearest-even lags', async () => {
     const run = await train('wasm', 300);
-    const [f32, sr, rn] = run.losses.map((losses) => ({ first: losses[0], last: losses.at(-1)! }));
+    const [f32, sr, rn] = run.losses.map((losses) => ({ first: losses[0]!, last: losses.at(-1)! }));
     expect(run.steps).toEqual([0, 50, 100, 150, 200, 250, 300]);
-    expect(f32.last).toBeLessThan(f32.first - 0.1);
-    expect(Math.abs(sr.last - f32.last)).toBeLessThan(0.01);
-    expect(rn.last - f32.last).toBeGreaterThan(0.05);
+    expect(f32!.last).toBeLessThan(f32!.first - 0.1);
+    expect(Math.abs(sr!.last - f32!.last)).toBeLessThan(0.01);
+    expect(rn!.last - f32!.last).toBeGreaterThan(0.05);
     expect(run.weightBytes).toEqual([256 * 8 * 4, 256 * 8 * 2, 256 * 8 * 2]);
     expect(run.onGpu).toBe(false);
   });
@@ -28,7 +28,7 @@ describe('the live demo model', () => {
   it('gives the same losses, bit for bit, on the WASM and JS backends', async () => {
     const [wasm, js] = [await train('wasm', 100), await train('js', 100)];
     expect(js.losses).toEqual(wasm.losses);
-    expect(js.losses[0].length).toBe(3);
+    expect(js.losses[0]!.length).toBe(3);
   });
 });
 
@@ -88,7 +88,7 @@ function expectLearned(result: DemoResult): void {
   ]);
   for (const arm of result.arms.slice(0, 2)) {
     expect(arm.losses.length).toBe(7);
-    expect(arm.losses.at(-1)!, arm.label).toBeLessThan(arm.losses[0] - 0.01);
+    expect(arm.losses.at(-1)!, arm.label).toBeLessThan(arm.losses[0]! - 0.01);
   }
 }
 
@@ -110,7 +110,7 @@ describe.skipIf(!hasChromium)('the live demo in headless Chromium', () => {
       const page = await browser.context.newPage();
       const { errors } = await visit(page, `${server.origin}${base}demo.html?steps=60`);
       const gpu = await demoResult(page);
-      const webgpu = gpu.status.webgpu;
+      const webgpu = gpu.status.webgpu!;
       expect(webgpu, 'the demo lists the webgpu backend').toBeDefined();
       if (!webgpu.available) {
         const reason = `headless Chromium has no WebGPU adapter (${webgpu.text})`;
@@ -122,7 +122,7 @@ describe.skipIf(!hasChromium)('the live demo in headless Chromium', () => {
       expect(gpu.onGpu).toBe('true');
       expect(gpu.ran).toMatch(/^Trained on webgpu \(.+\): .* on the GPU\.$/);
       expect(webgpu.text).toMatch(/^webgpu: \S/);
-      expect(gpu.status.wasm.available && gpu.status.js.available).toBe(true);
+      expect(gpu.status.wasm!.available && gpu.status.js!.available).toBe(true);
       expectLearned(gpu);
 
       await page.selectOption('[data-control="backend"]', 'wasm');

@@ -49,13 +49,13 @@ export function extractSamples(root: string): Sample[] {
   for (const path of markdownPages(root)) {
     const text = readFileSync(path, 'utf8');
     for (const match of text.matchAll(FENCE)) {
-      const language = LANGUAGES[match[1]];
-      const code = match[2];
+      const language = LANGUAGES[match[1]!];
+      const code = match[2]!;
       const marker = language === 'ts' ? '// @run' : '# @run';
-      if (!language || code.split('\n', 1)[0].trim() !== marker) continue;
+      if (!language || code.split('\n', 1)[0]!.trim() !== marker) continue;
       const comment = language === 'ts' ? '//' : '#';
       const expected = [...code.matchAll(new RegExp(`${comment} prints: (.*)$`, 'gm'))].map((m) =>
-        m[1].trim(),
+        m[1]!.trim(),
       );
       samples.push({
         page: relative(root, path),

@@ -49,7 +49,7 @@ describe.skipIf(!hasChromium)('the built site in headless Chromium', () => {
       }
     }
     for (const [link, from] of links) {
-      const [pathname, hash] = link.split('#');
+      const [pathname = '', hash] = link.split('#');
       const file = pathname.startsWith(base)
         ? resolveFile(site, pathname.slice(base.length - 1))
         : null;

@@ -64,10 +64,10 @@ async function checkChunks(job: Job): Promise<Report> {
     for (const format of ['float16', 'bfloat16'] as const) {
       encode(format, values, { out: expected, overflow });
       for (let b = 0; b < BUILDS.length; b++) {
-        codecs[b].encode(format, values, { out: ours, overflow });
+        codecs[b]!.encode(format, values, { out: ours, overflow });
         for (let i = 0; i < CHUNK; i++) {
           if (ours[i] !== expected[i]) {
-            report(`${format} ${overflow} (${BUILDS[b]} build)`, start + i, ours[i], expected[i]);
+            report(`${format} ${overflow} (${BUILDS[b]} build)`, start + i, ours[i]!, expected[i]!);
           }
         }
       }
@@ -93,8 +93,8 @@ async function checkDecode(): Promise<Report> {
             examples.push({
               check: `${format} decode (${build} build)`,
               input: i,
-              ours: ours[i],
-              expected: expected[i],
+              ours: ours[i]!,
+              expected: expected[i]!,
             });
           }
         }

@@ -78,7 +78,7 @@ export function dropSkippedRows(k: Kernels, agg: AggregatedRows, dim: number): n
   const g0 = agg.grads >>> 2;
   for (let u = 0, g = 0; u < agg.count; u++) {
     if (flags[agg.bad + u] !== 0) continue;
-    rows[r0 + g] = rows[r0 + u];
+    rows[r0 + g] = rows[r0 + u]!;
     grads.copyWithin(g0 + g * dim, g0 + u * dim, g0 + (u + 1) * dim);
     g++;
   }

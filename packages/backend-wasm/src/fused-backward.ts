@@ -142,17 +142,18 @@ export class FusedBackward {
   ): StagedUpdate[] | BadInputError {
     const staged: StagedUpdate[] = [];
     for (let i = 0; i < updates.length; i++) {
-      const u = updates[i];
+      const u = updates[i]!;
+      const v = values[i]!;
       // `check` saw bags x dim values (a host tensor holds exactly its size).
-      const n = values[i].length;
+      const n = v.length;
       const grad = this.scratch.get(tableSlot(i) + TABLE_GRAD, n * 4);
-      this.k.f32().set(values[i], grad >>> 2);
+      this.k.f32().set(v, grad >>> 2);
       if ((u.nonFinite ?? 'error') === 'error' && !this.k.exports.allFinite(grad, n)) {
-        const error = checkFiniteGradient(u, values[i]);
+        const error = checkFiniteGradient(u, v);
         if (error) return error;
         throw new Error('backend "wasm": the WASM finiteness check disagrees with the reference');
       }
-      staged.push({ ...batches[i], grad });
+      staged.push({ ...batches[i]!, grad });
     }
     return staged;
   }
@@ -173,13 +174,13 @@ export class FusedBackward {
     const worker = this.hogwild?.nextCall(HOGWILD_MAX_LAG) ?? -1;
     if (worker >= 0) return this.handOff(updates, tables, staged, worker);
     const aggregated = updates.map((u, i) =>
-      aggregateRows(this.k, this.scratch, u, staged[i], tableSlot(i), (bytes) =>
+      aggregateRows(this.k, this.scratch, u, staged[i]!, tableSlot(i), (bytes) =>
         this.scratch.get(tableSlot(i) + TABLE_AGGREGATED, bytes),
       ),
     );
     return updates.map((u, i) => {
-      const agg = aggregated[i];
-      this.applyUpdate(tables[i], agg, u.step);
+      const agg = aggregated[i]!;
+      this.applyUpdate(tables[i]!, agg, u.step);
       return { updatedRows: agg.count - agg.badCount, skippedRows: agg.badCount };
     });
   }
@@ -209,9 +210,9 @@ export class FusedBackward {
     staged: readonly StagedUpdate[],
     worker: number,
   ): BagUpdateResult[] {
-    const js = this.jobScratch[worker];
+    const js = this.jobScratch[worker]!;
     const aggregated = updates.map((u, i) =>
-      aggregateRows(this.k, this.scratch, u, staged[i], tableSlot(i), (bytes) =>
+      aggregateRows(this.k, this.scratch, u, staged[i]!, tableSlot(i), (bytes) =>
         js.get(J_TABLE + 2 * i, bytes),
       ),
     );
@@ -221,7 +222,7 @@ export class FusedBackward {
     const blocks: number[] = [];
     for (let i = 0; i < updates.length; i++) {
       const params = js.get(J_TABLE + 2 * i + 1, UPDATE_PARAMS_BYTES);
-      if (this.prepareUpdate(tables[i], aggregated[i], updates[i].step, params, work) > 0) {
+      if (this.prepareUpdate(tables[i]!, aggregated[i]!, updates[i]!.step, params, work) > 0) {
         blocks.push(params);
       }
     }
@@ -298,10 +299,10 @@ export class FusedBackward {
     for (let part = parts - 1; part >= 0; part--) {
       const start = Math.floor((good * part) / parts);
       const end = Math.floor((good * (part + 1)) / parts);
-      const block = part === 0 ? this.params : this.workerParams[part - 1];
+      const block = part === 0 ? this.params : this.workerParams[part - 1]!;
       if (part > 0) {
         u8.copyWithin(block, this.params, this.params + UPDATE_PARAMS_BYTES);
-        i32[(block >>> 2) + P_SCRATCH] = works[part];
+        i32[(block >>> 2) + P_SCRATCH] = works[part]!;
       }
       const base = block >>> 2;
       i32[base + P_ROWS] = agg.rows + start * 4;

@@ -59,7 +59,7 @@ export class Allocator {
   alloc(bytes: number, what = 'allocation'): number {
     const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
     for (let k = 0; k < this.free.length; k++) {
-      const block = this.free[k];
+      const block = this.free[k]!;
       if (block.size >= size) {
         const start = block.start;
         if (block.size === size) this.free.splice(k, 1);
@@ -106,7 +106,7 @@ export class Allocator {
     this.sizes.delete(address);
     this.used -= size;
     let k = 0;
-    while (k < this.free.length && this.free[k].start < address) k++;
+    while (k < this.free.length && this.free[k]!.start < address) k++;
     const block = { start: address, size };
     this.free.splice(k, 0, block);
     const next = this.free[k + 1];

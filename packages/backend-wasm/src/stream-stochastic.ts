@@ -19,7 +19,7 @@ export interface WasmStreamStochasticOptions {
    */
   readonly engine: StreamEngineLike;
   /** Random bits per element, as `@halfstep/rounding`'s `stochastic` (default 23 - mantissaBits). */
-  readonly bits?: number;
+  readonly bits?: number | undefined;
 }
 
 /**
@@ -125,7 +125,7 @@ export class WasmStreamStochastic implements RoundingStrategy {
       fill(this.state, this.words, wordCount);
       k.exports.thresholdsFromWords(this.words, bits, this.thresholds, count);
       out.set(k.u32().subarray(this.thresholds >>> 2, (this.thresholds >>> 2) + count), i);
-      this.finish(count, k.u32()[(this.words >>> 2) + wordCount - 1]);
+      this.finish(count, k.u32()[(this.words >>> 2) + wordCount - 1]!);
       i += count;
     }
   }

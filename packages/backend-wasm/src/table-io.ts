@@ -31,10 +31,10 @@ export function readTableRows(
   const w = weightsView(k, t);
   const lut = t.format === null ? null : lutOf(t.format);
   for (let i = 0; i < count; i++) {
-    const r = (rows === undefined ? i : rows[i]) * dim;
+    const r = (rows === undefined ? i : rows[i]!) * dim;
     const o = i * dim;
     if (lut === null) result.set((w as Float32Array).subarray(r, r + dim), o);
-    else for (let c = 0; c < dim; c++) result[o + c] = lut[w[r + c]];
+    else for (let c = 0; c < dim; c++) result[o + c] = lut[w[r + c]!]!;
   }
   return result;
 }
@@ -62,7 +62,7 @@ export function writeTableRows(
     return;
   }
   for (let i = 0; i < rows.length; i++) {
-    w.set(encoded.subarray(i * dim, (i + 1) * dim), rows[i] * dim);
+    w.set(encoded.subarray(i * dim, (i + 1) * dim), rows[i]! * dim);
   }
 }
 

@@ -246,7 +246,7 @@ export class HogwildPool {
   nextCall(maxLag: number): number {
     this.calls++;
     for (let w = 0; w < this.workers; w++) {
-      if (this.calls - this.jobCall[w] > maxLag) this.settleWorker(w);
+      if (this.calls - this.jobCall[w]! > maxLag) this.settleWorker(w);
     }
     this.throwIfFailed();
     for (let w = 0; w < this.workers; w++) {

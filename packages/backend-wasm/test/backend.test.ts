@@ -8,6 +8,7 @@ import {
   selectBackend,
   type TableHandle,
   type TableSpec,
+  type Tensor,
   unregisterBackend,
 } from '@halfstep/backend';
 import { JsBackend, jsBackend } from '@halfstep/backend-js';
@@ -220,23 +221,23 @@ describe.each(BUILDS)('WasmBackend (%s build) vs @halfstep/backend-js', (build) 
     const hj = specs.map((s) => js.createTable(s));
     const input = batch(rng, 20, 8, 3, false);
     const grads = specs.map(() => randomValues(rng, 8 * 6, 1));
-    grads[1][7] = Number.NaN;
-    grads[1][20] = Number.POSITIVE_INFINITY;
+    grads[1]![7] = Number.NaN;
+    grads[1]![20] = Number.POSITIVE_INFINITY;
     const run = (b: Backend, h: typeof hw) =>
       b.embeddingBagBackward(
         h.map((table, i) => ({
           table,
           input,
           pooling: 'sum' as const,
-          gradOutput: b.tensor(grads[i]),
+          gradOutput: b.tensor(grads[i]!),
           step: 4,
           nonFinite: 'skip-rows' as const,
         })),
       );
     const rw = await run(wasm, hw);
     expect(rw).toEqual(await run(js, hj));
-    expect(rw[1].skippedRows).toBeGreaterThan(0);
-    for (let i = 0; i < 2; i++) expectSameTables(wasm, js, hw[i], hj[i], `table ${i}`);
+    expect(rw[1]!.skippedRows).toBeGreaterThan(0);
+    for (let i = 0; i < 2; i++) expectSameTables(wasm, js, hw[i]!, hj[i]!, `table ${i}`);
   });
 
   it('rejects bad input with the errors of the reference, leaving tables unchanged', async () => {
@@ -393,7 +394,16 @@ describe.each(BUILDS)('WasmBackend (%s build) vs @halfstep/backend-js', (build) 
     for (const b of [wasm, js] as (WasmBackend | JsBackend)[]) {
       const h = b.createTable(spec);
       b.writeRows(h, init);
-      const [out, a, bb, c, x, bias, g, loss] = values.map((v) => b.tensor(v));
+      const [out, a, bb, c, x, bias, g, loss] = values.map((v) => b.tensor(v)) as [
+        Tensor,
+        Tensor,
+        Tensor,
+        Tensor,
+        Tensor,
+        Tensor,
+        Tensor,
+        Tensor,
+      ];
       b.embeddingBagForward(h, input, 'mean', out);
       b.matmul({ m: 2, n: 3, k: 2, a, b: bb, c, transB: true, beta: 0.5 });
       b.addBias(x, bias, 2, 3);
@@ -404,8 +414,8 @@ describe.each(BUILDS)('WasmBackend (%s build) vs @halfstep/backend-js', (build) 
       b.bceWithLogits(x, c, loss, g);
       results.push([out, a, bb, c, x, bias, g, loss].map((t) => b.readSync(t)));
     }
-    for (let i = 0; i < results[0].length; i++) {
-      expect(firstDifference(results[0][i], results[1][i]), `tensor ${i}`).toBe(-1);
+    for (let i = 0; i < results[0]!.length; i++) {
+      expect(firstDifference(results[0]![i]!, results[1]![i]!), `tensor ${i}`).toBe(-1);
     }
   });
 
@@ -424,7 +434,7 @@ describe.each(BUILDS)('WasmBackend (%s build) vs @halfstep/backend-js', (build) 
       [33, 31, 9],
       [64, 64, 64],
       [128, 36, 20],
-    ];
+    ] as const;
     for (const [m, n, k] of shapes) {
       for (const transA of [false, true]) {
         for (const transB of [false, true]) {
@@ -433,7 +443,7 @@ describe.each(BUILDS)('WasmBackend (%s build) vs @halfstep/backend-js', (build) 
             [0.5, 0],
             [1, 1],
             [-2, 0.25],
-          ]) {
+          ] as const) {
             const a = randomValues(rng, m * k, 1);
             const b = randomValues(rng, k * n, 1);
             const c0 = randomValues(rng, m * n, 1);
@@ -465,7 +475,7 @@ describe.each(BUILDS)('WasmBackend (%s build) vs @halfstep/backend-js', (build) 
           m * n,
           n,
           m * n,
-        ].map((size) => be.tensor(size));
+        ].map((size) => be.tensor(size)) as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
         const loss = be.tensor(1);
         be.write(added, values);
         be.addBias(added, be.tensor(bias), m, n);
@@ -486,7 +496,7 @@ describe.each(BUILDS)('WasmBackend (%s build) vs @halfstep/backend-js', (build) 
         'bce loss',
       ];
       for (let i = 0; i < names.length; i++) {
-        expect(firstDifference(results[0][i], results[1][i]), `${names[i]} ${m}x${n}`).toBe(-1);
+        expect(firstDifference(results[0]![i]!, results[1]![i]!), `${names[i]} ${m}x${n}`).toBe(-1);
       }
     }
   });

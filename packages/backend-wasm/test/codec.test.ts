@@ -35,18 +35,18 @@ function neighbourhoods(format: FloatFormat): Float32Array {
   const u = new Uint32Array(f.buffer);
   const around = (x: number) => {
     f[0] = x;
-    const b = u[0];
-    points.push(f[0]);
+    const b = u[0]!;
+    points.push(f[0]!);
     u[0] = b + 1;
-    points.push(f[0]);
+    points.push(f[0]!);
     u[0] = b - 1;
-    points.push(f[0]);
+    points.push(f[0]!);
   };
   const max = grid.length - 1;
-  const over = grid[max] + (grid[max] - grid[max - 1]);
+  const over = grid[max]! + (grid[max]! - grid[max - 1]!);
   for (let c = 0; c <= max; c++) {
-    const lo = grid[c];
-    const hi = c === max ? over : grid[c + 1];
+    const lo = grid[c]!;
+    const hi = c === max ? over : grid[c + 1]!;
     around(lo);
     around((lo + hi) / 2);
     points.push(lo + (hi - lo) / 4, lo + (3 * (hi - lo)) / 4);
@@ -54,7 +54,7 @@ function neighbourhoods(format: FloatFormat): Float32Array {
   points.push(over, over * 2, 3e38, Infinity, Number.NaN, 1e-45, 1e-40, 1e-30);
   const all = new Float32Array(points.length * 2);
   all.set(points);
-  for (let i = 0; i < points.length; i++) all[points.length + i] = -points[i];
+  for (let i = 0; i < points.length; i++) all[points.length + i] = -points[i]!;
   // A few NaN payloads, both signs.
   const bits = new Uint32Array(all.buffer);
   bits[0] = 0x7fc00001;

@@ -34,7 +34,7 @@ function fitTargets(backend: WasmBackend, steps: number): { initial: number; fin
   const loss = () => {
     const e = backend.readRowsSync(table);
     let sum = 0;
-    for (let i = 0; i < e.length; i++) sum += (e[i] - target[i]) ** 2;
+    for (let i = 0; i < e.length; i++) sum += (e[i]! - target[i]!) ** 2;
     return sum / 2 / ROWS;
   };
   const initial = loss();
@@ -49,7 +49,7 @@ function fitTargets(backend: WasmBackend, steps: number): { initial: number; fin
     const e = backend.readSync(pooled);
     for (let b = 0; b < BATCH; b++) {
       for (let c = 0; c < DIM; c++) {
-        grad[b * DIM + c] = (e[b * DIM + c] - target[indices[b] * DIM + c]) / BATCH;
+        grad[b * DIM + c] = (e[b * DIM + c]! - target[indices[b]! * DIM + c]!) / BATCH;
       }
     }
     // Rewriting the gradient tensor at once is safe: the backward copies it into WASM memory.
@@ -109,7 +109,7 @@ describe('WasmBackend hogwild mode', () => {
     const got = await train(await make(1, 'hogwild'), 4);
     expect(got.length).toBe(expected.length);
     for (let i = 0; i < got.length; i++) {
-      expect(firstDifference(got[i], expected[i]), `snapshot ${i}`).toBe(-1);
+      expect(firstDifference(got[i]!, expected[i]!), `snapshot ${i}`).toBe(-1);
     }
   });
 

@@ -60,7 +60,9 @@ describe('WasmBackend with worker threads (reproducible mode)', () => {
       const got = await train(backend, specs, 4);
       expect(got.length).toBe(expected.length);
       for (let i = 0; i < got.length; i++) {
-        expect(firstDifference(got[i], expected[i]), `threads ${threads}, snapshot ${i}`).toBe(-1);
+        expect(firstDifference(got[i]!, expected[i]!), `threads ${threads}, snapshot ${i}`).toBe(
+          -1,
+        );
       }
       // Every table's rows are split across the workers: one hand-off per table and step.
       expect(backend.stats().submissions, `threads ${threads}`).toBe(threads === 1 ? 0 : 12);

@@ -108,7 +108,7 @@ async function checkHere(): Promise<number> {
   encoder.copyBufferToBuffer(result, 0, staging, 0, 8);
   device.queue.submit([encoder.finish()]);
   await staging.mapAsync(0x1);
-  const [mismatches, first] = new Uint32Array(staging.getMappedRange().slice(0));
+  const [mismatches = 0, first = 0] = new Uint32Array(staging.getMappedRange().slice(0));
   const seconds = (performance.now() - started) / 1000;
   const inputs = 2 * (HIGH - LOW);
   console.log(

@@ -39,7 +39,7 @@ export async function checkCodecs(
       for (const rule of [...RULES, 'stochastic'] as const) {
         const name = `encode ${format} ${rule} overflow=${overflow}`;
         await guarded(name, async () => {
-          const [mine, reference]: RoundingStrategy[] =
+          const [mine, reference]: [RoundingStrategy, RoundingStrategy] =
             rule === 'stochastic'
               ? [new ListedThresholds(7), new ListedThresholds(7)]
               : [{ rule }, { rule }];

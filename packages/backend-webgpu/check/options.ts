@@ -50,7 +50,7 @@ function positive(flag: string, value: string | undefined): number | undefined {
  */
 export function parseCheckOptions(args: readonly string[]): CheckOptions {
   for (const arg of args) {
-    const name = arg.split('=')[0];
+    const [name = ''] = arg.split('=');
     if (REMOVED[name] !== undefined) throw new RangeError(`${name} was removed: ${REMOVED[name]}`);
   }
   const { values } = parseArgs({

@@ -47,8 +47,9 @@ export async function timeSteps(
     calls += roundCalls;
   }
   const after = options.source?.stats();
+  const [, median = Number.NaN] = per.sort((a, b) => a - b);
   return {
-    seconds: per.sort((a, b) => a - b)[1],
+    seconds: median,
     traffic:
       before === undefined || after === undefined
         ? undefined

@@ -303,7 +303,7 @@ export class WebGpuBackend implements Backend {
     for (const u of updates) checkBagUpdate(u);
     const checked: CheckedUpdate[] = updates.map((update, k) => ({
       update,
-      table: tables[k],
+      table: tables[k]!,
       gradOutput: this.buffer(update.gradOutput, 'gradOutput'),
     }));
     let groups: ReturnType<typeof groupAll>;

@@ -50,8 +50,8 @@ export function recordBackward(
   runner.clear(status, 0, Math.ceil(statusBytes / 4) * 4);
   const kernels: (() => void)[] = [];
   for (let k = 0; k < updates.length; k++) {
-    const { update, table: t, gradOutput } = updates[k];
-    const g = groups[k];
+    const { update, table: t, gradOutput } = updates[k]!;
+    const g = groups[k]!;
     const base = 1 + STATUS.words * k;
     const dim = t.handle.dim;
     const error = (update.nonFinite ?? 'error') === 'error';
@@ -116,7 +116,7 @@ export function recordBackward(
   const tables = updates.map(({ table }, k) => ({
     name: table.handle.name,
     dim: table.handle.dim,
-    rows: groups[k].rows,
+    rows: groups[k]!.rows,
   }));
   return { status, tables };
 }

@@ -72,11 +72,11 @@ export function probeValues(): Uint32Array {
   const bits = new Uint32Array(f.buffer);
   let n = 0;
   for (let c = 0; c + 1 < codes.length; c++) {
-    f[0] = halves[c];
-    const low = bits[0];
+    f[0] = halves[c]!;
+    const low = bits[0]!;
     // The midpoint of two adjacent float16 values has 12 significant bits: exact in float32.
-    f[0] = (halves[c] + halves[c + 1]) / 2;
-    const mid = bits[0];
+    f[0] = (halves[c]! + halves[c + 1]!) / 2;
+    const mid = bits[0]!;
     for (const x of [low, mid - 1, mid, mid + 1]) {
       out[n++] = x;
       out[n++] = (x | 0x80000000) >>> 0;
@@ -120,12 +120,12 @@ export async function probeHalfConversion(
   for (let c = 0; c < codes.length; c++) {
     if (decoded[c] === wantDecoded[c]) continue;
     mismatches++;
-    first ??= `decode(${hex(c, 4)}) gave ${hex(decoded[c], 8)}, expected ${hex(wantDecoded[c], 8)}`;
+    first ??= `decode(${hex(c, 4)}) gave ${hex(decoded[c]!, 8)}, expected ${hex(wantDecoded[c]!, 8)}`;
   }
   for (let i = 0; i < values.length; i++) {
     if (encoded[i] === wantEncoded[i]) continue;
     mismatches++;
-    first ??= `encode(${hex(values[i], 8)}) gave ${hex(encoded[i], 4)}, expected ${hex(wantEncoded[i], 4)}`;
+    first ??= `encode(${hex(values[i]!, 8)}) gave ${hex(encoded[i]!, 4)}, expected ${hex(wantEncoded[i]!, 4)}`;
   }
   return { checked: codes.length + values.length, mismatches, first };
 }

@@ -56,7 +56,7 @@ export function recordForward(
 export function checkMeanBags(table: string, offsets: Int32Array, n: number): void {
   const bags = offsets.length;
   for (let b = 0; b < bags; b++) {
-    const size = (b + 1 < bags ? offsets[b + 1] : n) - offsets[b];
+    const size = (b + 1 < bags ? offsets[b + 1]! : n) - offsets[b]!;
     if (size > MAX_MEAN_BAG) {
       throw new RangeError(
         `table "${table}": bag ${b} has ${size} lookups; mean pooling on the WebGPU backend takes at most 2^24 per bag`,

@@ -55,13 +55,13 @@ function sortByRow(
   const mask = size - 1;
   const counts = new Uint32Array(passes * size);
   for (let i = 0; i < n; i++) {
-    const key = indices[i];
-    for (let p = 0; p < passes; p++) counts[p * size + ((key >>> (p * DIGIT)) & mask)]++;
+    const key = indices[i]!;
+    for (let p = 0; p < passes; p++) counts[p * size + ((key >>> (p * DIGIT)) & mask)]!++;
   }
   for (let p = 0; p < passes; p++) {
     let sum = 0;
     for (let d = p * size; d < (p + 1) * size; d++) {
-      const c = counts[d];
+      const c = counts[d]!;
       counts[d] = sum;
       sum += c;
     }
@@ -69,10 +69,10 @@ function sortByRow(
   const bags = offsets.length;
   let i = 0;
   for (let b = 0; b < bags; b++) {
-    const end = b + 1 < bags ? offsets[b + 1] : n;
+    const end = b + 1 < bags ? offsets[b + 1]! : n;
     for (; i < end; i++) {
-      const key = indices[i];
-      const at = counts[key & mask]++;
+      const key = indices[i]!;
+      const at = counts[key & mask]!++;
       keysOut[at] = key;
       payloadsOut[at] = positions ? i : b;
     }
@@ -83,10 +83,10 @@ function sortByRow(
     const shift = p * DIGIT;
     const base = p * size;
     for (let k = 0; k < n; k++) {
-      const key = keys[k];
-      const at = counts[base + ((key >>> shift) & mask)]++;
+      const key = keys[k]!;
+      const at = counts[base + ((key >>> shift) & mask)]!++;
       keysOut[at] = key;
-      payloadsOut[at] = payloads[k];
+      payloadsOut[at] = payloads[k]!;
     }
     [keys, keysOut] = [keysOut, keys];
     [payloads, payloadsOut] = [payloadsOut, payloads];
@@ -120,10 +120,10 @@ export function groupRows(update: BagUpdate): RowGroups | null {
     const view = new Float32Array(1);
     const viewBits = new Uint32Array(view.buffer);
     for (let b = 0; b < bags; b++) {
-      const size = (b + 1 < bags ? offsets[b + 1] : n) - offsets[b];
+      const size = (b + 1 < bags ? offsets[b + 1]! : n) - offsets[b]!;
       view[0] = size;
       if (view[0] !== size) return null;
-      sizeBits[b] = viewBits[0];
+      sizeBits[b] = viewBits[0]!;
     }
   }
   // Per-sample weights belong to positions: sort those, and find each one's bag.
@@ -133,7 +133,7 @@ export function groupRows(update: BagUpdate): RowGroups | null {
   let count = 0;
   let previous = -1;
   for (let k = 0; k < n; k++) {
-    const row = keys[k];
+    const row = keys[k]!;
     if (row !== previous) {
       rows[count] = row;
       starts[count] = k;
@@ -148,22 +148,22 @@ export function groupRows(update: BagUpdate): RowGroups | null {
   } else if (mode === 2) {
     entries = new Uint32Array(2 * n);
     for (let k = 0; k < n; k++) {
-      const b = payloads[k];
+      const b = payloads[k]!;
       entries[2 * k] = b;
-      entries[2 * k + 1] = sizeBits[b];
+      entries[2 * k + 1] = sizeBits[b]!;
     }
   } else {
     const bagOf = new Uint32Array(n);
     for (let b = 0; b < bags; b++) {
-      const end = b + 1 < bags ? offsets[b + 1] : n;
-      for (let i = offsets[b]; i < end; i++) bagOf[i] = b;
+      const end = b + 1 < bags ? offsets[b + 1]! : n;
+      for (let i = offsets[b]!; i < end; i++) bagOf[i] = b;
     }
     const weightBits = new Uint32Array(perSampleWeights!.buffer, perSampleWeights!.byteOffset, n);
     entries = new Uint32Array(2 * n);
     for (let k = 0; k < n; k++) {
-      const p = payloads[k];
-      entries[2 * k] = bagOf[p];
-      entries[2 * k + 1] = weightBits[p];
+      const p = payloads[k]!;
+      entries[2 * k] = bagOf[p]!;
+      entries[2 * k + 1] = weightBits[p]!;
     }
   }
   return {

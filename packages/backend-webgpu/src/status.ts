@@ -23,17 +23,17 @@ export interface StatusTable {
  * position), else the first table with a row sum that is not finite (its smallest row).
  */
 export function outcomeOf(words: Uint32Array, tables: readonly StatusTable[]): BagUpdateResult[] {
-  const at = (k: number, word: number) => words[1 + STATUS.words * k + word];
+  const at = (k: number, word: number) => words[1 + STATUS.words * k + word]!;
   if (words[0] !== 0) {
     for (let k = 0; k < tables.length; k++) {
       const position = at(k, STATUS.badGradient);
       if (position === 0) continue;
-      const value = new Float32Array(Uint32Array.of(at(k, STATUS.badValue)).buffer)[0];
-      throw nonFiniteGradient(tables[k].name, ~position >>> 0, tables[k].dim, value);
+      const value = new Float32Array(Uint32Array.of(at(k, STATUS.badValue)).buffer)[0]!;
+      throw nonFiniteGradient(tables[k]!.name, ~position >>> 0, tables[k]!.dim, value);
     }
     for (let k = 0; k < tables.length; k++) {
       const row = at(k, STATUS.badRow);
-      if (row !== 0) throw nonFiniteRowGradient(tables[k].name, tables[k].rows[~row >>> 0]);
+      if (row !== 0) throw nonFiniteRowGradient(tables[k]!.name, tables[k]!.rows[~row >>> 0]!);
     }
     throw new Error('webgpu: a backward was aborted without a recorded cause');
   }

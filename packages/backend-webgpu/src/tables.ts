@@ -139,7 +139,7 @@ export async function readRows(
   const result = new Float32Array(count * dim);
   if (result.length === 0) return result;
   const list = new Uint32Array(count);
-  for (let k = 0; k < count; k++) list[k] = rows === undefined ? k : rows[k];
+  for (let k = 0; k < count; k++) list[k] = rows === undefined ? k : rows[k]!;
   const params = paramBlock(ROWS_LAYOUT, { ...formatValues(t.format, true), rows: count, dim });
   const dst = runner.output(result.byteLength);
   runner.dispatch(
@@ -182,7 +182,7 @@ export function writeRows(
   }
   // The last occurrence of each row, in order of first appearance.
   const last = new Map<number, number>();
-  for (let k = 0; k < count; k++) last.set(rows[k], k);
+  for (let k = 0; k < count; k++) last.set(rows[k]!, k);
   const list = Uint32Array.from(last.keys());
   const codes = new Uint32Array(list.length * dim);
   let j = 0;

@@ -106,12 +106,12 @@ it.skipIf(!gpu && !device.required)(
     if (!gpu) throw new Error(`no WebGPU adapter in CI: ${device.reason}`);
     const [onGpu, onJs] = [await train(gpu, 6), await train(new JsBackend(), 6)];
     for (let t = 0; t < configs.length; t++) {
-      const a = await gpu.exportTable(onGpu.handles[t]);
-      const b = await onJs.backend.exportTable(onJs.handles[t]);
-      expect(Buffer.compare(Buffer.from(a.weights), Buffer.from(b.weights)), configs[t].name).toBe(
+      const a = await gpu.exportTable(onGpu.handles[t]!);
+      const b = await onJs.backend.exportTable(onJs.handles[t]!);
+      expect(Buffer.compare(Buffer.from(a.weights), Buffer.from(b.weights)), configs[t]!.name).toBe(
         0,
       );
-      expect(Buffer.compare(Buffer.from(a.state), Buffer.from(b.state)), configs[t].name).toBe(0);
+      expect(Buffer.compare(Buffer.from(a.state), Buffer.from(b.state)), configs[t]!.name).toBe(0);
     }
     // Training moved the tables: the comparison is not between two initial states.
     const initial = await createEmbeddingBagCollection(configs, { seed: 77n });

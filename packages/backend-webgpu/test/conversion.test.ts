@@ -56,8 +56,8 @@ describe('the choice of float16 conversions', () => {
     for (let c = 0; c < 0x7bff; c++) {
       const up = [c, c, c % 2 === 0 ? c : c + 1, c + 1];
       for (let j = 0; j < 4; j++) {
-        want[8 * c + 2 * j] = up[j];
-        want[8 * c + 2 * j + 1] = up[j] | 0x8000;
+        want[8 * c + 2 * j] = up[j]!;
+        want[8 * c + 2 * j + 1] = up[j]! | 0x8000;
       }
     }
     want.set([0x7bff, 0xfbff, 0x7c00, 0xfc00, 0x7c00, 0xfc00], want.length - 6);
@@ -144,8 +144,8 @@ describe.skipIf(!hw)('kernels with hardware float16 conversions', () => {
       const b = specs.map((s) => js.createTable(s));
       for (let k = 0; k < specs.length; k++) {
         const values = randomValues(40 * 12, 50 + k, 3);
-        hw!.writeRows(a[k], values);
-        js.writeRows(b[k], values);
+        hw!.writeRows(a[k]!, values);
+        js.writeRows(b[k]!, values);
       }
       let seed = 900;
       for (let step = 0; step < 4; step++) {
@@ -154,9 +154,9 @@ describe.skipIf(!hw)('kernels with hardware float16 conversions', () => {
         const make = (backend: Backend, tables: TableHandle[]): BagUpdate[] =>
           tables.map((table, k) => ({
             table,
-            input: inputs[k],
+            input: inputs[k]!,
             pooling: step === 2 ? 'mean' : 'sum',
-            gradOutput: backend.tensor(grads[k]),
+            gradOutput: backend.tensor(grads[k]!),
             step,
           }));
         expect(await hw!.embeddingBagBackward(make(hw!, a))).toEqual(
@@ -164,14 +164,14 @@ describe.skipIf(!hw)('kernels with hardware float16 conversions', () => {
         );
         for (let k = 0; k < specs.length; k++) {
           const forward = [hw!, js].map((backend) => backend.tensor(16 * 12));
-          hw!.embeddingBagForward(a[k], inputs[k], 'sum', forward[0]);
-          js.embeddingBagForward(b[k], inputs[k], 'sum', forward[1]);
-          expect(bitsOf(await hw!.read(forward[0]))).toEqual(bitsOf(await js.read(forward[1])));
+          hw!.embeddingBagForward(a[k]!, inputs[k]!, 'sum', forward[0]!);
+          js.embeddingBagForward(b[k]!, inputs[k]!, 'sum', forward[1]!);
+          expect(bitsOf(await hw!.read(forward[0]!))).toEqual(bitsOf(await js.read(forward[1]!)));
         }
       }
       for (let k = 0; k < specs.length; k++) {
-        expect(await hw!.exportTable(a[k])).toEqual(await js.exportTable(b[k]));
-        hw!.disposeTable(a[k]);
+        expect(await hw!.exportTable(a[k]!)).toEqual(await js.exportTable(b[k]!));
+        hw!.disposeTable(a[k]!);
       }
       js.dispose();
     },

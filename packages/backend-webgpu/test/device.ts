@@ -56,7 +56,7 @@ export function randomBits(n: number, seed: number): Float32Array {
   for (let i = 0; i < n; i++) {
     const kind = i % 4;
     const r = Math.floor(next() * 2 ** 32) >>> 0;
-    if (i < specials.length) out[i] = specials[i];
+    if (i < specials.length) out[i] = specials[i]!;
     else if (kind === 0) out[i] = r;
     // Magnitudes around the 16- and 8-bit formats' ranges.
     else out[i] = (r & 0x807fffff) | ((100 + Math.floor(next() * 60)) << 23);

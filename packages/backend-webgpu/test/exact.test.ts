@@ -36,7 +36,7 @@ it.skipIf(!gpu)(
 );
 
 it.skipIf(!gpu)('div_exact and sqrt_exact give the IEEE results at the edges', T, async () => {
-  const bits = (v: number) => new Uint32Array(Float32Array.of(v).buffer)[0];
+  const bits = (v: number) => new Uint32Array(Float32Array.of(v).buffer)[0]!;
   const pairs: [number, number, number][] = [
     [1, 0, Infinity],
     [-1, 0, -Infinity],

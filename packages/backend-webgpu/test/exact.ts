@@ -56,8 +56,8 @@ export function referenceExact(op: 'div' | 'sqrt', x: Uint32Array, y: Uint32Arra
   const fx = new Float32Array(x.buffer, x.byteOffset, x.length);
   const fy = new Float32Array(y.buffer, y.byteOffset, y.length);
   const out = new Float32Array(x.length);
-  if (op === 'div') for (let i = 0; i < x.length; i++) out[i] = fx[i] / fy[i];
-  else for (let i = 0; i < x.length; i++) out[i] = Math.sqrt(fx[i]);
+  if (op === 'div') for (let i = 0; i < x.length; i++) out[i] = fx[i]! / fy[i]!;
+  else for (let i = 0; i < x.length; i++) out[i] = Math.sqrt(fx[i]!);
   return new Uint32Array(out.buffer);
 }
 
@@ -75,13 +75,13 @@ export function compareExact(
   const examples: string[] = [];
   const hex = (v: number) => `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
   for (let i = 0; i < got.length; i++) {
-    const g = got[i];
-    const w = want[i];
+    const g = got[i]!;
+    const w = want[i]!;
     if (g === w) continue;
     if ((g & 0x7fffffff) > 0x7f800000 && (w & 0x7fffffff) > 0x7f800000) continue;
     mismatches++;
     if (examples.length < 5)
-      examples.push(`${hex(x[i])}, ${hex(y[i])}: got ${hex(g)}, want ${hex(w)}`);
+      examples.push(`${hex(x[i]!)}, ${hex(y[i]!)}: got ${hex(g)}, want ${hex(w)}`);
   }
   return { mismatches, examples };
 }
@@ -112,8 +112,8 @@ export function exactOperands(n: number, seed: number): { x: Uint32Array; y: Uin
     const a = next();
     const b = next();
     if (i < edges.length * edges.length) {
-      x[i] = edges[i % edges.length];
-      y[i] = edges[Math.floor(i / edges.length)];
+      x[i] = edges[i % edges.length]!;
+      y[i] = edges[Math.floor(i / edges.length)]!;
     } else if (kind === 0) {
       x[i] = a;
       y[i] = b;

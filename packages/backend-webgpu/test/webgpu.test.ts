@@ -284,7 +284,7 @@ async function forward(
 function backward(backend: Backend, updates: readonly HostUpdate[]) {
   const grads = updates.map((u) => backend.tensor(u.gradOutput));
   try {
-    return backend.embeddingBagBackward(updates.map((u, k) => ({ ...u, gradOutput: grads[k] })));
+    return backend.embeddingBagBackward(updates.map((u, k) => ({ ...u, gradOutput: grads[k]! })));
   } finally {
     for (const g of grads) backend.disposeTensor(g);
   }
@@ -310,7 +310,7 @@ describe.skipIf(!gpu)('embedding bags on the GPU', () => {
         [7, 3],
         [50, 16],
         [200, 33],
-      ]) {
+      ] as const) {
         const s = spec(storage, rows, dim);
         const a = gpu!.createTable(s);
         const b = js.createTable(s);
@@ -371,7 +371,7 @@ describe.skipIf(!gpu)('embedding bags on the GPU', () => {
         const want = await forward(js, b, input, 'sum');
         const sizes = [2, 2, 2, 1, 1, 1, 2, 2, 2];
         for (let i = 0; i < got.length; i++) {
-          expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual((2 * sizes[i] + 1) * 2 ** -126);
+          expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual((2 * sizes[i]! + 1) * 2 ** -126);
         }
         gpu!.disposeTable(a);
       }
@@ -390,15 +390,15 @@ describe.skipIf(!gpu)('embedding bags on the GPU', () => {
             [5, 1],
             [9, 7],
             [64, 16],
-          ]) {
+          ] as const) {
             const s = spec(storage, rows, dim, { rounding });
             const s2 = { ...s, name: 'second', index: 4, optimizer: sgd({ lr: 0.37 }) };
             const a = [gpu!.createTable(s), gpu!.createTable(s2)];
             const b = [js.createTable(s), js.createTable(s2)];
             for (let k = 0; k < 2; k++) {
               const values = randomValues(rows * dim, seed++, 2);
-              gpu!.writeRows(a[k], values);
-              js.writeRows(b[k], values);
+              gpu!.writeRows(a[k]!, values);
+              js.writeRows(b[k]!, values);
             }
             for (let step = 0; step < 3; step++) {
               const pooling = step === 1 ? 'mean' : 'sum';
@@ -409,18 +409,18 @@ describe.skipIf(!gpu)('embedding bags on the GPU', () => {
               const make = (tables: typeof a): HostUpdate[] =>
                 tables.map((table, k) => ({
                   table,
-                  input: inputs[k],
+                  input: inputs[k]!,
                   pooling: pooling as Pooling,
-                  gradOutput: grads[k],
+                  gradOutput: grads[k]!,
                   step,
                 }));
               const got = await backward(gpu!, make(a));
               expect(got).toEqual(await backward(js, make(b)));
               for (let k = 0; k < 2; k++) {
                 const label = { storage, rounding, rows, dim, step, k };
-                expect({ ...label, w: (await gpu!.exportTable(a[k])).weights }).toEqual({
+                expect({ ...label, w: (await gpu!.exportTable(a[k]!)).weights }).toEqual({
                   ...label,
-                  w: (await js.exportTable(b[k])).weights,
+                  w: (await js.exportTable(b[k]!)).weights,
                 });
               }
             }
@@ -546,8 +546,8 @@ describe.skipIf(!gpu)('embedding bags on the GPU', () => {
       const b = [js.createTable(s), js.createTable({ ...s, name: 'other', index: 5 })];
       for (let k = 0; k < 2; k++) {
         const values = randomValues(18, 40 + k);
-        gpu!.writeRows(a[k], values);
-        js.writeRows(b[k], values);
+        gpu!.writeRows(a[k]!, values);
+        js.writeRows(b[k]!, values);
       }
       const before = await Promise.all(a.map((t) => gpu!.exportTable(t)));
       const input = { indices: Int32Array.of(1, 4, 4), offsets: Int32Array.of(0, 2) };
@@ -565,7 +565,7 @@ describe.skipIf(!gpu)('embedding bags on the GPU', () => {
         expect(want).toContain(`gradOutput[${poison}]`);
         const result = backward(gpu!, make(a, poison));
         await expect(result).rejects.toThrow(want);
-        for (let k = 0; k < 2; k++) expect(await gpu!.exportTable(a[k])).toEqual(before[k]);
+        for (let k = 0; k < 2; k++) expect(await gpu!.exportTable(a[k]!)).toEqual(before[k]);
       }
       // Not awaited: flush reports it, once.
       const result = backward(gpu!, make(a, 2));
@@ -604,7 +604,7 @@ describe.skipIf(!gpu)('device-resident training', () => {
       gpu!.embeddingBagForward(table, input, 'sum', out);
       const afterForward = gpu!.stats();
       // The forward uploads its batch and its parameter block (128 bytes), nothing else.
-      expect(afterForward.uploadBytes - before.uploadBytes).toBe(batchBytes[step] + 128);
+      expect(afterForward.uploadBytes - before.uploadBytes).toBe(batchBytes[step]! + 128);
       // A little model on the device: logits = out w, the loss and its gradient.
       gpu!.matmul({ m: bags, n: 1, k: dim, a: out, b: w, c: logits });
       gpu!.bceWithLogits(logits, labels, loss, dLogits);
@@ -617,12 +617,12 @@ describe.skipIf(!gpu)('device-resident training', () => {
       expect(after.submissions - before.submissions).toBe(1);
       // The backward's uploads: the grouped batch and parameter blocks, bounded by the batch.
       const backwardBytes = after.uploadBytes - afterForward.uploadBytes - 3 * 128;
-      expect(backwardBytes).toBeLessThanOrEqual(3 * batchBytes[step] + 512);
+      expect(backwardBytes).toBeLessThanOrEqual(3 * batchBytes[step]! + 512);
       expect(backwardBytes).toBeLessThan(s.rows * s.dim);
       if (step === inputs.length - 1) {
         // Asking costs the asked bytes: the status words, the loss.
         const settled = await result;
-        expect(settled[0].skippedRows).toBe(0);
+        expect(settled[0]!.skippedRows).toBe(0);
         const read = gpu!.stats();
         expect(read.downloadBytes - after.downloadBytes).toBe(4 * 5);
         const value = await gpu!.read(loss);
@@ -675,7 +675,7 @@ describe.skipIf(!gpu)('device-resident training', () => {
         backend.sumRows(dHidden, bags, 4, dBias);
         backend.matmul({ m: bags, n: dim, k: 4, a: dHidden, b: w1, c: gradOutput, transB: true });
         backend.embeddingBagBackward([{ table, input, pooling: 'mean', gradOutput, step }]);
-        losses.push((await backend.read(loss))[0]);
+        losses.push((await backend.read(loss))[0]!);
         backend.disposeTensor(pre);
       }
       await backend.flush();
@@ -695,10 +695,10 @@ describe.skipIf(!gpu)('device-resident training', () => {
     // The embedding and linear parts are bit-identical; the loss's exp/log are within float32 ulps.
     expect(got.data).toEqual(want.data);
     expect(bitsOf(got.dBias)).toEqual(bitsOf(want.dBias));
-    for (let i = 0; i < 4; i++) expect(got.losses[i]).toBeCloseTo(want.losses[i], 5);
+    for (let i = 0; i < 4; i++) expect(got.losses[i]).toBeCloseTo(want.losses[i]!, 5);
     for (let i = 0; i < bags; i++) {
-      expect(got.sigmoid[i]).toBeCloseTo(want.sigmoid[i], 6);
-      expect(got.dLoss[i]).toBeCloseTo(want.dLoss[i], 7);
+      expect(got.sigmoid[i]).toBeCloseTo(want.sigmoid[i]!, 6);
+      expect(got.dLoss[i]).toBeCloseTo(want.dLoss[i]!, 7);
     }
   });
 });
@@ -713,19 +713,19 @@ describe.skipIf(!gpu)('dense ops on the GPU', () => {
       [16, 13, 64],
       [33, 8, 100],
       [2, 3, 0],
-    ]) {
+    ] as const) {
       for (const transA of [false, true]) {
         for (const transB of [false, true]) {
           for (const [alpha, beta] of [
             [1, 0],
             [0.3, 0.7],
-          ]) {
+          ] as const) {
             const a = randomValues(m * k, seed++, 3);
             const b = randomValues(k * n, seed++, 3);
             const c0 = randomValues(m * n, seed++, 3);
             const results = [];
             for (const backend of [gpu!, js] as Backend[]) {
-              const [ta, tb, tc] = [a, b, c0].map((v) => backend.tensor(v));
+              const [ta, tb, tc] = [backend.tensor(a), backend.tensor(b), backend.tensor(c0)];
               backend.matmul({ m, n, k, a: ta, b: tb, c: tc, transA, transB, alpha, beta });
               results.push(bitsOf(await backend.read(tc)));
             }

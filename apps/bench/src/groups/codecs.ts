@@ -75,7 +75,7 @@ export const codecsGroup: BenchGroup = {
             name: '@petamoriken/float16 element reads',
             items: N,
             run: () => {
-              for (let i = 0; i < N; i++) outF32[i] = peerHalves[i];
+              for (let i = 0; i < N; i++) outF32[i] = peerHalves[i]!;
               return outF32;
             },
           },

@@ -79,7 +79,7 @@ async function hammer(
   const { batches, gradients } = workload(worker);
   let k = 0;
   const once = async () => {
-    const rows = batches[k % batches.length];
+    const rows = batches[k % batches.length]!;
     if (op === 'read') await store.readRows(table, rows);
     else await store.applyGradients(table, rows, gradients, k * workers + worker);
     k++;
@@ -187,7 +187,7 @@ async function perRowCosts(store: RedisClusterStore, op: Op, calls: number) {
   const { batches, gradients } = workload(9);
   const before = await counters();
   for (let k = 0; k < calls; k++) {
-    const rows = batches[k % batches.length];
+    const rows = batches[k % batches.length]!;
     if (op === 'read') await store.readRows('f16', rows);
     else await store.applyGradients('f16', rows, gradients, 1_000_000 + k);
   }

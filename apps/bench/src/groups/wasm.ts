@@ -304,16 +304,16 @@ function embeddingTable(
       name,
       items: BATCH * TABLES,
       run: () => {
-        const batch = batches[step % batches.length];
+        const batch = batches[step % batches.length]!;
         for (let t = 0; t < TABLES; t++)
-          backend.embeddingBagForward(tables[t], batch[t], 'sum', outputs[t]);
+          backend.embeddingBagForward(tables[t]!, batch[t]!, 'sum', outputs[t]!);
         for (const g of grads) backend.write(g, grad);
         const result = backend.embeddingBagBackward(
           tables.map((table, t) => ({
             table,
-            input: batch[t],
+            input: batch[t]!,
             pooling: 'sum' as const,
-            gradOutput: grads[t],
+            gradOutput: grads[t]!,
             step,
           })),
         );

@@ -136,7 +136,7 @@ function sampleBatch(
     for (let k = 0; k < bag; k++) {
       const row = Math.floor(random.nextFloat() * rows);
       indices[s * bag + k] = row;
-      for (let j = 0; j < dim; j++) logit += truth[row * dim + j];
+      for (let j = 0; j < dim; j++) logit += truth[row * dim + j]!;
     }
     labels[s] = random.nextFloat() < 1 / (1 + Math.exp(-logit)) ? 1 : 0;
   }
@@ -209,10 +209,10 @@ export async function startDemo(
       let sum = 0;
       for (let s = 0; s < data.labels.length; s++) {
         let z = 0;
-        for (let j = 0; j < dim; j++) z += values[s * dim + j];
-        logits[a][s] = z;
+        for (let j = 0; j < dim; j++) z += values[s * dim + j]!;
+        logits[a]![s] = z;
         // log(1 + e^-|z|) + max(z, 0) - y z: stable binary cross-entropy.
-        sum += Math.log1p(Math.exp(-Math.abs(z))) + Math.max(z, 0) - data.labels[s] * z;
+        sum += Math.log1p(Math.exp(-Math.abs(z))) + Math.max(z, 0) - data.labels[s]! * z;
       }
       return sum / data.labels.length;
     });
@@ -242,7 +242,7 @@ export async function startDemo(
       const { pass } = await forward(data, logits);
       for (const [a, gradOutput] of gradOutputs.entries()) {
         for (let s = 0; s < batch; s++) {
-          const g = (1 / (1 + Math.exp(-logits[a][s])) - data.labels[s]) / batch;
+          const g = (1 / (1 + Math.exp(-logits[a]![s]!)) - data.labels[s]!) / batch;
           gradOutput.fill(g, s * dim, (s + 1) * dim);
         }
       }
@@ -253,7 +253,7 @@ export async function startDemo(
         const losses = await evaluate();
         run.steps.push(step);
         losses.forEach((loss, a) => {
-          run.losses[a].push(loss);
+          run.losses[a]!.push(loss);
         });
       }
     },
