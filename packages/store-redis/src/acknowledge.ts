@@ -45,7 +45,7 @@ export async function acknowledgedRows(
   const good = new Set<string>();
   replies.forEach((r, i) => {
     if (r.status === 'fulfilled' && r.value >= ctx.replicas)
-      good.add(`${masters[i].options.host}:${masters[i].options.port}`);
+      good.add(`${masters[i]!.options.host}:${masters[i]!.options.port}`);
   });
   let acknowledged = 0;
   for (const b of applied) {

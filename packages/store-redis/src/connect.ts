@@ -56,7 +56,9 @@ export async function createRedisClusterStore(
         autoResendUnfulfilledCommands: false,
         connectTimeout: 2000,
         maxRetriesPerRequest: 2,
-        ...options.clusterOptions?.redisOptions,
+        // ioredis's ClusterOptions types replyMapping as `?: T | undefined`, its constructor as
+        // `?: T`: the same object, typed for the constructor.
+        ...(options.clusterOptions?.redisOptions as ClusterConstructorOptions['redisOptions']),
       },
     },
   );
@@ -86,6 +88,9 @@ export async function createRedisClusterStore(
   }
   return new RedisClusterStore(cluster, options);
 }
+
+/** The options parameter of ioredis's `Cluster` constructor. */
+type ClusterConstructorOptions = NonNullable<ConstructorParameters<typeof Cluster>[1]>;
 
 /** Resolves when the cluster client is ready; rejects when it ends or after `timeoutMs`. */
 function whenReady(cluster: Cluster, timeoutMs: number): Promise<void> {

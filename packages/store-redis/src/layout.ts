@@ -74,7 +74,7 @@ export function blockLength(layout: TableLayout, rows: number, b: number): numbe
 export function rowsByBlock(layout: TableLayout, rows: Int32Array): Map<number, number[]> {
   const groups = new Map<number, number[]>();
   for (let k = 0; k < rows.length; k++) {
-    const b = Math.floor(rows[k] / layout.blockRows);
+    const b = Math.floor(rows[k]! / layout.blockRows);
     let g = groups.get(b);
     if (!g) {
       g = [];

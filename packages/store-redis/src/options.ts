@@ -16,27 +16,27 @@ export interface RedisClusterStoreOptions {
    */
   readonly nodes: string | readonly RedisNodeAddress[];
   /** Prefix of every key, a namespace for several models in one cluster. Default "halfstep". */
-  readonly keyPrefix?: string;
+  readonly keyPrefix?: string | undefined;
   /** Payload bytes per block key for tables this store creates. Default 16320. */
-  readonly blockBytes?: number;
+  readonly blockBytes?: number | undefined;
   /**
    * Replicas that must acknowledge an update (Redis `WAIT`) before `applyGradients` counts it as
    * acknowledged; 0 (the default) counts an update acknowledged once its master applied it.
    */
-  readonly replicas?: number;
+  readonly replicas?: number | undefined;
   /** How long `WAIT` waits for the replicas, in ms. Default 2000. */
-  readonly waitTimeoutMs?: number;
+  readonly waitTimeoutMs?: number | undefined;
   /** How long to wait for the cluster to become ready, in ms. Default 10000. */
-  readonly connectTimeoutMs?: number;
+  readonly connectTimeoutMs?: number | undefined;
   /**
    * How long `readRows` keeps retrying a read while the cluster is unreachable (a failover takes
    * a few node timeouts), in ms. Default 15000. Updates are never retried (see `applyGradients`).
    */
-  readonly readRetryMs?: number;
+  readonly readRetryMs?: number | undefined;
   /** How long to wait for a table another process is creating, in ms. Default 60000. */
-  readonly openTimeoutMs?: number;
+  readonly openTimeoutMs?: number | undefined;
   /** Extra ioredis cluster options (merged over the store's defaults). */
-  readonly clusterOptions?: ClusterOptions;
+  readonly clusterOptions?: ClusterOptions | undefined;
 }
 
 /**
@@ -54,6 +54,7 @@ export function parseRedisNodes(nodes: string): RedisNodeAddress[] {
     const m = /^(?:rediss?:\/\/)?([^:/]+):(\d+)\/?$/.exec(part);
     if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
       throw new RangeError(`Redis node "${part}": expected host:port`);
-    return { host: m[1], port: Number(m[2]) };
+    const [, host = '', port] = m;
+    return { host, port: Number(port) };
   });
 }

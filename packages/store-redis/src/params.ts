@@ -125,7 +125,7 @@ export const UPDATE_ARGS = defineArguments([
 export const READ_ARGS = defineArguments(['header', 'rows']);
 
 /** The Lua `struct` format of a layout's block: little-endian, one code per word. */
-export function luaStructFormat(layout: ParamLayout<string>): string {
+export function luaStructFormat<Name extends string>(layout: ParamLayout<Name>): string {
   const code = { u32: 'I4', i32: 'i4', f32: 'f' } as const;
   const words: string[] = new Array(layout.words).fill('I4');
   for (const name of layout.names) words[layout.slots[name]] = code[layout.types[name]];
@@ -140,7 +140,7 @@ function luaCodeTable(prefix: string, table: Readonly<Record<string, number>>): 
 }
 
 /** A header layout's Lua: its length, its `struct` format and its word numbers. */
-function luaHeader(layout: ParamLayout<string>, prefix: string): string {
+function luaHeader<Name extends string>(layout: ParamLayout<Name>, prefix: string): string {
   return `-- ${layout.kernel}: header of ${layout.words} words (${layout.words * 4} bytes).
 local ${prefix}_BYTES = ${layout.words * 4}
 local ${prefix}_FORMAT = '${luaStructFormat(layout)}'

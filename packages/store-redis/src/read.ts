@@ -57,7 +57,7 @@ export async function readBlockRows(
   const calls = [...rowsByBlock(layout, rows)].map(async ([b, positions]) => {
     const inBlock = Buffer.alloc(4 * positions.length);
     for (let i = 0; i < positions.length; i++)
-      inBlock.writeUInt32LE(rows[positions[i]] - b * layout.blockRows, 4 * i);
+      inBlock.writeUInt32LE(rows[positions[i]!]! - b * layout.blockRows, 4 * i);
     const header = headerBytes(READ_HEADER, {
       blockBytes: blockLength(layout, spec.rows, b),
       recordBytes: layout.recordBytes,
@@ -80,7 +80,7 @@ export async function readBlockRows(
         if (!isUnreachable(error) || Date.now() >= deadline || ctx.isClosed()) {
           throw blockCallError(
             spec.name,
-            positions.map((k) => rows[k]),
+            positions.map((k) => rows[k]!),
             error,
           );
         }
@@ -93,13 +93,13 @@ export async function readBlockRows(
       throw new RedisStoreError(
         spec.name,
         'wrong-size',
-        positions.map((k) => rows[k]),
+        positions.map((k) => rows[k]!),
         `Redis returned ${reply.length} bytes, expected ${positions.length * layout.weightBytes}`,
       );
     }
     for (let i = 0; i < positions.length; i++) {
       const at = i * layout.weightBytes;
-      const o = positions[i] * dim;
+      const o = positions[i]! * dim;
       if (codes === null) {
         for (let c = 0; c < dim; c++) out[o + c] = reply.readFloatLE(at + 4 * c);
       } else {

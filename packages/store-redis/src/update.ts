@@ -58,10 +58,10 @@ export async function applyBlockUpdates(
     const wth = new Uint32Array(n * weightWords);
     const sth = new Uint32Array(n * stateWords);
     for (let i = 0; i < n; i++) {
-      const row = rows[positions[i]];
+      const row = rows[positions[i]!]!;
       inBlock.writeUInt32LE(row - b * layout.blockRows, 4 * i);
-      const g = positions[i] * dim;
-      for (let c = 0; c < dim; c++) grads.writeFloatLE(gradients[g + c], 4 * (i * dim + c));
+      const g = positions[i]! * dim;
+      for (let c = 0; c < dim; c++) grads.writeFloatLE(gradients[g + c]!, 4 * (i * dim + c));
       if (weightWords > 0) {
         const out = wth.subarray(i * weightWords, (i + 1) * weightWords);
         fillRowWords(t.schedule, row, step, weightDomain, out, weightWords);
@@ -99,13 +99,13 @@ export async function applyBlockUpdates(
   const failedRows: number[] = [];
   let firstError: unknown;
   settled.forEach((s, i) => {
-    const [b, positions] = groups[i];
+    const [b, positions] = groups[i]!;
     if (s.status === 'fulfilled') {
       updatedRows += positions.length;
       appliedBlocks.push(b);
     } else {
       firstError ??= s.reason;
-      for (const k of positions) failedRows.push(rows[k]);
+      for (const k of positions) failedRows.push(rows[k]!);
     }
   });
   ctx.counters.rowsUpdated += updatedRows;

@@ -59,22 +59,22 @@ describe.skipIf(!available)('killing a master during training', () => {
       settled.forEach((result, r) => {
         if (result.status === 'fulfilled') {
           ok++;
-          applied[r] += result.value.updatedRows;
-          acknowledged[r] += result.value.acknowledgedRows;
+          applied[r]! += result.value.updatedRows;
+          acknowledged[r]! += result.value.acknowledgedRows;
           acked += result.value.acknowledgedRows;
         } else {
           const e = result.reason;
           expect(e).toBeInstanceOf(RedisStoreError);
           expect(e.message).toMatch(new RegExp(`^table "hot", row ${r}: `));
           reasons.set(e.reason, (reasons.get(e.reason) ?? 0) + 1);
-          unknown[r]++;
+          unknown[r]!++;
         }
       });
       return { ok, acked };
     }
 
     for (let i = 0; i < 10; i++) expect(await iteration()).toEqual({ ok: rows, acked: rows });
-    const owner = store.cluster.slots[keySlot(store.blockKey('hot', 0))][0];
+    const owner = store.cluster.slots[keySlot(store.blockKey('hot', 0))]![0]!;
     const victim = Number(owner.split(':')[1]);
     runScript('kill-node', BASE, victim);
     const killedAt = Date.now();
@@ -86,7 +86,7 @@ describe.skipIf(!available)('killing a master during training', () => {
     );
     const readAfter = Date.now() - killedAt;
     expect(readAfter).toBeLessThan(15_000);
-    for (let r = 0; r < rows; r++) expect(during[r * dim]).toBeGreaterThanOrEqual(acknowledged[r]);
+    for (let r = 0; r < rows; r++) expect(during[r * dim]).toBeGreaterThanOrEqual(acknowledged[r]!);
     let iterations = 0;
     // Keep training; the rows of the dead master fail until its replica is promoted.
     let resumedAfter = -1;
@@ -124,11 +124,11 @@ describe.skipIf(!available)('killing a master during training', () => {
     );
     let total = 0;
     for (let r = 0; r < rows; r++) {
-      const v = values[r * dim];
+      const v = values[r * dim]!;
       for (let c = 1; c < dim; c++) expect(values[r * dim + c]).toBe(v);
       // No acknowledged update is lost, and nothing was applied that was not sent.
-      expect(v).toBeGreaterThanOrEqual(acknowledged[r]);
-      expect(v).toBeLessThanOrEqual(applied[r] + unknown[r]);
+      expect(v).toBeGreaterThanOrEqual(acknowledged[r]!);
+      expect(v).toBeLessThanOrEqual(applied[r]! + unknown[r]!);
       total += v;
     }
     const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);

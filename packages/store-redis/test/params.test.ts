@@ -74,7 +74,7 @@ function luaReads(
   expect(Number(luaLocal(`${prefix}_BYTES`))).toBe(bytes.length);
   const words = structUnpack(luaLocal(`${prefix}_FORMAT`).replace(/^'|'$/g, ''), bytes);
   return Object.fromEntries(
-    layout.names.map((name) => [name, words[Number(luaLocal(luaName(prefix, name))) - 1]]),
+    layout.names.map((name) => [name, words[Number(luaLocal(luaName(prefix, name))) - 1]!]),
   );
 }
 
@@ -214,7 +214,7 @@ describe('the update header', () => {
     expect(read.wRule).toBe(w === null ? 0 : RULE_CODES[spec.rounding]);
     if (w !== null && spec.rounding === 'stochastic') {
       expect(read.wRandomBits).toBe(23 - w.mantissaBits);
-      expect(read.wRowWords).toBe(Math.ceil(spec.dim / Math.floor(32 / read.wRandomBits)));
+      expect(read.wRowWords).toBe(Math.ceil(spec.dim / Math.floor(32 / read.wRandomBits!)));
     } else expect(read.wRowWords).toBe(0);
     const s = optimizer.stateStorage === 'float32' ? null : formats[optimizer.stateStorage];
     expect(read.sBits).toBe(s?.bits ?? 0);

@@ -127,8 +127,8 @@ describe.skipIf(!available)('RedisClusterStore on a local 3+3 cluster', () => {
       const a = await reference.backward(referenceForward, grads);
       const b = (await trained.backward(trainedForward, grads)) as StoreBagUpdateResult[];
       for (let t = 0; t < configs.length; t++) {
-        expect(b[t].updatedRows).toBe(a[t].updatedRows);
-        expect(b[t].acknowledgedRows).toBe(a[t].updatedRows); // replicas: 0
+        expect(b[t]!.updatedRows).toBe(a[t]!.updatedRows);
+        expect(b[t]!.acknowledgedRows).toBe(a[t]!.updatedRows); // replicas: 0
       }
     }
     let changed = 0;
@@ -136,7 +136,7 @@ describe.skipIf(!available)('RedisClusterStore on a local 3+3 cluster', () => {
       const want = await reference.readRows(t);
       const have = await trained.readRows(t);
       expect(new Uint32Array(have.buffer)).toEqual(new Uint32Array(want.buffer));
-      for (let i = 0; i < want.length; i++) if (want[i] !== initial[t][i]) changed++;
+      for (let i = 0; i < want.length; i++) if (want[i] !== initial[t]![i]) changed++;
     }
     expect(changed).toBeGreaterThan(500); // the comparison is not between untouched tables
     await trained.flush();
@@ -233,7 +233,7 @@ describe.skipIf(!available)('RedisClusterStore on a local 3+3 cluster', () => {
       let total = 0;
       for (let b = 0; b < layout.blocks; b++) {
         const key = s.blockKey(storage, b);
-        const owner = s.cluster.slots[keySlot(key)][0];
+        const owner = s.cluster.slots[keySlot(key)]![0]!;
         perMaster.set(owner, (perMaster.get(owner) ?? 0) + 1);
         total += Number(await s.cluster.memory('USAGE', key));
       }
@@ -241,14 +241,14 @@ describe.skipIf(!available)('RedisClusterStore on a local 3+3 cluster', () => {
     }
     const payload32 = dim * 4;
     console.log(
-      `[store-redis] MEMORY USAGE per row, dim ${dim}, SGD: float32 ${bytes.float32.toFixed(1)} B (payload ${payload32}), float16 ${bytes.float16.toFixed(1)} B (payload ${payload32 / 2}); ratio ${(bytes.float16 / bytes.float32).toFixed(3)}; blocks per master ${[...perMaster.values()].join('/')}`,
+      `[store-redis] MEMORY USAGE per row, dim ${dim}, SGD: float32 ${bytes.float32!.toFixed(1)} B (payload ${payload32}), float16 ${bytes.float16!.toFixed(1)} B (payload ${payload32 / 2}); ratio ${(bytes.float16! / bytes.float32!).toFixed(3)}; blocks per master ${[...perMaster.values()].join('/')}`,
     );
     expect(perMaster.size).toBe(3);
     const counts = [...perMaster.values()];
     const total = counts.reduce((a, b) => a + b, 0);
     for (const c of counts) expect(c / total).toBeGreaterThan(0.2);
     expect(bytes.float32).toBeLessThan(payload32 * 1.03);
-    expect(bytes.float16 / bytes.float32).toBeLessThan(0.52);
+    expect(bytes.float16! / bytes.float32!).toBeLessThan(0.52);
     await s.close();
   }, 120_000);
 
