@@ -1,11 +1,12 @@
 import { writeFile } from 'node:fs/promises';
+import type { Backend } from '@halfstep/backend';
 import { type BackendChoice, chooseBackend } from './backends.js';
 import type { RunSettings } from './settings.js';
 import { DEFAULT_TRAIN_EXAMPLES } from './settings.js';
 import { type DataSource, fileSource, syntheticSource } from './train/data-source.js';
-import { createProgress } from './train/progress.js';
+import { createProgress, type Progress } from './train/progress.js';
 import type { CurvePoint } from './train/state.js';
-import { Trainer, type TrainResult } from './train/trainer.js';
+import { Trainer, type TrainOptions, type TrainResult } from './train/trainer.js';
 
 /** Where a run's lines go. */
 export type Log = (line: string) => void;
@@ -38,6 +39,53 @@ function formatPoint(p: CurvePoint): string {
 }
 
 /**
+ * The {@link TrainOptions} every run of `settings` on `data` has, whatever else it adds
+ * (validation points, checkpoints, callbacks, tables in a store).
+ */
+export function trainOptionsOf(
+  settings: RunSettings,
+  backend: Backend,
+  data: DataSource,
+): TrainOptions {
+  return {
+    backend,
+    config: {
+      denseFeatures: 13,
+      bottom: settings.bottom,
+      top: settings.top,
+      embeddingDim: settings.embeddingDim,
+      tableSizes: data.tableSizes,
+    },
+    precision: settings.precision,
+    optimizer: { name: settings.optimizer, lr: settings.lr },
+    data,
+    batchSize: settings.batchSize,
+    epochs: settings.epochs,
+    seed: settings.seed,
+  };
+}
+
+/**
+ * The progress display of a run of `settings` over `data`'s training batches (the whole data,
+ * or a worker's shard); `tty: false` forces plain lines.
+ */
+export function progressOf(
+  settings: RunSettings,
+  data: DataSource,
+  log: Log,
+  tty?: boolean,
+): Progress {
+  return createProgress({
+    totalSteps: Math.ceil(data.trainExamples / settings.batchSize) * settings.epochs,
+    every: settings.progressEvery,
+    label: settings.precision,
+    quiet: settings.quiet,
+    write: log,
+    ...(tty === undefined ? {} : { tty }),
+  });
+}
+
+/**
  * One training run with a progress display: picks the backend (or uses `choice`), opens the
  * data, trains, and returns the result.
  */
@@ -51,29 +99,9 @@ export async function runTraining(
   if (!choice) describeBackend(backendChoice, log);
   const source = data ?? (await openData(settings));
   if (!data) log(`data: ${source.description}`);
-  const stepsPerEpoch = Math.ceil(source.trainExamples / settings.batchSize);
-  const progress = createProgress({
-    totalSteps: stepsPerEpoch * settings.epochs,
-    every: settings.progressEvery,
-    label: settings.precision,
-    quiet: settings.quiet,
-    write: log,
-  });
+  const progress = progressOf(settings, source, log);
   const trainer = await Trainer.create({
-    backend: backendChoice.backend,
-    config: {
-      denseFeatures: 13,
-      bottom: settings.bottom,
-      top: settings.top,
-      embeddingDim: settings.embeddingDim,
-      tableSizes: source.tableSizes,
-    },
-    precision: settings.precision,
-    optimizer: { name: settings.optimizer, lr: settings.lr },
-    data: source,
-    batchSize: settings.batchSize,
-    epochs: settings.epochs,
-    seed: settings.seed,
+    ...trainOptionsOf(settings, backendChoice.backend, source),
     evalEvery: settings.evalEvery,
     ...(settings.checkpoint === undefined ? {} : { checkpointDir: settings.checkpoint }),
     checkpointEvery: settings.checkpointEvery,

@@ -32,16 +32,31 @@ export function shardOf(examples: number, batchSize: number, rank: number, worke
   return { firstBatch, batches: end - firstBatch, totalBatches, minBatches };
 }
 
-/** One epoch of `shard`'s batches from `data`. */
-export async function* shardBatches(
-  data: DataSource,
-  batchSize: number,
-  shard: Shard,
-): AsyncGenerator<Batch> {
-  if (shard.batches === 0) return;
+/**
+ * `data` as one worker sees it: the training examples of `shard` (its batches of `batchSize`,
+ * which its `trainBatches` must be asked for), and the whole validation set. What the trainer
+ * loops over in a data-parallel run, as it loops over the whole data in a single-process one.
+ */
+export function shardSource(data: DataSource, batchSize: number, shard: Shard): DataSource {
+  const start = shard.firstBatch * batchSize;
+  const end = Math.min(data.trainExamples, (shard.firstBatch + shard.batches) * batchSize);
+  return {
+    description: `${data.description}; batches ${shard.firstBatch}..${shard.firstBatch + shard.batches - 1} of ${shard.totalBatches} per epoch`,
+    tableSizes: data.tableSizes,
+    trainExamples: end - start,
+    validationExamples: data.validationExamples,
+    trainBatches: (size, from) =>
+      firstBatches(data.trainBatches(size, start + from), Math.ceil((end - start - from) / size)),
+    validationBatches: (size) => data.validationBatches(size),
+  };
+}
+
+/** The first `count` batches of `batches` (stops reading there). */
+async function* firstBatches(batches: AsyncIterable<Batch>, count: number): AsyncGenerator<Batch> {
+  if (count <= 0) return;
   let n = 0;
-  for await (const batch of data.trainBatches(batchSize, shard.firstBatch * batchSize)) {
+  for await (const batch of batches) {
     yield batch;
-    if (++n === shard.batches) return;
+    if (++n === count) return;
   }
 }

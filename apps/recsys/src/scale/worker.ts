@@ -1,17 +1,17 @@
 import type { Backend } from '@halfstep/backend';
-import type { StoreBagUpdateResult, TableStore } from '@halfstep/embedding';
-import { Dlrm } from '../model/dlrm.js';
-import { type Precision, precisionSpec } from '../model/precision.js';
+import type { TableStore } from '@halfstep/embedding';
+import type { Precision } from '../model/precision.js';
+import { progressOf, trainOptionsOf } from '../run.js';
 import type { RunSettings } from '../settings.js';
 import type { DataSource } from '../train/data-source.js';
-import { DenseOptimizer } from '../train/dense-optimizer.js';
-import { evaluate, type Validation } from '../train/evaluate.js';
-import { sparseOptimizer } from '../train/optimizers.js';
-import { createProgress } from '../train/progress.js';
-import { type LossWindow, TrainStep } from '../train/step.js';
+import type { Validation } from '../train/evaluate.js';
+import { LossQuarters } from '../train/loss-quarters.js';
+import { Trainer } from '../train/trainer.js';
 import type { Coordinator } from './coordinator.js';
-import { shardBatches, shardOf } from './shard.js';
+import { DenseAveraging } from './dense-averaging.js';
+import { shardOf, shardSource } from './shard.js';
 import { openStoreTables } from './store-tables.js';
+import { UnconfirmedUpdates } from './unconfirmed-updates.js';
 
 /** The data-parallel knobs of a run (`--workers`, `--sync-every`, `--rank`, `--run-id`). */
 export interface ScaleSettings {
@@ -111,169 +111,93 @@ export interface WorkerOptions {
 const PUBLISHED = ['stats'];
 
 /**
- * One worker of a data-parallel run: trains its shard (see `shardOf`) of every epoch, each step
- * the `TrainStep` of `Trainer` (forward with the rows fetched from the store, BCE, backward,
- * dense update at the local step, embedding update in the store), averages the dense parameters
- * with the others every `syncEvery` local steps while every worker still has steps at that count
- * (so all take part in the same averagings) and once more at the end. Worker 0 then validates and
- * returns the run's result; the others return null.
+ * One worker of a data-parallel run: the {@link Trainer}'s loop over its shard (see `shardOf`) of
+ * every epoch, with the tables in the store, and plugged into it the dense averaging with the
+ * other workers every `syncEvery` local steps (see {@link DenseAveraging}), the count of
+ * unconfirmed store updates and the loss of the first and last quarters. After the loop it
+ * averages once more, publishes its {@link WorkerStats}, and worker 0 validates the averaged
+ * model and returns the run's result; the others return null.
  */
 export async function runWorker(options: WorkerOptions): Promise<DistributedResult | null> {
   const { settings, scale, store, group, backend, data, log } = options;
   const { rank, workers } = group;
   const shard = shardOf(data.trainExamples, settings.batchSize, rank, workers);
-  const commonSteps = shard.minBatches * settings.epochs;
-  const optimizer = { name: settings.optimizer, lr: settings.lr };
-  const tables = await openStoreTables({
-    store,
-    tableSizes: data.tableSizes,
-    dim: settings.embeddingDim,
-    precision: precisionSpec(settings.precision),
-    optimizer: sparseOptimizer(optimizer),
-    seed: settings.seed,
-    worker: rank,
-    workers,
+  const shardData = shardSource(data, settings.batchSize, shard);
+  // Several workers write to one terminal: plain lines, not bars fighting over it.
+  const progress = progressOf(settings, shardData, log, workers > 1 ? false : undefined);
+  const trainer = await Trainer.create({
+    ...trainOptionsOf(settings, backend, shardData),
+    openTables: (spec) => openStoreTables({ ...spec, store, worker: rank, workers }),
+    validateEachEpoch: false,
+    // Read for the progress lines; `LossQuarters` adds the reads its means need.
+    lossEvery: settings.progressEvery,
+    onBatch: (event) => progress.batch(event),
+    log: (line) => progress.log(line),
   });
-  const model = Dlrm.withTables(
-    {
-      backend,
-      config: {
-        denseFeatures: 13,
-        bottom: settings.bottom,
-        top: settings.top,
-        embeddingDim: settings.embeddingDim,
-        tableSizes: data.tableSizes,
-      },
-      seed: settings.seed,
-    },
-    tables,
-  );
-  const params = model.denseParams();
-  const denseOptimizer = new DenseOptimizer(optimizer, params);
-  const progress = createProgress({
-    totalSteps: shard.batches * settings.epochs,
-    every: settings.progressEvery,
-    label: settings.precision,
-    quiet: settings.quiet,
-    write: log,
-    ...(workers > 1 ? { tty: false } : {}),
-  });
-  log(
-    `worker ${rank} of ${workers}: batches ${shard.firstBatch}..${shard.firstBatch + shard.batches - 1} of ${shard.totalBatches} per epoch, tables in ${store.kind}`,
-  );
-  await group.barrier('start');
-  const start = performance.now();
-  const trainStep = new TrainStep(model, denseOptimizer);
-  const totalSteps = shard.batches * settings.epochs;
-  const quarter = Math.max(1, Math.floor(totalSteps / 4));
-  // The loss stays on the backend; it is read for the progress display and at the quarter
-  // boundaries, so that the first and last quarters' means are exact.
-  const lossEvery = Math.max(1, settings.progressEvery);
-  const windows: { end: number; window: LossWindow }[] = [];
-  let step = 0;
-  let examples = 0;
-  let trainSeconds = 0;
-  let syncSeconds = 0;
-  let generation = 0;
-  let unconfirmedUpdates = 0;
-  const sync = async () => {
-    const t0 = performance.now();
-    await group.averageDense(
-      params.map((p) => p.host),
-      generation++,
+  try {
+    const { model } = trainer;
+    const averaging = new DenseAveraging({
+      group,
+      params: model.denseParams(),
+      upload: () => model.uploadDense(),
+      every: scale.syncEvery,
+      commonSteps: shard.minBatches * settings.epochs,
+    });
+    const unconfirmed = new UnconfirmedUpdates((line) => progress.log(line));
+    const quarters = new LossQuarters(shard.batches * settings.epochs);
+    progress.log(
+      `worker ${rank} of ${workers}: batches ${shard.firstBatch}..${shard.firstBatch + shard.batches - 1} of ${shard.totalBatches} per epoch, tables in ${store.kind}`,
     );
-    model.uploadDense();
-    syncSeconds += (performance.now() - t0) / 1000;
-  };
-  for (let epoch = 0; epoch < settings.epochs; epoch++) {
-    for await (const batch of shardBatches(data, settings.batchSize, shard)) {
-      const t0 = performance.now();
-      // A master failing over leaves some rows' updates with an unknown outcome (the store
-      // never re-sends one): the store backend reports them unconfirmed and training goes on,
-      // as the replica takes over within seconds.
-      const results = (await trainStep.run(batch, step)) as StoreBagUpdateResult[];
-      const unconfirmed = results.reduce((sum, r) => sum + (r.unconfirmedRows ?? 0), 0);
-      if (unconfirmed > 0) {
-        unconfirmedUpdates++;
-        log(`step ${step + 1}: embedding updates of ${unconfirmed} rows not confirmed; continuing`);
-      }
-      trainSeconds += (performance.now() - t0) / 1000;
-      step++;
-      examples += batch.size;
-      let loss: number | undefined;
-      if (
-        step % lossEvery === 0 ||
-        step === quarter ||
-        step === totalSteps - quarter ||
-        step === totalSteps
-      ) {
-        const window = await trainStep.takeLoss();
-        windows.push({ end: step, window });
-        loss = window.mean;
-      }
-      progress.batch({
-        step,
-        epoch,
-        examplesSeen: examples,
-        ...(loss === undefined ? {} : { loss }),
-        examplesPerSecond: examples / trainSeconds,
-      });
-      if (scale.syncEvery > 0 && step % scale.syncEvery === 0 && step <= commonSteps) await sync();
-    }
+    await group.barrier('start');
+    const start = performance.now();
+    const trained = await trainer.run([unconfirmed, quarters, averaging]);
+    await averaging.average();
+    const wallSeconds = (performance.now() - start) / 1000;
+    progress.stop();
+    const losses = quarters.means(trained.steps);
+    const stats: WorkerStats = {
+      rank,
+      steps: trained.steps,
+      examples: trained.examplesSeen,
+      trainSeconds: trained.trainSeconds,
+      syncSeconds: averaging.seconds,
+      wallSeconds,
+      examplesPerSecond: trained.examplesSeen / wallSeconds,
+      syncs: averaging.count,
+      unconfirmedUpdates: unconfirmed.steps,
+      lossFirstQuarter: losses.first,
+      lossLastQuarter: losses.last,
+    };
+    await group.publish('stats', stats);
+    await group.barrier('stats published');
+    const perWorker = rank === 0 ? await group.collect<WorkerStats>('stats') : [];
+    await group.leave();
+    if (rank !== 0) return null;
+    const { logloss, auc, accuracy, examples } = await trainer.validate();
+    await group.removeKeys(PUBLISHED);
+    const examplesSeen = perWorker.reduce((sum, w) => sum + w.examples, 0);
+    const wall = Math.max(...perWorker.map((w) => w.wallSeconds));
+    return {
+      precision: settings.precision,
+      backend: backend.name,
+      store: store.kind,
+      optimizer: settings.optimizer,
+      lr: settings.lr,
+      batchSize: settings.batchSize,
+      epochs: settings.epochs,
+      seed: settings.seed,
+      workers,
+      syncEvery: scale.syncEvery,
+      examplesSeen,
+      wallSeconds: wall,
+      examplesPerSecond: examplesSeen / wall,
+      embeddingBytes: model.embeddings.weightBytes,
+      embeddingStateBytes: model.embeddings.stateBytes,
+      validation: { logloss, auc, accuracy, examples },
+      perWorker,
+    };
+  } finally {
+    progress.stop();
+    trainer.dispose();
   }
-  if (trainStep.pendingLossSteps > 0)
-    windows.push({ end: step, window: await trainStep.takeLoss() });
-  trainStep.dispose();
-  await sync();
-  const wallSeconds = (performance.now() - start) / 1000;
-  progress.stop();
-  const lossOf = (from: number, to: number) => {
-    const inside = windows.filter((w) => w.end > from && w.end <= to);
-    const steps = inside.reduce((sum, w) => sum + w.window.steps, 0);
-    return steps === 0 ? Number.NaN : inside.reduce((sum, w) => sum + w.window.sum, 0) / steps;
-  };
-  const stats: WorkerStats = {
-    rank,
-    steps: step,
-    examples,
-    trainSeconds,
-    syncSeconds,
-    wallSeconds,
-    examplesPerSecond: examples / wallSeconds,
-    syncs: generation,
-    unconfirmedUpdates,
-    lossFirstQuarter: lossOf(0, Math.min(quarter, step)),
-    lossLastQuarter: lossOf(Math.max(0, step - quarter), step),
-  };
-  await group.publish('stats', stats);
-  await group.barrier('stats published');
-  const perWorker = rank === 0 ? await group.collect<WorkerStats>('stats') : [];
-  await group.leave();
-  if (rank !== 0) return null;
-  const validation = await evaluate(
-    model,
-    data.validationBatches(Math.max(settings.batchSize, 1024)),
-  );
-  await group.removeKeys(PUBLISHED);
-  const examplesSeen = perWorker.reduce((sum, w) => sum + w.examples, 0);
-  const wall = Math.max(...perWorker.map((w) => w.wallSeconds));
-  return {
-    precision: settings.precision,
-    backend: backend.name,
-    store: store.kind,
-    optimizer: settings.optimizer,
-    lr: settings.lr,
-    batchSize: settings.batchSize,
-    epochs: settings.epochs,
-    seed: settings.seed,
-    workers,
-    syncEvery: scale.syncEvery,
-    examplesSeen,
-    wallSeconds: wall,
-    examplesPerSecond: examplesSeen / wall,
-    embeddingBytes: tables.weightBytes,
-    embeddingStateBytes: tables.stateBytes,
-    validation,
-    perWorker,
-  };
 }

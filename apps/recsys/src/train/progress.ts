@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { BatchEvent } from './trainer.js';
+import type { BatchEvent } from './options.js';
 
 /** Shows training progress: a bar on a terminal, else a plain line every `every` batches. */
 export interface Progress {

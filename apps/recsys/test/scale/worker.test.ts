@@ -1,8 +1,9 @@
 import { createMemoryTableStore } from '@halfstep/embedding';
 import { describe, expect, it } from 'vitest';
+import type { Batch } from '../../src/data/batch.js';
 import type { Precision } from '../../src/model/precision.js';
 import { SoloCoordinator } from '../../src/scale/coordinator.js';
-import { shardOf } from '../../src/scale/shard.js';
+import { shardOf, shardSource } from '../../src/scale/shard.js';
 import { runWorker } from '../../src/scale/worker.js';
 import { DEFAULT_SETTINGS, type RunSettings } from '../../src/settings.js';
 import { syntheticSource } from '../../src/train/data-source.js';
@@ -36,6 +37,27 @@ describe('shardOf', () => {
       totalBatches: 4,
       minBatches: 4,
     });
+  });
+
+  it('gives each worker its shard of the batches, which together are the whole epoch', async () => {
+    const data = syntheticSource({
+      seed: 5,
+      cap: 100,
+      trainExamples: 10 * 32 + 5,
+      validationExamples: 64,
+    });
+    const values = async (batches: AsyncIterable<Batch>) => {
+      const all: number[] = [];
+      for await (const b of batches)
+        all.push(...b.dense.subarray(0, b.size * 13), ...b.labels.subarray(0, b.size));
+      return all;
+    };
+    const shards = [0, 1, 2].map((r) => shardSource(data, 32, shardOf(10 * 32 + 5, 32, r, 3)));
+    expect(shards.map((s) => s.trainExamples)).toEqual([96, 128, 101]);
+    const parts = await Promise.all(shards.map((s) => values(s.trainBatches(32, 0))));
+    expect(parts.flat()).toEqual(await values(data.trainBatches(32, 0)));
+    // Resuming inside a shard (example 64 of it: its third batch) starts at its own batch.
+    expect(await values(shards[1].trainBatches(32, 64))).toEqual(parts[1].slice(2 * 32 * 14));
   });
 
   it('names the flag when there are more workers than batches', () => {
