@@ -11,6 +11,7 @@ import {
   checkMatmul,
   checkRowNumbers,
   checkRowsCols,
+  checkWriteRows,
   HostTensors,
   initializeTable,
   type MatmulArgs,
@@ -21,6 +22,7 @@ import {
   type TableSpec,
   type Tensor,
   UnobservedErrors,
+  type WriteRowsOptions,
 } from '@halfstep/backend';
 import {
   decode,
@@ -148,16 +150,15 @@ export class JsBackend implements Backend {
     return result;
   }
 
-  writeRows(table: TableHandle, values: Float32Array, rows?: Int32Array): void {
+  writeRows(
+    table: TableHandle,
+    values: Float32Array,
+    rows?: Int32Array,
+    options?: WriteRowsOptions,
+  ): void {
     const t = this.get(table);
     const dim = table.dim;
-    const count = rows === undefined ? table.rows : rows.length;
-    if (!(values instanceof Float32Array) || values.length !== count * dim) {
-      throw new RangeError(
-        `values: expected a Float32Array of ${count} rows x ${dim} = ${count * dim} values`,
-      );
-    }
-    checkRowNumbers(table, rows);
+    const count = checkWriteRows(table, values, rows, options);
     this.tensors.uploadBytes += values.byteLength;
     if (t.format === null) {
       if (rows === undefined) t.weights.set(values);

@@ -9,6 +9,7 @@ import {
   checkMatmul,
   checkRowNumbers,
   checkRowsCols,
+  checkWriteRows,
   HostTensors,
   initializeTable,
   type MatmulArgs,
@@ -19,6 +20,7 @@ import {
   type TableSpec,
   type Tensor,
   UnobservedErrors,
+  type WriteRowsOptions,
 } from '@halfstep/backend';
 import { bceWithLogits, sigmoid } from '@halfstep/backend-js';
 import type { FormatName, Overflow, RoundingStrategy } from '@halfstep/codecs';
@@ -205,16 +207,14 @@ export class WasmBackend implements Backend {
     return result;
   }
 
-  writeRows(table: TableHandle, values: Float32Array, rows?: Int32Array): void {
+  writeRows(
+    table: TableHandle,
+    values: Float32Array,
+    rows?: Int32Array,
+    options?: WriteRowsOptions,
+  ): void {
     const t = this.get(table);
-    const dim = table.dim;
-    const count = rows === undefined ? table.rows : rows.length;
-    if (!(values instanceof Float32Array) || values.length !== count * dim) {
-      throw new RangeError(
-        `values: expected a Float32Array of ${count} rows x ${dim} = ${count * dim} values`,
-      );
-    }
-    checkRowNumbers(table, rows);
+    checkWriteRows(table, values, rows, options);
     this.backward.settle();
     this.tensors.uploadBytes += values.byteLength;
     writeTableRows(this.kernels, this.codec, t, values, rows);

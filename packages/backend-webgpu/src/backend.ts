@@ -18,6 +18,7 @@ import {
   type TableHandle,
   type TableSpec,
   type Tensor,
+  type WriteRowsOptions,
 } from '@halfstep/backend';
 import type { FormatName, Overflow, RoundingStrategy } from '@halfstep/codecs';
 import type { CounterSource, StochasticOptions } from '@halfstep/rounding';
@@ -223,8 +224,13 @@ export class WebGpuBackend implements Backend {
     return readRows(this.runner, this.table(table), rows);
   }
 
-  writeRows(table: TableHandle, values: Float32Array, rows?: Int32Array): void {
-    writeRows(this.runner, this.table(table), values, rows);
+  writeRows(
+    table: TableHandle,
+    values: Float32Array,
+    rows?: Int32Array,
+    options?: WriteRowsOptions,
+  ): void {
+    writeRows(this.runner, this.table(table), values, rows, options);
   }
 
   async exportTable(table: TableHandle): Promise<TableData> {

@@ -2,10 +2,12 @@ import {
   bytesPerElement,
   checkRowNumbers,
   checkTableSpec,
+  checkWriteRows,
   type TableData,
   type TableHandle,
   type TableSpec,
   tableHandle,
+  type WriteRowsOptions,
 } from '@halfstep/backend';
 import { encode, encodeScalar, type FloatFormat, resolveFormat } from '@halfstep/codecs';
 import type { GpuRunner } from './gpu.js';
@@ -157,23 +159,19 @@ export async function readRows(
  * and saturating as the JS backend's `writeRows`: encoded on the host with `@halfstep/codecs`
  * and uploaded (a whole table in one write; chosen rows through the scatter kernel, the last
  * value of a row given twice winning).
- * @throws RangeError for values of the wrong length or a row out of range (the JS messages).
+ * @throws RangeError for values of the wrong length, a row out of range or a non-finite value
+ *   without `options.allowNonFinite` (`checkWriteRows`, the JS messages).
  */
 export function writeRows(
   runner: GpuRunner,
   t: GpuTable,
   values: Float32Array,
   rows?: Int32Array,
+  options?: WriteRowsOptions,
 ): void {
   const { handle } = t;
   const dim = handle.dim;
-  const count = rows === undefined ? handle.rows : rows.length;
-  if (!(values instanceof Float32Array) || values.length !== count * dim) {
-    throw new RangeError(
-      `values: expected a Float32Array of ${count} rows x ${dim} = ${count * dim} values`,
-    );
-  }
-  checkRowNumbers(handle, rows);
+  const count = checkWriteRows(handle, values, rows, options);
   // Recorded work that reads the table must see its old values.
   if (runner.recording) runner.submitNow();
   if (rows === undefined) {

@@ -44,6 +44,7 @@ export type {
   TableInit,
   TableSpec,
   Tensor,
+  WriteRowsOptions,
 } from './types.js';
 export {
   checkBagInput,
@@ -54,6 +55,7 @@ export {
   checkRowsCols,
   checkTableSpec,
   checkTensorSize,
+  checkWriteRows,
   firstNonFinite,
   nonFiniteGradient,
   nonFiniteRowGradient,

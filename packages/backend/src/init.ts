@@ -36,17 +36,29 @@ export function initialRows(
 }
 
 /**
- * Checks `spec.init`: 'zeros', `{ uniform: b }` with b finite and >= 0, or a Float32Array of
- * rows x dim finite values.
- * @throws RangeError naming the problem.
+ * Checks `spec.init`: 'zeros'; `{ uniform: b }` with b finite and >= 0 and `fround(2b)` finite
+ * (the width `initialRows` draws from); or a Float32Array of rows x dim finite values (to store
+ * NaN or infinities, create the table and `writeRows` them with `{ allowNonFinite: true }`).
+ * @throws RangeError naming the problem (and the table, when `spec.name` is given).
  */
-export function checkTableInit(spec: Pick<TableSpec, 'rows' | 'dim' | 'init'>): void {
+export function checkTableInit(
+  spec: Pick<TableSpec, 'rows' | 'dim' | 'init'> & { readonly name?: string | undefined },
+): void {
   const init: TableInit | undefined = spec.init;
   if (init === undefined || init === 'zeros') return;
+  const where = spec.name === undefined ? '' : `table "${spec.name}": `;
   if (init instanceof Float32Array) {
     if (init.length !== spec.rows * spec.dim) {
       throw new RangeError(
         `init: expected ${spec.rows} rows x ${spec.dim} = ${spec.rows * spec.dim} values, got ${init.length}`,
+      );
+    }
+    let i = 0;
+    while (i < init.length && Number.isFinite(init[i]!)) i++;
+    if (i < init.length) {
+      const row = Math.floor(i / spec.dim);
+      throw new RangeError(
+        `${where}init[${i}] (row ${row}, column ${i - row * spec.dim}) = ${init[i]} is not finite; initial weights must be finite`,
       );
     }
     return;
@@ -58,6 +70,12 @@ export function checkTableInit(spec: Pick<TableSpec, 'rows' | 'dim' | 'init'>): 
   ) {
     throw new RangeError(
       `init: expected 'zeros', { uniform: b } with a finite b >= 0, or a Float32Array`,
+    );
+  }
+  const width = Math.fround(2 * init.uniform);
+  if (width === Infinity) {
+    throw new RangeError(
+      `${where}init: { uniform: ${init.uniform} }: 2b rounds to Infinity in float32; expected a bound whose double is finite in float32`,
     );
   }
 }

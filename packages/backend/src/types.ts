@@ -150,6 +150,15 @@ export interface BackendStats {
   readonly submissions: number;
 }
 
+/** Options of `Backend.writeRows`. */
+export interface WriteRowsOptions {
+  /**
+   * Store NaN and infinities as given (in a 16- or 8-bit format: as that format's nearest-even,
+   * saturating store encodes them). Default false: a non-finite value throws, nothing written.
+   */
+  readonly allowNonFinite?: boolean | undefined;
+}
+
 /**
  * A backend: owns the memory of its tables and tensors and runs the kernels on it (contract v2).
  *
@@ -222,8 +231,17 @@ export interface Backend {
   readRows(table: TableHandle, rows?: Int32Array): Promise<Float32Array>;
   /** The same, synchronously (js, wasm). */
   readRowsSync?(table: TableHandle, rows?: Int32Array): Float32Array;
-  /** Stores float32 values into rows (every row when `rows` is omitted), rounded to nearest-even. */
-  writeRows(table: TableHandle, values: Float32Array, rows?: Int32Array): void;
+  /**
+   * Stores float32 values into rows (every row when `rows` is omitted), rounded to nearest-even.
+   * @throws RangeError for values of the wrong length, a row out of range, or a NaN or infinite
+   *   value unless `options.allowNonFinite` (see `checkWriteRows`); nothing is written then.
+   */
+  writeRows(
+    table: TableHandle,
+    values: Float32Array,
+    rows?: Int32Array,
+    options?: WriteRowsOptions,
+  ): void;
   /** A copy of the stored bytes (codes, little-endian). */
   exportTable(table: TableHandle): Promise<TableData>;
   /** The same, synchronously (js, wasm). */

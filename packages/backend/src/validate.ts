@@ -1,6 +1,14 @@
 import { BadInputError } from './errors.js';
 import { checkTableInit } from './init.js';
-import type { BagInput, BagUpdate, MatmulArgs, Pooling, TableSpec, Tensor } from './types.js';
+import type {
+  BagInput,
+  BagUpdate,
+  MatmulArgs,
+  Pooling,
+  TableSpec,
+  Tensor,
+  WriteRowsOptions,
+} from './types.js';
 
 const STORAGES = new Set(['float32', 'float16', 'bfloat16', 'float8e4m3', 'float8e5m2']);
 
@@ -351,4 +359,37 @@ export function checkRowNumbers(
     }
   }
   return rows.length;
+}
+
+/**
+ * Checks the arguments of `writeRows`, in this order: `values` is a Float32Array of (`rows.length`,
+ * or every row) x dim values; every row lies in [0, table.rows) (`checkRowNumbers`); every value
+ * is finite, unless `options.allowNonFinite`. A backend calls it before writing anything.
+ * @returns the number of rows the call covers.
+ * @throws RangeError naming the table, the position, the row and column, and the value.
+ */
+export function checkWriteRows(
+  table: Pick<TableSpec, 'name' | 'rows' | 'dim'>,
+  values: Float32Array,
+  rows: Int32Array | undefined,
+  options?: WriteRowsOptions,
+): number {
+  const dim = table.dim;
+  const count = rows === undefined ? table.rows : rows.length;
+  if (!(values instanceof Float32Array) || values.length !== count * dim) {
+    throw new RangeError(
+      `values: expected a Float32Array of ${count} rows x ${dim} = ${count * dim} values`,
+    );
+  }
+  checkRowNumbers(table, rows);
+  if (options?.allowNonFinite === true) return count;
+  const i = firstNonFinite(values);
+  if (i >= 0) {
+    const k = Math.floor(i / dim);
+    const row = rows === undefined ? k : rows[k]!;
+    throw new RangeError(
+      `table "${table.name}": values[${i}] (row ${row}, column ${i - k * dim}) = ${values[i]} is not finite; nothing was written (writeRows' { allowNonFinite: true } stores it)`,
+    );
+  }
+  return count;
 }

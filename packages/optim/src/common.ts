@@ -11,7 +11,39 @@ export interface Common {
   readonly stateStorage: StateStorage;
 }
 
-function positive(value: unknown, name: string, allowZero: boolean): number {
+/** The factories, as the messages name them. */
+export type FactoryName = 'sgd' | 'momentum' | 'adagrad' | 'rowwiseAdagrad' | 'adam';
+
+/**
+ * The float32 check: `rounded`, the value the kernels use, must still satisfy the rule that the
+ * given value passed (rounding can overflow to Infinity, underflow to 0, or reach 1).
+ */
+function roundedCheck(
+  factory: FactoryName,
+  name: string,
+  value: number,
+  ok: (rounded: number) => boolean,
+  expected: string,
+): number {
+  const rounded = f(value);
+  if (!ok(rounded)) {
+    throw new RangeError(
+      `${factory}: ${name} = ${String(value)} rounds to ${String(rounded)} in float32; expected ${expected}`,
+    );
+  }
+  return rounded;
+}
+
+/**
+ * Checks a finite number > 0 (or >= 0 with `allowZero`), and that its float32 value, which is
+ * returned, is one too.
+ */
+export function positive(
+  factory: FactoryName,
+  value: unknown,
+  name: string,
+  allowZero: boolean,
+): number {
   if (
     typeof value !== 'number' ||
     !Number.isFinite(value) ||
@@ -22,31 +54,51 @@ function positive(value: unknown, name: string, allowZero: boolean): number {
       `${name}: expected a finite number ${allowZero ? '>= 0' : '> 0'}, got ${String(value)}`,
     );
   }
-  return f(value);
+  return roundedCheck(
+    factory,
+    name,
+    value,
+    (r) => Number.isFinite(r) && (allowZero ? r >= 0 : r > 0),
+    `a finite value ${allowZero ? '>= 0' : '> 0'}`,
+  );
 }
 
-/** Checks a finite number in [0, 1). */
-export function fraction(value: unknown, name: string): number {
+/** Checks a number in [0, 1), and that its float32 value, which is returned, is one too. */
+export function fraction(factory: FactoryName, value: unknown, name: string): number {
   if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
     throw new RangeError(`${name}: expected a number in [0, 1), got ${String(value)}`);
   }
-  return f(value);
+  return roundedCheck(factory, name, value, (r) => r >= 0 && r < 1, 'a value in [0, 1)');
 }
 
-/** Checks a finite number > 0 (or >= 0 with `allowZero`), as float32. */
-export { positive };
+/**
+ * Checks a float32 constant the rule derives from two options (`lr * rate` of decoupled decay,
+ * row-wise Adagrad's largest rate `lr / eps`): Infinity there writes NaN into a row.
+ */
+export function finiteDerived(
+  factory: FactoryName,
+  expression: string,
+  operands: string,
+  value: number,
+): void {
+  if (!Number.isFinite(value)) {
+    throw new RangeError(
+      `${factory}: ${expression} = ${operands} rounds to ${String(value)} in float32; expected a finite value`,
+    );
+  }
+}
 
 /** Checks and normalises the options every optimizer shares. */
-export function commonOptions(options: CommonOptions): Common {
+export function commonOptions(factory: FactoryName, options: CommonOptions): Common {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('optimizer options: expected an object with lr');
   }
-  const lr = positive(options.lr, 'lr', false);
+  const lr = positive(factory, options.lr, 'lr', false);
   const decay: WeightDecay | undefined = options.weightDecay;
   let l2 = 0;
   let decoupled = 0;
   if (decay !== undefined) {
-    const rate = positive(decay.rate, 'weightDecay.rate', true);
+    const rate = positive(factory, decay.rate, 'weightDecay.rate', true);
     if (decay.mode === 'l2') l2 = rate;
     else if (decay.mode === 'decoupled') decoupled = rate;
     else
@@ -54,7 +106,11 @@ export function commonOptions(options: CommonOptions): Common {
         `weightDecay.mode: expected "l2" or "decoupled", got ${String(decay.mode)}`,
       );
   }
-  const maxNorm = options.maxNorm === undefined ? 0 : positive(options.maxNorm, 'maxNorm', false);
+  if (decoupled !== 0) {
+    finiteDerived(factory, 'lr * weightDecay.rate', `${lr} * ${decoupled}`, f(lr * decoupled));
+  }
+  const maxNorm =
+    options.maxNorm === undefined ? 0 : positive(factory, options.maxNorm, 'maxNorm', false);
   const stateStorage = options.stateStorage ?? 'float32';
   if (stateStorage !== 'float32' && stateStorage !== 'float16' && stateStorage !== 'bfloat16') {
     throw new RangeError(

@@ -1,4 +1,12 @@
-import { applyDecay, type Common, clipNorm, commonOptions, fraction, positive } from './common.js';
+import {
+  applyDecay,
+  type Common,
+  clipNorm,
+  commonOptions,
+  finiteDerived,
+  fraction,
+  positive,
+} from './common.js';
 import type { CommonOptions, OptimizerKind, SparseOptimizer, StateSlot } from './types.js';
 
 const f = Math.fround;
@@ -58,7 +66,7 @@ export type SgdOptions = CommonOptions;
  * Plain SGD, no state: `w[c] = w[c] - fround(lr * g[c])`.
  */
 export function sgd(options: SgdOptions): SparseOptimizer {
-  const c = commonOptions(options);
+  const c = commonOptions('sgd', options);
   const lr = c.lr;
   return describe('sgd', c, {}, NO_SLOTS, 0, noScalars, (w, wo, g, go, _s, _so, dim) => {
     for (let i = 0; i < dim; i++) w[wo + i] = f(w[wo + i]! - f(lr * g[go + i]!));
@@ -67,7 +75,7 @@ export function sgd(options: SgdOptions): SparseOptimizer {
 
 /** Options of {@link momentum}. */
 export interface MomentumOptions extends CommonOptions {
-  /** Momentum factor mu in [0, 1); default 0.9. */
+  /** Momentum factor mu in [0, 1) (in float32 too); default 0.9. */
   readonly momentum?: number | undefined;
 }
 
@@ -76,8 +84,8 @@ export interface MomentumOptions extends CommonOptions {
  * on touched rows: `m[c] = fround(fround(mu * m[c]) + g[c])`, then `w[c] = w[c] - fround(lr * m[c])`.
  */
 export function momentum(options: MomentumOptions): SparseOptimizer {
-  const c = commonOptions(options);
-  const mu = fraction(options.momentum ?? 0.9, 'momentum');
+  const c = commonOptions('momentum', options);
+  const mu = fraction('momentum', options.momentum ?? 0.9, 'momentum');
   const lr = c.lr;
   const slots = Object.freeze([{ name: 'momentum', perElement: true, initial: 0 }]);
   return describe(
@@ -99,9 +107,12 @@ export function momentum(options: MomentumOptions): SparseOptimizer {
 
 /** Options of {@link adagrad} and {@link rowwiseAdagrad}. */
 export interface AdagradOptions extends CommonOptions {
-  /** Added to the square root of the accumulator; default 1e-10 (adagrad) / 1e-8 (row-wise). */
+  /**
+   * Added to the square root of the accumulator, > 0 (and in float32: a zero eps divides a zero
+   * gradient by zero); default 1e-10 (adagrad) / 1e-8 (row-wise).
+   */
   readonly eps?: number | undefined;
-  /** The accumulator's starting value; default 0. */
+  /** The accumulator's starting value, >= 0 and finite in float32; default 0. */
   readonly initialAccumulator?: number | undefined;
 }
 
@@ -111,9 +122,9 @@ export interface AdagradOptions extends CommonOptions {
  * `w[c] = w[c] - fround(fround(lr * g[c]) / fround(fround(sqrt(s[c])) + eps))`.
  */
 export function adagrad(options: AdagradOptions): SparseOptimizer {
-  const c = commonOptions(options);
-  const eps = positive(options.eps ?? 1e-10, 'eps', true);
-  const init = positive(options.initialAccumulator ?? 0, 'initialAccumulator', true);
+  const c = commonOptions('adagrad', options);
+  const eps = positive('adagrad', options.eps ?? 1e-10, 'eps', false);
+  const init = positive('adagrad', options.initialAccumulator ?? 0, 'initialAccumulator', true);
   const lr = c.lr;
   const slots = Object.freeze([{ name: 'sum_squares', perElement: true, initial: init }]);
   const extra = { eps, initialAccumulator: init };
@@ -133,10 +144,17 @@ export function adagrad(options: AdagradOptions): SparseOptimizer {
  * `r = fround(lr / fround(fround(sqrt(s)) + eps))`, then `w[c] = w[c] - fround(r * g[c])`.
  */
 export function rowwiseAdagrad(options: AdagradOptions): SparseOptimizer {
-  const c = commonOptions(options);
-  const eps = positive(options.eps ?? 1e-8, 'eps', true);
-  const init = positive(options.initialAccumulator ?? 0, 'initialAccumulator', true);
+  const c = commonOptions('rowwiseAdagrad', options);
+  const eps = positive('rowwiseAdagrad', options.eps ?? 1e-8, 'eps', false);
+  const init = positive(
+    'rowwiseAdagrad',
+    options.initialAccumulator ?? 0,
+    'initialAccumulator',
+    true,
+  );
   const lr = c.lr;
+  // The rate of a row whose accumulator is 0, the largest: Infinity would make 0 * rate NaN.
+  finiteDerived('rowwiseAdagrad', 'lr / eps', `${lr} / ${eps}`, f(lr / eps));
   const slots = Object.freeze([{ name: 'sum_squares', perElement: false, initial: init }]);
   const extra = { eps, initialAccumulator: init };
   return describe('rowwise-adagrad', c, extra, slots, 0, noScalars, (w, wo, g, go, s, so, dim) => {
@@ -151,11 +169,11 @@ export function rowwiseAdagrad(options: AdagradOptions): SparseOptimizer {
 
 /** Options of {@link adam}. */
 export interface AdamOptions extends CommonOptions {
-  /** Default 0.9. */
+  /** In [0, 1) (in float32 too); default 0.9. */
   readonly beta1?: number | undefined;
-  /** Default 0.999. */
+  /** In [0, 1) (in float32 too); default 0.999. */
   readonly beta2?: number | undefined;
-  /** Default 1e-8. */
+  /** > 0, and finite and > 0 in float32; default 1e-8. */
   readonly eps?: number | undefined;
 }
 
@@ -168,10 +186,10 @@ export interface AdamOptions extends CommonOptions {
  * `w = w - fround(lr * fround(fround(m / bc1) / fround(fround(sqrt(fround(v / bc2))) + eps)))`.
  */
 export function adam(options: AdamOptions): SparseOptimizer {
-  const c = commonOptions(options);
-  const b1 = fraction(options.beta1 ?? 0.9, 'beta1');
-  const b2 = fraction(options.beta2 ?? 0.999, 'beta2');
-  const eps = positive(options.eps ?? 1e-8, 'eps', true);
+  const c = commonOptions('adam', options);
+  const b1 = fraction('adam', options.beta1 ?? 0.9, 'beta1');
+  const b2 = fraction('adam', options.beta2 ?? 0.999, 'beta2');
+  const eps = positive('adam', options.eps ?? 1e-8, 'eps', false);
   const lr = c.lr;
   const a1 = f(1 - b1);
   const a2 = f(1 - b2);

@@ -18,16 +18,24 @@ export interface StateSlot {
 /** Weight decay: `l2` adds `rate * w` to the gradient; `decoupled` shrinks w by `lr * rate * w` first. */
 export interface WeightDecay {
   readonly mode: 'l2' | 'decoupled';
+  /** >= 0, and finite in float32. */
   readonly rate: number;
 }
 
-/** Options every optimizer accepts. */
+/**
+ * Options every optimizer accepts. Every number is checked as given and again as the float32 value
+ * the kernels use (`Math.fround`): a value that rounds to Infinity, to 0 where 0 is not allowed, or
+ * to 1 for a factor in [0, 1) throws a RangeError naming the factory, the option and both values.
+ */
 export interface CommonOptions {
-  /** Learning rate, > 0. */
+  /** Learning rate, > 0, and finite and > 0 in float32. */
   readonly lr: number;
   /** Weight decay; none by default. */
   readonly weightDecay?: WeightDecay | undefined;
-  /** After the update, a row whose L2 norm exceeds this is scaled down to it. Off by default. */
+  /**
+   * After the update, a row whose L2 norm exceeds this (> 0, finite and > 0 in float32) is scaled
+   * down to it. Off by default.
+   */
   readonly maxNorm?: number | undefined;
   /**
    * Storage of the state: float32 (default) or a 16-bit format, stored with stochastic rounding

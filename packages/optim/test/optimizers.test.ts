@@ -152,6 +152,110 @@ describe('options', () => {
     expect(() => momentum({ lr: 1, momentum: 1 })).toThrow(/momentum/);
     expect(() => adam({ lr: 1, stateStorage: 'float8e4m3' as never })).toThrow(/stateStorage/);
   });
+  it('rejects eps = 0 (a zero gradient would divide 0 by 0) for every optimizer with an eps', () => {
+    for (const make of [adagrad, rowwiseAdagrad, adam]) {
+      expect(() => make({ lr: 1, eps: 0 })).toThrow('eps: expected a finite number > 0, got 0');
+      expect(() => make({ lr: 1, eps: -1 })).toThrow('eps: expected a finite number > 0, got -1');
+    }
+    // With the smallest eps accepted, a zero gradient leaves the row alone (eps = 0 wrote NaN).
+    for (const make of [adagrad, adam]) {
+      expect([...update(make({ lr: 1, eps: 2 ** -149 }), [1, 2], [0, 0]).weights]).toEqual([1, 2]);
+    }
+    const smallest = rowwiseAdagrad({ lr: 2 ** -30, eps: 2 ** -149 }); // lr / eps = 2^119
+    expect([...update(smallest, [1, 2], [0, 0]).weights]).toEqual([1, 2]);
+  });
+  it("rejects derived constants that overflow: row-wise Adagrad's lr / eps, decoupled lr * rate", () => {
+    // A zero accumulator's rate lr / eps = Infinity would turn a zero gradient into NaN.
+    expect(() => rowwiseAdagrad({ lr: 1, eps: 2 ** -149 })).toThrow(
+      'rowwiseAdagrad: lr / eps = 1 / 1.401298464324817e-45 rounds to Infinity in float32; expected a finite value',
+    );
+    expect(() => rowwiseAdagrad({ lr: 1e31, eps: 1e-8 })).toThrow(
+      /lr \/ eps = .* rounds to Infinity/,
+    );
+    expect(rowwiseAdagrad({ lr: 1e30, eps: 1e-8 }).kind).toBe('rowwise-adagrad');
+    // Decoupled decay shrinks w by fround(lr * rate) * w: Infinity * 0 is NaN.
+    expect(() => sgd({ lr: 1e20, weightDecay: { mode: 'decoupled', rate: 1e20 } })).toThrow(
+      /sgd: lr \* weightDecay\.rate = .* rounds to Infinity in float32; expected a finite value/,
+    );
+    // L2 decay has no such product.
+    expect(sgd({ lr: 1e20, weightDecay: { mode: 'l2', rate: 1e20 } }).writesGradient).toBe(true);
+  });
+  it('rejects a learning rate that rounds to Infinity or 0 in float32', () => {
+    expect(() => sgd({ lr: 1e39 })).toThrow(
+      'sgd: lr = 1e+39 rounds to Infinity in float32; expected a finite value > 0',
+    );
+    expect(() => momentum({ lr: 1e-50 })).toThrow(
+      'momentum: lr = 1e-50 rounds to 0 in float32; expected a finite value > 0',
+    );
+    // The largest float32 is fine; the first float64 above its rounding boundary is not.
+    expect(sgd({ lr: 3.4028234663852886e38 }).options.lr).toBe(3.4028234663852886e38);
+    expect(() => sgd({ lr: 3.4028235677973366e38 })).toThrow(/rounds to Infinity/);
+    // The smallest float32 subnormal is > 0 and accepted.
+    expect(sgd({ lr: 2 ** -149 }).options.lr).toBe(2 ** -149);
+  });
+  it('rejects an eps that rounds to Infinity or 0, naming the factory', () => {
+    expect(() => adagrad({ lr: 1, eps: 1e-50 })).toThrow(
+      'adagrad: eps = 1e-50 rounds to 0 in float32; expected a finite value > 0',
+    );
+    expect(() => rowwiseAdagrad({ lr: 1, eps: 1e39 })).toThrow(
+      'rowwiseAdagrad: eps = 1e+39 rounds to Infinity in float32; expected a finite value > 0',
+    );
+    expect(() => adam({ lr: 1, eps: 1e-46 })).toThrow(
+      'adam: eps = 1e-46 rounds to 0 in float32; expected a finite value > 0',
+    );
+  });
+  it('rejects momentum, beta1 or beta2 that round to 1 in float32', () => {
+    expect(() => momentum({ lr: 1, momentum: 0.99999999 })).toThrow(
+      'momentum: momentum = 0.99999999 rounds to 1 in float32; expected a value in [0, 1)',
+    );
+    expect(() => adam({ lr: 1, beta1: 0.99999999 })).toThrow(
+      'adam: beta1 = 0.99999999 rounds to 1 in float32; expected a value in [0, 1)',
+    );
+    expect(() => adam({ lr: 1, beta2: 1 - 2 ** -30 })).toThrow(
+      /adam: beta2 = 0\.99999999\d* rounds to 1/,
+    );
+    expect(() => adam({ lr: 1, beta2: -0.5 })).toThrow(
+      'beta2: expected a number in [0, 1), got -0.5',
+    );
+    expect(adam({ lr: 1, beta2: 1 - 2 ** -24 }).options.beta2).toBe(1 - 2 ** -24);
+  });
+  it('rejects a weight decay rate, maxNorm or initialAccumulator that is not finite in float32', () => {
+    expect(() => sgd({ lr: 1, weightDecay: { mode: 'l2', rate: 1e39 } })).toThrow(
+      'sgd: weightDecay.rate = 1e+39 rounds to Infinity in float32; expected a finite value >= 0',
+    );
+    expect(() => sgd({ lr: 1, weightDecay: { mode: 'decoupled', rate: -1 } })).toThrow(
+      'weightDecay.rate: expected a finite number >= 0, got -1',
+    );
+    // A rate that underflows to 0 is allowed (>= 0): no decay.
+    expect(sgd({ lr: 1, weightDecay: { mode: 'l2', rate: 1e-50 } }).writesGradient).toBe(false);
+    expect(() => adam({ lr: 1, maxNorm: 1e39 })).toThrow(
+      'adam: maxNorm = 1e+39 rounds to Infinity in float32; expected a finite value > 0',
+    );
+    expect(() => adam({ lr: 1, maxNorm: 1e-50 })).toThrow(
+      'adam: maxNorm = 1e-50 rounds to 0 in float32; expected a finite value > 0',
+    );
+    expect(() => adam({ lr: 1, maxNorm: 0 })).toThrow(
+      'maxNorm: expected a finite number > 0, got 0',
+    );
+    expect(() => adagrad({ lr: 1, initialAccumulator: 1e39 })).toThrow(
+      'adagrad: initialAccumulator = 1e+39 rounds to Infinity in float32; expected a finite value >= 0',
+    );
+    expect(() => rowwiseAdagrad({ lr: 1, initialAccumulator: Number.NaN })).toThrow(
+      'initialAccumulator: expected a finite number >= 0, got NaN',
+    );
+    expect(rowwiseAdagrad({ lr: 1, initialAccumulator: 0 }).slots[0]!.initial).toBe(0);
+  });
+  it('normalises to the float32 values the kernels use', () => {
+    const opt = adam({ lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxNorm: 0.3 });
+    const f = Math.fround;
+    expect(opt.options).toMatchObject({
+      lr: f(0.1),
+      beta1: f(0.9),
+      beta2: f(0.999),
+      eps: f(1e-8),
+      maxNorm: f(0.3),
+    });
+  });
   it('keeps the factory names and kinds', () => {
     expect([sgd, momentum, adagrad, rowwiseAdagrad, adam].map((f) => f({ lr: 1 }).kind)).toEqual([
       'sgd',

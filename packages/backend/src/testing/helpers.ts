@@ -9,6 +9,8 @@ export interface ConformanceContext {
   readonly reference: () => Backend | null;
   /** Whether the backend offers `exportTable` (a table store does not yet). */
   readonly exportsTables: boolean;
+  /** Whether the backend offers `writeRows` (a table store does not yet). */
+  readonly writesRows: boolean;
   /** Whether the tables live in the backend's memory (a table store fetches rows instead). */
   readonly tablesInMemory: boolean;
 }

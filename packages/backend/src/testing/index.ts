@@ -1,8 +1,9 @@
 /**
  * The conformance suite every halfstep backend runs: tensors and traffic, the embedding forward,
- * the fused backward (exact aggregation, rounded stores checked against `@halfstep/codecs` and
- * Random123's Philox, bad input that changes nothing), the dense ops, and bit identity with the
- * reference backend. Needs vitest (a peer dependency of this entry point only).
+ * `writeRows` and `init` refusing non-finite values (unless asked), the fused backward (exact
+ * aggregation, rounded stores checked against `@halfstep/codecs` and Random123's Philox, bad
+ * input that changes nothing), the dense ops, and bit identity with the reference backend. Needs
+ * vitest (a peer dependency of this entry point only).
  *
  * @example
  * ```ts
@@ -28,6 +29,7 @@ import { describeForward } from './forward.js';
 import type { ConformanceContext } from './helpers.js';
 import { describeIdentity } from './identity.js';
 import { describeTensors } from './tensors.js';
+import { describeWriteRows } from './write-rows.js';
 
 export type { ConformanceContext } from './helpers.js';
 
@@ -48,6 +50,12 @@ export interface ConformanceOptions {
    * as skipped, with that reason in its title.
    */
   readonly exportsTables?: boolean;
+  /**
+   * Whether the backend offers `writeRows` (default: `exportsTables`, since a table store offers
+   * neither yet). Without it only the checks `writeRows` runs before refusing are tested, and the
+   * `allowNonFinite` round trip is listed as skipped.
+   */
+  readonly writesRows?: boolean;
   /**
    * Whether the tables live in the backend's own memory (default true). A table store's backend
    * fetches a batch's rows at every forward: its steady-state step downloads exactly those rows.
@@ -79,10 +87,12 @@ export function describeBackendConformance(options: ConformanceOptions): void {
       },
       reference: () => reference,
       exportsTables: options.exportsTables ?? true,
+      writesRows: options.writesRows ?? options.exportsTables ?? true,
       tablesInMemory: options.tablesInMemory ?? true,
     };
     describeTensors(ctx);
     describeForward(ctx);
+    describeWriteRows(ctx);
     describeBackward(ctx);
     describeDense(ctx);
     describeIdentity(ctx);
