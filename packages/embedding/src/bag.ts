@@ -6,11 +6,13 @@ import {
   StepResult,
   type StorageName,
   type Tensor,
+  type WriteRowsOptions,
 } from '@halfstep/backend';
 import type { SparseOptimizer } from '@halfstep/optim';
 import { createEmbeddingBagCollection, type EmbeddingBagCollection } from './collection.js';
 import type { EmbeddingBagConfig } from './config.js';
 import type { EmbeddingForward } from './forward.js';
+import type { LoadOptions } from './persist.js';
 
 /**
  * One embedding bag: a table of `rows` x `dim` weights in `storage`, pooled by `pooling`,
@@ -122,19 +124,32 @@ export class EmbeddingBag {
     return this.#collection.readRowsSync(0, rows);
   }
 
-  /** Stores float32 values into rows (all by default), rounded to nearest-even. */
-  writeRows(values: Float32Array, rows?: Int32Array | ArrayLike<number>): void {
-    this.#collection.writeRows(0, values, rows);
+  /**
+   * Stores float32 values into rows (all by default), rounded to nearest-even; a NaN or infinite
+   * value throws a RangeError, writing nothing, unless `options.allowNonFinite`.
+   */
+  writeRows(
+    values: Float32Array,
+    rows?: Int32Array | ArrayLike<number>,
+    options?: WriteRowsOptions,
+  ): void {
+    this.#collection.writeRows(0, values, rows, options);
   }
 
-  /** Saves weights, optimizer state, step and seed to a safetensors file, atomically. */
+  /**
+   * Saves weights, optimizer state, step and seed to a safetensors file, atomically, with a
+   * checksum of every tensor (see `EmbeddingBagCollection.save`).
+   */
   save(path: string): Promise<void> {
     return this.#collection.save(path);
   }
 
-  /** Restores what `save` wrote; training then continues bit-identically. */
-  load(path: string): Promise<void> {
-    return this.#collection.load(path);
+  /**
+   * Restores what `save` wrote, after checking it (see `EmbeddingBagCollection.load`); training
+   * then continues bit-identically.
+   */
+  load(path: string, options?: LoadOptions): Promise<void> {
+    return this.#collection.load(path, options);
   }
 
   /** Frees the table's memory on the backend. */

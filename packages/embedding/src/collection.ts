@@ -7,6 +7,7 @@ import {
   type TableHandle,
   type Tensor,
   toIndices,
+  type WriteRowsOptions,
 } from '@halfstep/backend';
 import { resolveBackend } from './backend.js';
 import { type BagBatch, checkedBagInputs } from './batches.js';
@@ -18,7 +19,7 @@ import {
   type TableConfig,
 } from './config.js';
 import { EmbeddingForward } from './forward.js';
-import { loadCheckpoint, saveCheckpoint } from './persist.js';
+import { type LoadOptions, loadCheckpoint, saveCheckpoint } from './persist.js';
 import { TensorPool } from './tensor-pool.js';
 
 /**
@@ -255,20 +256,27 @@ export class EmbeddingBagCollection {
       : toIndices(this.configs[t]!.name, this.configs[t]!.rows, rows);
   }
 
-  /** Stores float32 values into rows of a table (rounded to nearest-even). */
+  /**
+   * Stores float32 values into rows of a table (rounded to nearest-even).
+   * @throws RangeError, writing nothing, for a NaN or infinite value unless
+   *   `options.allowNonFinite` (and for values of the wrong length or a row out of range).
+   */
   writeRows(
     table: number | string,
     values: Float32Array,
     rows?: Int32Array | ArrayLike<number>,
+    options?: WriteRowsOptions,
   ): void {
     this.#live();
     const t = this.tableIndex(table);
-    this.backend.writeRows(this.handles[t]!, values, this.#rowIds(t, rows));
+    this.backend.writeRows(this.handles[t]!, values, this.#rowIds(t, rows), options);
   }
 
   /**
    * Saves every table's weights and optimizer state, the step and the seed to a safetensors file,
-   * atomically (temporary file, fsync, rename): a crash midway leaves the previous file intact.
+   * with a SHA-256 checksum of every tensor and of the metadata in its metadata, atomically
+   * (temporary file, fsync, rename): a crash midway leaves the previous file intact, and the next
+   * save removes the temporary files that killed saves of the same path left behind.
    */
   async save(path: string): Promise<void> {
     this.#live();
@@ -277,13 +285,19 @@ export class EmbeddingBagCollection {
 
   /**
    * Restores weights, optimizer state, step and seed from a file `save` wrote for tables of the
-   * same shapes, storage and optimizer; training then continues bit-identically. Forwards made
-   * before the load can no longer be used for a backward.
-   * @throws CheckpointError when the file is truncated, corrupted or does not match.
+   * same names, shapes, storage, rounding, pooling and optimizer (kind and options); training
+   * then continues bit-identically. Everything is checked before any table is written: the
+   * checksums, the metadata (a strict step), finite weights and state, non-negative sums of
+   * squares. A file without checksums (e.g. rewritten by PyTorch) loads with a warning, given to
+   * `options.onWarning` or else `process.emitWarning`. Forwards made before the load can no
+   * longer be used for a backward.
+   * @throws CheckpointError when the file is truncated, corrupted (`checksum-mismatch`) or holds
+   *   invalid values (`invalid-value`) or metadata (`invalid-metadata`).
+   * @throws CheckpointMismatchError when it was saved from other tables (the field is named).
    */
-  async load(path: string): Promise<void> {
+  async load(path: string, options?: LoadOptions): Promise<void> {
     this.#live();
-    const step = await loadCheckpoint(path, this);
+    const step = await loadCheckpoint(path, this, options);
     this.#step = step;
     this.#loads++;
   }

@@ -19,14 +19,18 @@ export type {
   Checkpoint,
   CheckpointErrorOptions,
   CheckpointErrorReason,
+  ChecksumReport,
   DecodeOptions,
   DtypeInfo,
   SafetensorsDtype,
+  Sha256,
   Tensor,
   TensorData,
   TensorDataConstructor,
 } from './checkpoint/index.js';
 export {
+  addChecksums,
+  CHECKSUM_KEY_PREFIX,
   CheckpointError,
   DTYPES,
   decodeSafetensors,
@@ -34,6 +38,8 @@ export {
   MAX_HEADER_BYTES,
   MAX_WRITE_BYTES,
   readSafetensors,
+  sha256Hex,
+  verifyChecksums,
   writeSafetensors,
 } from './checkpoint/index.js';
 export { createEmbeddingBagCollection, EmbeddingBagCollection } from './collection.js';
@@ -45,7 +51,12 @@ export type {
   TableConfig,
 } from './config.js';
 export { EmbeddingForward } from './forward.js';
-export { CHECKPOINT_FORMAT, CheckpointMismatchError } from './persist.js';
+export type { LoadOptions } from './persist.js';
+export {
+  CHECKPOINT_FORMAT,
+  CheckpointMismatchError,
+  UNVERIFIED_WARNING_CODE,
+} from './persist.js';
 export type {
   OpenedTable,
   StoreBackendOptions,

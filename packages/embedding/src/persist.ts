@@ -1,10 +1,14 @@
 import type { Backend, StorageName, TableData, TableHandle } from '@halfstep/backend';
-import type { SparseOptimizer } from '@halfstep/optim';
+import { decodeScalar, formats } from '@halfstep/codecs';
+import type { OptimizerKind, SparseOptimizer } from '@halfstep/optim';
 import {
+  addChecksums,
   CheckpointError,
   readSafetensors,
   type SafetensorsDtype,
+  sha256Hex,
   type Tensor,
+  verifyChecksums,
   writeSafetensors,
 } from './checkpoint/index.js';
 import type { ResolvedTableConfig } from './config.js';
@@ -18,8 +22,22 @@ export interface CheckpointedTables {
   readonly seed: bigint;
 }
 
+/** Options of `load` (`EmbeddingBagCollection.load`, `EmbeddingBag.load`). */
+export interface LoadOptions {
+  /**
+   * Receives the warning about a file that records no checksums (written by another tool, such
+   * as PyTorch's safetensors, or by a halfstep version before checksums): it loads, but its bytes
+   * cannot be verified. Default: `process.emitWarning(message, { type: 'CheckpointWarning',
+   * code: 'HALFSTEP_CHECKPOINT_UNVERIFIED' })` (`console.warn` where there is no `process`).
+   */
+  readonly onWarning?: ((message: string) => void) | undefined;
+}
+
 /** The value of metadata key `halfstep.format` in the checkpoints this package writes. */
 export const CHECKPOINT_FORMAT = 'halfstep.embedding/1';
+
+/** The `code` of the warning `load` emits for a file without checksums (see {@link LoadOptions}). */
+export const UNVERIFIED_WARNING_CODE = 'HALFSTEP_CHECKPOINT_UNVERIFIED';
 
 const DTYPE_OF: Readonly<Record<StorageName, SafetensorsDtype>> = {
   float32: 'F32',
@@ -28,6 +46,21 @@ const DTYPE_OF: Readonly<Record<StorageName, SafetensorsDtype>> = {
   float8e4m3: 'F8_E4M3',
   float8e5m2: 'F8_E5M2',
 };
+
+/**
+ * The state slots that hold a sum of squares (or a running mean of squares): never negative.
+ * A negative value there makes the next step's square root NaN.
+ */
+const SQUARES: Readonly<Record<OptimizerKind, readonly string[]>> = {
+  sgd: [],
+  momentum: [],
+  adagrad: ['sum_squares'],
+  'rowwise-adagrad': ['sum_squares'],
+  adam: ['exp_avg_sq'],
+};
+
+/** The step metadata: a non-negative decimal integer without sign, spaces or leading zeros. */
+const STEP = /^(0|[1-9][0-9]*)$/;
 
 /** What a checkpoint records of each table, to check that it fits the tables it is loaded into. */
 interface TableRecord {
@@ -39,6 +72,8 @@ interface TableRecord {
   readonly pooling: string;
   readonly optimizer: { readonly kind: string; readonly options: Record<string, unknown> };
 }
+
+const RECORD_FIELDS = ['name', 'rows', 'dim', 'storage', 'rounding', 'pooling'] as const;
 
 /** A checkpoint that is well-formed but does not fit the tables it is loaded into. */
 export class CheckpointMismatchError extends Error {
@@ -89,7 +124,11 @@ function stateTensors(
   }
 }
 
-/** Saves a collection (see `EmbeddingBagCollection.save`). */
+/**
+ * Saves a collection (see `EmbeddingBagCollection.save`): every tensor with its SHA-256 checksum
+ * in the metadata (`halfstep.checksum.<tensor>`, and `halfstep.checksum.__metadata__` for the
+ * other metadata entries), written atomically by `writeSafetensors`.
+ */
 export async function saveCheckpoint(path: string, collection: CheckpointedTables): Promise<void> {
   const tensors: Record<string, Tensor> = {};
   const records: TableRecord[] = [];
@@ -115,12 +154,22 @@ export async function saveCheckpoint(path: string, collection: CheckpointedTable
       optimizer: { kind: c.optimizer.kind, options: { ...c.optimizer.options } },
     });
   });
-  await writeSafetensors(path, tensors, {
-    'halfstep.format': CHECKPOINT_FORMAT,
-    'halfstep.step': String(collection.step),
-    'halfstep.seed': collection.seed.toString(),
-    'halfstep.tables': JSON.stringify(records),
-  });
+  let metadata: Record<string, string>;
+  try {
+    metadata = await addChecksums(
+      tensors,
+      {
+        'halfstep.format': CHECKPOINT_FORMAT,
+        'halfstep.step': String(collection.step),
+        'halfstep.seed': collection.seed.toString(),
+        'halfstep.tables': JSON.stringify(records),
+      },
+      sha256Hex,
+    );
+  } catch (error) {
+    throw error instanceof CheckpointError ? error.withPath(path) : error;
+  }
+  await writeSafetensors(path, tensors, metadata);
 }
 
 function bytesOf(tensor: Tensor): Uint8Array {
@@ -128,29 +177,157 @@ function bytesOf(tensor: Tensor): Uint8Array {
   return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  return value === undefined ? 'missing' : JSON.stringify(value);
+}
+
+/**
+ * Checks that `tensor`, a `rows x width` tensor in `storage`, holds only finite values (and, with
+ * `nonNegative`, none below zero; -0 is zero). Throws a {@link CheckpointError} (`invalid-value`)
+ * naming the tensor, the first bad element with its row (and column) and its value (and code).
+ */
+function checkValues(
+  path: string,
+  name: string,
+  tensor: Tensor,
+  storage: StorageName,
+  width: number,
+  rule: string,
+  nonNegative: boolean,
+): void {
+  const data = tensor.data;
+  let bad = -1;
+  let shown = '';
+  if (storage === 'float32') {
+    const values = data as Float32Array;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (!Number.isFinite(v) || (nonNegative && v < 0)) {
+        bad = i;
+        shown = String(v);
+        break;
+      }
+    }
+  } else {
+    const format = formats[storage];
+    const codes = data as Uint16Array | Uint8Array;
+    const sign = format.signMask;
+    const magnitude = sign - 1;
+    const max = format.maxFiniteCode;
+    for (let i = 0; i < codes.length; i++) {
+      const code = codes[i]!;
+      const m = code & magnitude;
+      if (m > max || (nonNegative && code & sign && m !== 0)) {
+        bad = i;
+        const digits = format.bits / 4;
+        shown = `${decodeScalar(format, code)} (${storage} code 0x${code.toString(16).padStart(digits, '0')})`;
+        break;
+      }
+    }
+  }
+  if (bad < 0) return;
+  const row = Math.floor(bad / width);
+  const where = width === 1 ? `row ${row}` : `row ${row}, column ${bad % width}`;
+  throw new CheckpointError(
+    'invalid-value',
+    `tensor ${JSON.stringify(name)}: element ${bad} (${where}) is ${shown}; ${rule}`,
+    { path },
+  );
+}
+
+/** Checks a table record of the checkpoint against table `t` of the collection, field by field. */
+function checkRecord(path: string, t: number, rec: unknown, c: ResolvedTableConfig): void {
+  const where = `metadata "halfstep.tables"[${t}]`;
+  if (!isRecord(rec)) {
+    throw new CheckpointError('invalid-metadata', `${where} is ${describe(rec)}, not a table`, {
+      path,
+    });
+  }
+  for (const key of Object.keys(rec)) {
+    if (key !== 'optimizer' && !(RECORD_FIELDS as readonly string[]).includes(key)) {
+      throw new CheckpointError('invalid-metadata', `${where} has unknown field "${key}"`, {
+        path,
+      });
+    }
+  }
+  for (const key of RECORD_FIELDS) {
+    if (rec[key] !== c[key]) {
+      throw new CheckpointMismatchError(
+        path,
+        `table ${t} ("${c.name}"): checkpoint ${key} ${describe(rec[key])}, this table ${JSON.stringify(c[key])}`,
+      );
+    }
+  }
+  const optimizer = rec.optimizer;
+  if (
+    !isRecord(optimizer) ||
+    !isRecord(optimizer.options) ||
+    Object.keys(optimizer).some((key) => key !== 'kind' && key !== 'options')
+  ) {
+    throw new CheckpointError(
+      'invalid-metadata',
+      `${where}: optimizer is ${describe(optimizer)}, expected { kind, options }`,
+      { path },
+    );
+  }
+  const options = optimizer.options;
+  if (optimizer.kind !== c.optimizer.kind || options.stateStorage !== c.optimizer.stateStorage) {
+    throw new CheckpointMismatchError(
+      path,
+      `table "${c.name}": checkpoint optimizer ${String(optimizer.kind)} (state ${String(options.stateStorage)}), this table ${c.optimizer.kind} (state ${c.optimizer.stateStorage})`,
+    );
+  }
+  // Hyperparameters (lr, eps, decay, ...) may differ: resuming with a smaller learning rate is
+  // legitimate. The kind and the state's storage fix the state's layout, so they must match.
+}
+
+function defaultWarning(message: string): void {
+  if (typeof process !== 'undefined' && typeof process.emitWarning === 'function') {
+    process.emitWarning(message, { type: 'CheckpointWarning', code: UNVERIFIED_WARNING_CODE });
+  } else {
+    console.warn(message);
+  }
+}
+
 /**
  * Loads a checkpoint into a collection whose tables have the same names, shapes, storage,
- * optimizer kind and state storage (hyper-parameters may differ). Checks everything before
- * writing any table. Returns the step to resume at; the seed must match.
+ * rounding, pooling and optimizer kind and state storage (its hyperparameters may differ: e.g. a
+ * smaller learning rate when fine-tuning). Checks everything before writing any
+ * table: the checksums the file records (a file without any loads with a warning, see
+ * {@link LoadOptions}), the metadata (format, a strict step, seed, table records) and the values
+ * (finite weights; finite state, non-negative where it is a sum of squares). Returns the step to
+ * resume at; the seed must match.
  */
 export async function loadCheckpoint(
   path: string,
   collection: CheckpointedTables,
+  options: LoadOptions = {},
 ): Promise<number> {
   const file = await readSafetensors(path);
+  let unchecked: readonly string[];
+  try {
+    ({ unchecked } = await verifyChecksums(file, sha256Hex));
+  } catch (error) {
+    throw error instanceof CheckpointError ? error.withPath(path) : error;
+  }
   const meta = file.metadata;
   if (meta['halfstep.format'] !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(
       'invalid-metadata',
-      `metadata "halfstep.format" is ${JSON.stringify(meta['halfstep.format'])}, expected "${CHECKPOINT_FORMAT}"`,
+      `metadata "halfstep.format" is ${describe(meta['halfstep.format'])}, expected "${CHECKPOINT_FORMAT}"`,
       { path },
     );
   }
-  const step = Number(meta['halfstep.step']);
-  if (!Number.isSafeInteger(step) || step < 0) {
+  const stepText = meta['halfstep.step'];
+  const step = Number(stepText);
+  if (stepText === undefined || !STEP.test(stepText) || !Number.isSafeInteger(step)) {
     throw new CheckpointError(
       'invalid-metadata',
-      `metadata "halfstep.step" is ${JSON.stringify(meta['halfstep.step'])}, expected a non-negative integer`,
+      `metadata "halfstep.step" is ${describe(stepText)}, expected a non-negative decimal integer (digits only, no leading zeros, at most 2^53 - 1)`,
       { path },
     );
   }
@@ -160,7 +337,7 @@ export async function loadCheckpoint(
       `checkpoint seed ${meta['halfstep.seed']} differs from this collection's seed ${collection.seed}`,
     );
   }
-  let records: TableRecord[];
+  let records: unknown;
   try {
     records = JSON.parse(meta['halfstep.tables'] ?? '');
   } catch {
@@ -168,42 +345,37 @@ export async function loadCheckpoint(
       path,
     });
   }
-  if (!Array.isArray(records) || records.length !== collection.configs.length) {
-    throw new CheckpointMismatchError(
-      path,
-      `checkpoint has ${Array.isArray(records) ? records.length : 'no'} tables, this collection ${collection.configs.length}`,
+  if (!Array.isArray(records)) {
+    throw new CheckpointError(
+      'invalid-metadata',
+      `metadata "halfstep.tables" is ${describe(records)}, expected an array of tables`,
+      { path },
     );
   }
+  if (records.length !== collection.configs.length) {
+    throw new CheckpointMismatchError(
+      path,
+      `checkpoint has ${records.length} tables, this collection ${collection.configs.length}`,
+    );
+  }
+  const expected = new Set<string>();
   const imports: TableData[] = collection.configs.map((c, t) => {
-    const rec = records[t]!;
-    for (const key of ['name', 'rows', 'dim', 'storage'] as const) {
-      if (rec?.[key] !== c[key]) {
-        throw new CheckpointMismatchError(
-          path,
-          `table ${t}: checkpoint ${key} ${JSON.stringify(rec?.[key])}, this table ${JSON.stringify(c[key])}`,
-        );
-      }
-    }
-    if (
-      rec.optimizer?.kind !== c.optimizer.kind ||
-      rec.optimizer.options?.stateStorage !== c.optimizer.stateStorage
-    ) {
-      throw new CheckpointMismatchError(
-        path,
-        `table "${c.name}": checkpoint optimizer ${rec.optimizer?.kind} (state ${String(rec.optimizer?.options?.stateStorage)}), this table ${c.optimizer.kind} (state ${c.optimizer.stateStorage})`,
-      );
-    }
-    const weight = file.tensors[`${c.name}.weight`];
+    checkRecord(path, t, records[t], c);
+    const weightName = `${c.name}.weight`;
+    const weight = file.tensors[weightName];
     const dtype = DTYPE_OF[c.storage];
     if (!weight || weight.dtype !== dtype || weight.shape.join() !== `${c.rows},${c.dim}`) {
       throw new CheckpointMismatchError(
         path,
-        `tensor "${c.name}.weight" is missing or not ${dtype} [${c.rows}, ${c.dim}]`,
+        `tensor "${weightName}" is missing or not ${dtype} [${c.rows}, ${c.dim}]`,
       );
     }
+    expected.add(weightName);
+    checkValues(path, weightName, weight, c.storage, c.dim, 'weights must be finite', false);
     const size = c.optimizer.stateSize(c.dim);
     const bytes = c.optimizer.stateStorage === 'float32' ? 4 : 2;
     const state = new Uint8Array(c.rows * size * bytes);
+    const squares = SQUARES[c.optimizer.kind] ?? [];
     let offset = 0;
     for (const slot of c.optimizer.slots) {
       const width = slot.perElement ? c.dim : 1;
@@ -220,6 +392,19 @@ export async function loadCheckpoint(
           `tensor "${key}" is missing or not ${DTYPE_OF[c.optimizer.stateStorage]} [${shape}]`,
         );
       }
+      expected.add(key);
+      const square = squares.includes(slot.name);
+      checkValues(
+        path,
+        key,
+        tensor,
+        c.optimizer.stateStorage,
+        width,
+        square
+          ? `optimizer state "${slot.name}" is a sum of squares: it must be finite and >= 0`
+          : `optimizer state "${slot.name}" must be finite`,
+        square,
+      );
       const src = bytesOf(tensor);
       for (let r = 0; r < c.rows; r++) {
         state.set(
@@ -231,6 +416,19 @@ export async function loadCheckpoint(
     }
     return { weights: bytesOf(weight), state };
   });
+  for (const name of Object.keys(file.tensors)) {
+    if (!expected.has(name)) {
+      throw new CheckpointMismatchError(
+        path,
+        `tensor ${JSON.stringify(name)} of the checkpoint belongs to no table of this collection`,
+      );
+    }
+  }
+  if (unchecked.length > 0) {
+    (options.onWarning ?? defaultWarning)(
+      `${path}: the file records no checksums (written by another tool such as PyTorch's safetensors, or before halfstep wrote them): the bytes of its ${unchecked.length - 1} tensors and its metadata cannot be verified; shapes, dtypes, metadata and values were checked`,
+    );
+  }
   for (let t = 0; t < imports.length; t++)
     collection.backend.importTable(collection.handles[t]!, imports[t]!);
   return step;

@@ -18,6 +18,10 @@
  * - `invalid-metadata`: `__metadata__` is not an object of string values, or a name is unusable.
  * - `invalid-tensor`: a tensor passed to the encoder is inconsistent (wrong array type, bad shape).
  * - `too-large`: the checkpoint is larger than this implementation can hold or write.
+ * - `checksum-mismatch`: a tensor's bytes (or the metadata) differ from the SHA-256 checksum the
+ *   file records for them: the file was corrupted or edited after it was written.
+ * - `invalid-value`: a tensor holds a value its role forbids (a NaN or infinite weight, a
+ *   non-finite or negative optimizer state); the message names the tensor and the first position.
  * - `io`: reading or writing the file failed; `cause` holds the system error.
  */
 export type CheckpointErrorReason =
@@ -37,6 +41,8 @@ export type CheckpointErrorReason =
   | 'invalid-metadata'
   | 'invalid-tensor'
   | 'too-large'
+  | 'checksum-mismatch'
+  | 'invalid-value'
   | 'io';
 
 /** Options of the {@link CheckpointError} constructor. */

@@ -6,6 +6,14 @@
  * @module
  */
 export {
+  addChecksums,
+  CHECKSUM_KEY_PREFIX,
+  type ChecksumReport,
+  METADATA_CHECKSUM_NAME,
+  type Sha256,
+  verifyChecksums,
+} from './checksum.js';
+export {
   type DecodeOptions,
   decodeSafetensors,
   MAX_HEADER_BYTES,
@@ -30,5 +38,12 @@ export {
   type CheckpointErrorOptions,
   type CheckpointErrorReason,
 } from './errors.js';
-export { MAX_WRITE_BYTES, readSafetensors, writeSafetensors } from './file.js';
+export {
+  MAX_WRITE_BYTES,
+  readSafetensors,
+  sha256Hex,
+  temporaryName,
+  temporaryPattern,
+  writeSafetensors,
+} from './file.js';
 export type { Checkpoint, Tensor } from './tensor.js';

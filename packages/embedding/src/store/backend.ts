@@ -12,6 +12,7 @@ import {
   checkRowNumbers,
   checkRowsCols,
   checkTableSpec,
+  checkWriteRows,
   HostTensors,
   type MatmulArgs,
   type Pooling,
@@ -22,6 +23,7 @@ import {
   type Tensor,
   tableHandle,
   UnobservedErrors,
+  type WriteRowsOptions,
 } from '@halfstep/backend';
 import {
   AggregateScratch,
@@ -237,8 +239,18 @@ export class StoreBackend implements Backend {
     });
   }
 
-  writeRows(table: TableHandle): void {
+  /**
+   * Not offered yet: throws, after the shared checks of `writeRows` (`checkWriteRows`), so that
+   * bad values get the same RangeError as on any backend.
+   */
+  writeRows(
+    table: TableHandle,
+    values: Float32Array,
+    rows?: Int32Array,
+    options?: WriteRowsOptions,
+  ): void {
     this.#table(table);
+    checkWriteRows(table, values, rows, options);
     throw new Error(
       `writeRows: the ${this.store.kind} store does not write rows directly; give a table's initial values as its init`,
     );

@@ -9,6 +9,7 @@ import {
   CheckpointError,
   readSafetensors,
   type Tensor,
+  temporaryPattern,
   writeSafetensors,
 } from '../../src/checkpoint/index.js';
 
@@ -85,7 +86,7 @@ describe('writeSafetensors / readSafetensors', () => {
     it('when the disk fails halfway through writing the data', async () => {
       const realWrite = fs.write;
       let calls = 0;
-      // write-file-atomic looks fs.write up at call time: write half the bytes, then fail.
+      // The atomic write looks fs.write up at call time: write half the bytes, then fail.
       (fs as { write: unknown }).write = (
         fd: number,
         buffer: Uint8Array,
@@ -187,11 +188,13 @@ describe('writeSafetensors / readSafetensors', () => {
       expect(child.signal, child.stderr).toBe('SIGKILL');
       expect(child.stdout).not.toMatch(/completed/);
       expect(Buffer.compare(fs.readFileSync(path), before)).toBe(0);
-      // A crash leaves the orphaned temp file next to the target (write-file-atomic cannot clean
-      // up after SIGKILL); the target itself was never touched.
+      // A crash leaves the orphaned temp file next to the target (nothing runs after SIGKILL to
+      // remove it; the next save does, see stale-temporaries.test.ts); the target itself was
+      // never touched.
       const left = fs.readdirSync(dir).filter((f) => f !== 'model.safetensors');
       expect(left.length).toBe(1);
-      expect(left[0]).toMatch(/^model\.safetensors\.\d+/);
+      expect(left[0]).toMatch(temporaryPattern('model.safetensors'));
+      expect(left[0]).toMatch(/^model\.safetensors\.halfstep-\d+-0-[0-9a-f]{16}\.tmp$/);
     });
   });
 });

@@ -4,8 +4,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { adam, rowwiseAdagrad } from '@halfstep/optim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSafetensors, type Tensor, writeSafetensors } from '../../src/checkpoint/index.js';
+import {
+  CHECKSUM_KEY_PREFIX,
+  readSafetensors,
+  type Tensor,
+  writeSafetensors,
+} from '../../src/checkpoint/index.js';
+import { createEmbeddingBagCollection } from '../../src/index.js';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./read_safetensors.py', import.meta.url));
@@ -93,6 +100,58 @@ describe.skipIf(missing !== undefined && !inCI)(
       expect(t.q8.values).toEqual([0x38, 0xfe, 0x7e]);
       expect(t.q5.values).toEqual([0x3c]);
       expect(t.empty.values).toEqual([]);
+    });
+
+    const collection = async () => {
+      const c = await createEmbeddingBagCollection(
+        [
+          { name: 'users', rows: 10, dim: 3, optimizer: rowwiseAdagrad({ lr: 0.1 }) },
+          {
+            name: 'items',
+            rows: 7,
+            dim: 5,
+            storage: 'bfloat16',
+            optimizer: adam({ lr: 0.1, stateStorage: 'float16' }),
+          },
+        ],
+        { seed: 4 },
+      );
+      const forward = c.forward([
+        { indices: [1, 2, 2], offsets: [0] },
+        { indices: [0, 6], offsets: [0] },
+      ]);
+      await c.backward(forward, [Float32Array.of(1, -2, 3), Float32Array.of(1, 2, 3, 4, -5)]);
+      return c;
+    };
+
+    it('Python (hashlib) computes the checksums halfstep records', async () => {
+      const path = join(dir, 'sums.safetensors');
+      await (await collection()).save(path);
+      const sums = JSON.parse(python('checksums', path)) as Record<string, string>;
+      const { metadata } = await readSafetensors(path);
+      expect(Object.keys(sums).length).toBe(5);
+      for (const [name, sum] of Object.entries(sums)) {
+        expect(metadata[`${CHECKSUM_KEY_PREFIX}${name}`], name).toBe(`sha256:${sum}`);
+      }
+    });
+
+    it('a checkpoint rewritten by Python without checksums loads, with a warning', async () => {
+      const path = join(dir, 'saved.safetensors');
+      const stripped = join(dir, 'stripped.safetensors');
+      const c = await collection();
+      await c.save(path);
+      python('strip', path, stripped);
+      const back = await readSafetensors(stripped);
+      expect(Object.keys(back.metadata).some((k) => k.startsWith(CHECKSUM_KEY_PREFIX))).toBe(false);
+      const d = await createEmbeddingBagCollection(c.configs, { seed: 4 });
+      const warnings: string[] = [];
+      await d.load(stripped, { onWarning: (m) => warnings.push(m) });
+      expect(warnings.length).toBe(1);
+      expect(warnings[0]).toMatch(/records no checksums .* 5 tensors/);
+      expect(d.step).toBe(1);
+      for (const name of ['users', 'items']) {
+        expect(await d.readRows(name)).toEqual(await c.readRows(name));
+      }
     });
 
     it('we read what Python writes (name order, unpadded header, misaligned data)', async () => {

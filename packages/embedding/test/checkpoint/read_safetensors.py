@@ -5,7 +5,11 @@ implementation, so that a round trip through it is a check from elsewhere.
 
   python3 read_safetensors.py read FILE    print {"header_length", "metadata", "tensors"} as JSON
   python3 read_safetensors.py write FILE   write a fixed fixture with this module's own writer
+  python3 read_safetensors.py checksums FILE      print {tensor: SHA-256 hex of its bytes} (hashlib)
+  python3 read_safetensors.py strip FILE OUT      rewrite FILE with this module's writer, keeping
+                                                  tensors and metadata but no halfstep.checksum.*
 """
+import hashlib
 import json
 import struct
 import sys
@@ -74,9 +78,42 @@ def write(path):
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
+def split(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n].decode("utf-8"))
+    metadata = header.pop("__metadata__", {}) or {}
+    return header, metadata, raw[8 + n :]
+
+
+def checksums(path):
+    header, _, data = split(path)
+    return {name: hashlib.sha256(data[slice(*t["data_offsets"])]).hexdigest() for name, t in header.items()}
+
+
+def strip(path, out_path):
+    header, metadata, data = split(path)
+    metadata = {k: v for k, v in metadata.items() if not k.startswith("halfstep.checksum.")}
+    out, blobs, offset = {"__metadata__": metadata}, [], 0
+    for name in sorted(header):  # name order, json.dumps spacing, no padding, as above
+        info = header[name]
+        blob = data[slice(*info["data_offsets"])]
+        out[name] = {"dtype": info["dtype"], "shape": info["shape"], "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(out).encode("utf-8")
+    with open(out_path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
 if __name__ == "__main__":
     command, target = sys.argv[1], sys.argv[2]
     if command == "read":
         print(json.dumps(read(target)))
+    elif command == "checksums":
+        print(json.dumps(checksums(target)))
+    elif command == "strip":
+        strip(target, sys.argv[3])
     else:
         write(target)
