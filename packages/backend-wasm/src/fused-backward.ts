@@ -94,9 +94,12 @@ export class FusedBackward {
     );
   }
 
-  /** Threads that run the fused update: 1, or the pool's workers plus the calling thread. */
+  /**
+   * Threads that run the fused update: 1, or the pool's live workers plus the calling thread
+   * (a worker that exited no longer counts: see the README's "Worker failures").
+   */
   get threads(): number {
-    return (this.pool?.workers ?? this.hogwild?.workers ?? 0) + 1;
+    return (this.pool?.liveWorkers ?? this.hogwild?.liveWorkers ?? 0) + 1;
   }
 
   /**
@@ -161,8 +164,9 @@ export class FusedBackward {
   /**
    * Phase 2: aggregates and updates every table. Reproducible: returns with every update stored.
    * Hogwild: hands the whole call to an idle worker when there is one and returns at once.
+   * A worker thread that exited never loses rows: the calling thread runs them (threads.ts).
    * @throws BadInputError for a row sum that overflows (policy 'error'; no table changed), or
-   *   the first error a worker thread reported.
+   *   the pool's error once it is out of service (its supervisor fell silent).
    */
   update(
     updates: readonly BagUpdate[],
@@ -186,8 +190,9 @@ export class FusedBackward {
   }
 
   /**
-   * Blocks until every update handed to a worker thread (hogwild) is stored.
-   * @throws the first error a worker thread reported.
+   * Blocks until every update handed to a worker thread (hogwild) is stored (by the calling
+   * thread for a worker that exited).
+   * @throws the pool's error once it is out of service.
    */
   settle(): void {
     this.hogwild?.settle();
@@ -231,7 +236,13 @@ export class FusedBackward {
     i32[descriptor >>> 2] = blocks.length;
     i32.set(blocks, (descriptor >>> 2) + 1);
     if (blocks.length > 0 && this.hogwild !== undefined) {
-      this.hogwild.assign(worker, descriptor);
+      const names = tables.map((t) => `"${t.handle.name}"`).join(', ');
+      const steps = [...new Set(updates.map((u) => u.step))].join(', ');
+      this.hogwild.assign(
+        worker,
+        descriptor,
+        `the update of a backward call (step ${steps}; table${tables.length === 1 ? '' : 's'} ${names})`,
+      );
       this.traffic.submissions++;
     }
     return aggregated.map((agg) => ({
@@ -311,6 +322,10 @@ export class FusedBackward {
       if (part > 0) blocks[part - 1] = block;
     }
     this.traffic.submissions++;
-    this.pool.run(blocks, () => k.exports.applyUpdate(this.params));
+    this.pool.run(
+      blocks,
+      () => k.exports.applyUpdate(this.params),
+      `the update of table "${t.handle.name}" (step ${step})`,
+    );
   }
 }
