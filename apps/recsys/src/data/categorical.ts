@@ -31,14 +31,14 @@ export class HashingEncoder implements CategoricalEncoder {
       if (sizes.length !== NUM_SPARSE) {
         throw new RangeError(`tableSizes must have ${NUM_SPARSE} entries, got ${sizes.length}`);
       }
-      for (let t = 0; t < NUM_SPARSE; t++) checkModulus(sizes[t], `tableSizes[${t}]`);
+      for (const [t, m] of sizes.entries()) checkModulus(m, `tableSizes[${t}]`);
       this.#moduli = Float64Array.from(sizes);
     }
   }
 
   /** `value % size[table]`. */
   encode(table: number, value: number): number {
-    return value % this.#moduli[table];
+    return value % this.#moduli[table]!;
   }
 
   /** The 26 moduli. */
@@ -60,7 +60,7 @@ export class CategoryDictionary implements CategoricalEncoder {
 
   /** The id of `value` in table `table`, adding it if new. */
   encode(table: number, value: number): number {
-    const map = this.#maps[table];
+    const map = this.#maps[table]!;
     let id = map.get(value);
     if (id === undefined) {
       id = map.size;

@@ -12,8 +12,8 @@ export function encodeRow(row: RawRow, encoder: CategoricalEncoder, batch: Batch
   batch.labels[i] = row.label;
   const dense = batch.dense;
   const d0 = i * NUM_DENSE;
-  for (let j = 0; j < NUM_DENSE; j++) dense[d0 + j] = denseTransform(row.dense[j]);
+  for (let j = 0; j < NUM_DENSE; j++) dense[d0 + j] = denseTransform(row.dense[j]!);
   const sparse = batch.sparse;
   const s0 = i * NUM_SPARSE;
-  for (let t = 0; t < NUM_SPARSE; t++) sparse[s0 + t] = encoder.encode(t, row.sparse[t]);
+  for (let t = 0; t < NUM_SPARSE; t++) sparse[s0 + t] = encoder.encode(t, row.sparse[t]!);
 }

@@ -6,10 +6,10 @@ const HEX2 = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0
 /** `value` (an integer in [0, 2^32)) as 8 lowercase hex digits, as Criteo writes its hashes. */
 export function hex8(value: number): string {
   return (
-    HEX2[(value >>> 24) & 255] +
-    HEX2[(value >>> 16) & 255] +
-    HEX2[(value >>> 8) & 255] +
-    HEX2[value & 255]
+    HEX2[(value >>> 24) & 255]! +
+    HEX2[(value >>> 16) & 255]! +
+    HEX2[(value >>> 8) & 255]! +
+    HEX2[value & 255]!
   );
 }
 
@@ -24,7 +24,7 @@ export function formatCriteoLine(row: RawRow): string {
     line += row.denseMissing[j] ? '\t' : `\t${row.dense[j]}`;
   }
   for (let t = 0; t < NUM_SPARSE; t++) {
-    line += row.sparseMissing[t] ? '\t' : `\t${hex8(row.sparse[t])}`;
+    line += row.sparseMissing[t] ? '\t' : `\t${hex8(row.sparse[t]!)}`;
   }
   return line;
 }

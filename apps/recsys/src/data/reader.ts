@@ -156,7 +156,7 @@ export function readCriteo(source: LineSource, options: ReadCriteoOptions): Crit
     for await (const batch of parseBatches(source, options, encoder, stats, 256)) {
       for (let i = 0; i < batch.size; i++) {
         yield {
-          label: batch.labels[i],
+          label: batch.labels[i]!,
           dense: batch.dense.slice(i * NUM_DENSE, (i + 1) * NUM_DENSE),
           sparse: batch.sparse.slice(i * NUM_SPARSE, (i + 1) * NUM_SPARSE),
         };

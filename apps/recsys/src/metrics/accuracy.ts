@@ -22,7 +22,7 @@ export function accuracyCount(
 ): number {
   let correct = 0;
   for (let i = 0; i < labels.length; i++) {
-    if (probabilities[i] > threshold === labels[i] > 0.5) correct++;
+    if (probabilities[i]! > threshold === labels[i]! > 0.5) correct++;
   }
   return correct;
 }

@@ -26,10 +26,10 @@ export function logLossSum(
   const hi = 1 - eps;
   let sum = 0;
   for (let i = 0; i < labels.length; i++) {
-    let p = probabilities[i];
+    let p = probabilities[i]!;
     if (p < eps) p = eps;
     else if (p > hi) p = hi;
-    const y = labels[i];
+    const y = labels[i]!;
     sum -= y * Math.log(p) + (1 - y) * Math.log(1 - p);
   }
   return sum;

@@ -14,25 +14,25 @@ export function rocAuc(labels: ArrayLike<number>, scores: ArrayLike<number>): nu
   const n = scores.length;
   const s = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const v = scores[i];
+    const v = scores[i]!;
     if (Number.isNaN(v)) throw new RangeError(`score ${i} is NaN`);
     s[i] = v;
   }
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => s[a] - s[b]);
+  order.sort((a, b) => s[a]! - s[b]!);
 
   let nPos = 0;
   let rankSumPos = 0;
   let i = 0;
   while (i < n) {
     let j = i + 1;
-    const v = s[order[i]];
-    while (j < n && s[order[j]] === v) j++;
+    const v = s[order[i]!];
+    while (j < n && s[order[j]!] === v) j++;
     // 1-based ranks i+1 .. j share their average.
     const avgRank = (i + 1 + j) / 2;
     for (let k = i; k < j; k++) {
-      if (labels[order[k]] > 0.5) {
+      if (labels[order[k]!]! > 0.5) {
         nPos++;
         rankSumPos += avgRank;
       }

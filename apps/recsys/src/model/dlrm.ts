@@ -159,7 +159,7 @@ export class Dlrm<E extends DlrmTables = EmbeddingTables> {
 
   /** Width of the top MLP's input: `dim + (tables + 1) tables / 2` (367 for Criteo). */
   get interactionWidth(): number {
-    return this.top.sizes[0];
+    return this.top.sizes[0]!;
   }
 
   /** Every dense trainable tensor: the bottom MLP's, then the top MLP's. */
@@ -195,7 +195,7 @@ export class Dlrm<E extends DlrmTables = EmbeddingTables> {
     let next = 0;
     this.#vectors = [
       bottomOut,
-      ...pooled.map((p) => (p instanceof Float32Array ? p : read[next++])),
+      ...pooled.map((p) => (p instanceof Float32Array ? p : read[next++]!)),
     ];
     const dim = this.config.embeddingDim;
     const width = this.interactionWidth;
@@ -219,13 +219,13 @@ export class Dlrm<E extends DlrmTables = EmbeddingTables> {
     const gz = this.top.backward(gradLogits, true) as Tensor;
     const gradOut = await hostValues(backend, gz);
     const count = this.#vectors.length;
-    if (this.#vectorGrads.length !== count || this.#vectorGrads[0].length < batch * dim) {
+    if (this.#vectorGrads.length !== count || this.#vectorGrads[0]!.length < batch * dim) {
       this.#vectorGrads = Array.from({ length: count }, () => new Float32Array(batch * dim));
     }
     const grads = this.#vectorGrads.map((g) => g.subarray(0, batch * dim));
     interactionBackward(this.#vectors, gradOut, batch, dim, grads);
     const { bottomGrad } = this.#buffers.get(batch);
-    backend.write(bottomGrad, grads[0]);
+    backend.write(bottomGrad, grads[0]!);
     this.bottom.backward(bottomGrad, false);
     return grads.slice(1);
   }

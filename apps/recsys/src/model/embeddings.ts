@@ -66,8 +66,8 @@ export class OneLookupBags {
       this.#indices = Array.from({ length: tables }, () => new Int32Array(batch));
     }
     for (let t = 0; t < tables; t++) {
-      const indices = this.#indices[t];
-      for (let b = 0; b < batch; b++) indices[b] = sparse[b * tables + t];
+      const indices = this.#indices[t]!;
+      for (let b = 0; b < batch; b++) indices[b] = sparse[b * tables + t]!;
     }
     return this.#indices.map((indices) => ({ indices, offsets: this.#offsets }));
   }

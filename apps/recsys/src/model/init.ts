@@ -17,7 +17,7 @@ export class InitRandom {
       this.#engine.fillUint32(this.#words);
       this.#next = 0;
     }
-    return (this.#words[this.#next++] + 0.5) / 4294967296;
+    return (this.#words[this.#next++]! + 0.5) / 4294967296;
   }
 
   /** A standard normal variate (Box-Muller on two `uniform01` draws, the second one kept). */

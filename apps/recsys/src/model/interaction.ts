@@ -22,18 +22,18 @@ export function interactionForward(
 ): void {
   const count = vectors.length;
   const width = interactionWidth(count, dim);
-  const v0 = vectors[0];
+  const v0 = vectors[0]!;
   for (let b = 0; b < batch; b++) {
     const o = b * width;
     const r = b * dim;
-    for (let c = 0; c < dim; c++) out[o + c] = v0[r + c];
+    for (let c = 0; c < dim; c++) out[o + c] = v0[r + c]!;
     let p = o + dim;
     for (let i = 1; i < count; i++) {
-      const vi = vectors[i];
+      const vi = vectors[i]!;
       for (let j = 0; j < i; j++) {
-        const vj = vectors[j];
+        const vj = vectors[j]!;
         let acc = 0;
-        for (let c = 0; c < dim; c++) acc = Math.fround(acc + Math.fround(vi[r + c] * vj[r + c]));
+        for (let c = 0; c < dim; c++) acc = Math.fround(acc + Math.fround(vi[r + c]! * vj[r + c]!));
         out[p++] = acc;
       }
     }
@@ -54,24 +54,24 @@ export function interactionBackward(
 ): void {
   const count = vectors.length;
   const width = interactionWidth(count, dim);
-  for (let v = 0; v < count; v++) grads[v].fill(0, 0, batch * dim);
-  const g0 = grads[0];
+  for (let v = 0; v < count; v++) grads[v]!.fill(0, 0, batch * dim);
+  const g0 = grads[0]!;
   for (let b = 0; b < batch; b++) {
     const o = b * width;
     const r = b * dim;
-    for (let c = 0; c < dim; c++) g0[r + c] = gradOut[o + c];
+    for (let c = 0; c < dim; c++) g0[r + c] = gradOut[o + c]!;
     let p = o + dim;
     for (let i = 1; i < count; i++) {
-      const vi = vectors[i];
-      const gi = grads[i];
+      const vi = vectors[i]!;
+      const gi = grads[i]!;
       for (let j = 0; j < i; j++) {
-        const g = gradOut[p++];
+        const g = gradOut[p++]!;
         if (g === 0) continue;
-        const vj = vectors[j];
-        const gj = grads[j];
+        const vj = vectors[j]!;
+        const gj = grads[j]!;
         for (let c = 0; c < dim; c++) {
-          gi[r + c] += g * vj[r + c];
-          gj[r + c] += g * vi[r + c];
+          gi[r + c]! += g * vj[r + c]!;
+          gj[r + c]! += g * vi[r + c]!;
         }
       }
     }

@@ -86,6 +86,9 @@ export class Mlp {
     this.layers = relu.map((r, l) => {
       const inputs = sizes[l];
       const outputs = sizes[l + 1];
+      // Present: relu.length === sizes.length - 1 (checked above).
+      if (inputs === undefined || outputs === undefined)
+        throw new RangeError(`${name}: no sizes for layer ${l}`);
       const weight = new Float32Array(inputs * outputs);
       const bias = new Float32Array(outputs);
       random.fillNormal(weight, Math.sqrt(2 / (inputs + outputs)));
@@ -124,8 +127,8 @@ export class Mlp {
     this.#input = input;
     let x = input;
     for (let l = 0; l < this.layers.length; l++) {
-      const { inputs, outputs, weight, bias, relu } = this.layers[l];
-      const y = activations[l];
+      const { inputs, outputs, weight, bias, relu } = this.layers[l]!;
+      const y = activations[l]!;
       backend.matmul({ m: batch, n: outputs, k: inputs, a: x, b: weight.value, c: y });
       backend.addBias(y, bias.value, batch, outputs);
       if (relu) backend.relu(y, y);
@@ -148,10 +151,10 @@ export class Mlp {
     const { activations, inputGrads } = this.#buffers.get(batch);
     let g = gradOutput;
     for (let l = this.layers.length - 1; l >= 0; l--) {
-      const { inputs, outputs, weight, bias, relu } = this.layers[l];
-      if (relu) backend.reluBackward(g, activations[l], g);
+      const { inputs, outputs, weight, bias, relu } = this.layers[l]!;
+      if (relu) backend.reluBackward(g, activations[l]!, g);
       backend.sumRows(g, batch, outputs, bias.grad);
-      const x = l === 0 ? input : activations[l - 1];
+      const x = l === 0 ? input : activations[l - 1]!;
       backend.matmul({
         m: inputs,
         n: outputs,
@@ -164,15 +167,16 @@ export class Mlp {
       if (l === 0 && !wantInputGrad) return null;
       // d input = g W^T: W transposed on the host (its master copy) so that the product streams
       // rows, as a plain product (the same sums as transB, ascending).
-      const wt = this.#transposedHost[l];
+      const wt = this.#transposedHost[l]!;
       const w = weight.host;
       for (let i = 0; i < inputs; i++) {
         const ro = i * outputs;
-        for (let o = 0; o < outputs; o++) wt[o * inputs + i] = w[ro + o];
+        for (let o = 0; o < outputs; o++) wt[o * inputs + i] = w[ro + o]!;
       }
-      backend.write(this.#transposed[l], wt);
-      const gin = inputGrads[l];
-      backend.matmul({ m: batch, n: inputs, k: outputs, a: g, b: this.#transposed[l], c: gin });
+      const transposed = this.#transposed[l]!;
+      backend.write(transposed, wt);
+      const gin = inputGrads[l]!;
+      backend.matmul({ m: batch, n: inputs, k: outputs, a: g, b: transposed, c: gin });
       g = gin;
     }
     return g;

@@ -70,8 +70,9 @@ export function lineChartSvg(series: readonly Series[], options: LineChartOption
   const ys = finite.map((p) => p.y);
   const xTicks = niceTicks(Math.min(0, ...xs), xs.length ? Math.max(...xs) : 1, 6);
   const yTicks = niceTicks(ys.length ? Math.min(...ys) : 0, ys.length ? Math.max(...ys) : 1, 6);
-  const [x0, x1] = [xTicks[0], xTicks[xTicks.length - 1]];
-  const [y0, y1] = [yTicks[0], yTicks[yTicks.length - 1]];
+  // niceTicks returns at least two ticks: the defaults are never used.
+  const [x0 = 0, x1 = 1] = [xTicks[0], xTicks[xTicks.length - 1]];
+  const [y0 = 0, y1 = 1] = [yTicks[0], yTicks[yTicks.length - 1]];
   const sx = (x: number) => margin.left + ((x - x0) / (x1 - x0)) * plotW;
   const sy = (y: number) => margin.top + plotH - ((y - y0) / (y1 - y0)) * plotH;
   const f = (v: number) => v.toFixed(1);

@@ -16,6 +16,7 @@ export function comparisonTable(results: readonly TrainResult[]): string {
     '| precision | backend | val logloss | vs first | val AUC | val accuracy | embedding bytes | vs first | train examples/s |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
+  if (base === undefined) return `${lines.join('\n')}\n`; // no results: the header alone
   for (const r of results) {
     const rel = ((r.validation.logloss - base.validation.logloss) / base.validation.logloss) * 100;
     lines.push(

@@ -65,10 +65,12 @@ export function parseStoreUrl(value: string): StoreLocation {
   if (!scheme) {
     throw new StoreUrlError(value, `expected "memory" or redis://host:port[,host:port...]`);
   }
-  if (scheme[1].toLowerCase() !== 'redis') {
+  // Group 1 takes part in every match: the default is never used.
+  const [, schemeName = ''] = scheme;
+  if (schemeName.toLowerCase() !== 'redis') {
     throw new StoreUrlError(
       value,
-      `unsupported scheme "${scheme[1]}://"; expected redis://host:port[,host:port...]`,
+      `unsupported scheme "${schemeName}://"; expected redis://host:port[,host:port...]`,
     );
   }
   const rest = text.slice(scheme[0].length).replace(/\/$/, '');

@@ -182,11 +182,11 @@ export class WorkerGroup implements Coordinator {
       const values = new Float32Array(
         copy.buffer.slice(copy.byteOffset, copy.byteOffset + total * 4),
       );
-      for (let i = 0; i < total; i++) sum[i] += values[i];
+      for (let i = 0; i < total; i++) sum[i]! += values[i]!;
     }
     offset = 0;
     for (const w of params) {
-      for (let i = 0; i < w.length; i++) w[i] = sum[offset + i] / this.workers;
+      for (let i = 0; i < w.length; i++) w[i] = sum[offset + i]! / this.workers;
       offset += w.length;
     }
   }

@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { readSafetensors, type Tensor, writeSafetensors } from '@halfstep/embedding';
 import type { Dlrm } from '../model/dlrm.js';
+import type { DenseParam } from '../model/mlp.js';
 import type { DenseOptimizer } from './dense-optimizer.js';
 import type { TrainingState } from './state.js';
 
@@ -10,6 +11,13 @@ export const LATEST_FILE = 'latest';
 const EMBEDDINGS_FILE = 'embeddings.safetensors';
 const DENSE_FILE = 'dense.safetensors';
 const METADATA_KEY = 'halfstep-recsys';
+
+/** The state slots of `params[k]` (`p`): the optimizer is built on the same params, in order. */
+function stateOf(optimizer: DenseOptimizer, k: number, p: DenseParam): Float32Array[] {
+  const slots = optimizer.state[k];
+  if (slots === undefined) throw new Error(`the dense optimizer has no state for ${p.name}`);
+  return slots;
+}
 
 /**
  * Saves a complete checkpoint of `model`, `optimizer` and `state` under `dir`: a fresh folder
@@ -35,7 +43,7 @@ export async function saveCheckpoint(
   const params = model.denseParams();
   for (const [k, p] of params.entries()) {
     tensors[p.name] = { dtype: 'F32', shape: p.shape, data: p.host };
-    for (const [s, slot] of optimizer.state[k].entries()) {
+    for (const [s, slot] of stateOf(optimizer, k, p).entries()) {
       tensors[`optimizer.${p.name}.${s}`] = { dtype: 'F32', shape: p.shape, data: slot };
     }
   }
@@ -103,7 +111,8 @@ export async function loadCheckpoint(
   };
   for (const [k, p] of params.entries()) {
     take(p.name, p.host);
-    for (const [s, slot] of optimizer.state[k].entries()) take(`optimizer.${p.name}.${s}`, slot);
+    for (const [s, slot] of stateOf(optimizer, k, p).entries())
+      take(`optimizer.${p.name}.${s}`, slot);
   }
   model.uploadDense();
   const position = dense.tensors['train.position']?.data;
@@ -111,7 +120,8 @@ export async function loadCheckpoint(
     throw new Error(`checkpoint ${folder}: train.position is missing`);
   }
   await model.embeddings.collection.load(join(folder, EMBEDDINGS_FILE));
-  const [step, epoch, batchInEpoch, examplesSeen] = Array.from(position, Number);
+  // Four values (checked above): the defaults are never used.
+  const [step = 0, epoch = 0, batchInEpoch = 0, examplesSeen = 0] = Array.from(position, Number);
   if (model.embeddings.step !== step) {
     throw new Error(
       `checkpoint ${folder}: the tables are at step ${model.embeddings.step}, the dense part at step ${step}`,

@@ -56,25 +56,27 @@ export class DenseOptimizer {
     const { name, lr } = this.settings;
     for (const [k, p] of params.entries()) {
       const w = p.host;
-      const g = grads[k];
+      const g = grads[k]!;
       if (name === 'sgd') {
-        for (let i = 0; i < w.length; i++) w[i] -= lr * g[i];
+        for (let i = 0; i < w.length; i++) w[i]! -= lr * g[i]!;
       } else if (name === 'rowwise-adagrad') {
         const eps = this.settings.eps ?? 1e-10;
-        const s = this.state[k][0];
+        const s = this.state[k]![0]!;
         for (let i = 0; i < w.length; i++) {
-          s[i] += g[i] * g[i];
-          w[i] -= (lr * g[i]) / (Math.sqrt(s[i]) + eps);
+          s[i]! += g[i]! * g[i]!;
+          w[i]! -= (lr * g[i]!) / (Math.sqrt(s[i]!) + eps);
         }
       } else {
         const eps = this.settings.eps ?? 1e-8;
-        const [m, v] = this.state[k];
+        const state = this.state[k]!;
+        const m = state[0]!;
+        const v = state[1]!;
         const c1 = 1 - 0.9 ** (step + 1);
         const c2 = 1 - 0.999 ** (step + 1);
         for (let i = 0; i < w.length; i++) {
-          m[i] = 0.9 * m[i] + 0.1 * g[i];
-          v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
-          w[i] -= (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
+          m[i] = 0.9 * m[i]! + 0.1 * g[i]!;
+          v[i] = 0.999 * v[i]! + 0.001 * g[i]! * g[i]!;
+          w[i]! -= (lr * (m[i]! / c1)) / (Math.sqrt(v[i]! / c2) + eps);
         }
       }
     }

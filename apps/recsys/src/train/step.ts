@@ -70,7 +70,7 @@ export class TrainStep<E extends DlrmTables = DlrmTables> {
     const steps = this.#lossSteps;
     if (steps === 0) return { steps, sum: 0, mean: Number.NaN };
     const { backend } = this.model;
-    const sum = (await hostValues(backend, this.#lossSum))[0];
+    const [sum = 0] = await hostValues(backend, this.#lossSum); // one value
     backend.write(this.#lossSum, new Float32Array(1));
     this.#lossSteps = 0;
     return { steps, sum, mean: sum / steps };

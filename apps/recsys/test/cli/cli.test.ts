@@ -151,7 +151,7 @@ describe('halfstep-recsys CLI', () => {
     const db = await readSafetensors(join(split, last, 'dense.safetensors'));
     expect(Object.keys(db.tensors).sort()).toEqual(Object.keys(da.tensors).sort());
     for (const [name, t] of Object.entries(da.tensors)) {
-      const u = db.tensors[name];
+      const u = db.tensors[name]!;
       expect(
         Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(
           Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),

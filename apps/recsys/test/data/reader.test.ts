@@ -71,19 +71,19 @@ describe('readCriteo on the hand-written fixture', () => {
       readCriteoBatches(fixture('criteo-tiny.tsv'), { maxIndRange: 7, batchSize: 2 }),
     );
     expect(got.map((b) => b.size)).toEqual([2, 1]);
-    expect(got[1].labels.length).toBe(1);
-    expect(got[1].sparse.length).toBe(26);
-    expect(got[0].labels.buffer).not.toBe(got[1].labels.buffer);
-    expect(Array.from(got[0].sparse.subarray(0, 26))).toEqual(expected[0].sparse);
-    expect(Array.from(got[1].dense)).toEqual(expected[2].dense);
+    expect(got[1]!.labels.length).toBe(1);
+    expect(got[1]!.sparse.length).toBe(26);
+    expect(got[0]!.labels.buffer).not.toBe(got[1]!.labels.buffer);
+    expect(Array.from(got[0]!.sparse.subarray(0, 26))).toEqual(expected[0]!.sparse);
+    expect(Array.from(got[1]!.dense)).toEqual(expected[2]!.dense);
   });
 
   it('per-table hashing with tableSizes', async () => {
     const sizes = new Array(26).fill(1000);
     sizes[0] = 4;
     const [first] = await collect(readCriteo(fixture('criteo-tiny.tsv'), { tableSizes: sizes }));
-    expect(first.sparse[0]).toBe(10 % 4);
-    expect(first.sparse[2]).toBe(4294967295 % 1000);
+    expect(first!.sparse[0]).toBe(10 % 4);
+    expect(first!.sparse[2]).toBe(4294967295 % 1000);
   });
 
   it('remaps to dense ids in first-seen order (missing is the value 0)', async () => {

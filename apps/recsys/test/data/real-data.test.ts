@@ -20,7 +20,7 @@ describe('real Criteo Kaggle rows', () => {
     let minDense = 0;
     for await (const b of stream) {
       n += b.size;
-      for (let i = 0; i < b.size; i++) positives += b.labels[i];
+      for (let i = 0; i < b.size; i++) positives += b.labels[i]!;
       for (const x of b.dense) minDense = Math.min(minDense, x);
     }
     expect(minDense).toBe(0); // negatives (217 in I2) clamped to 0 before log(x + 1)

@@ -54,10 +54,10 @@ describe('synthetic Criteo data', () => {
     let outOfRange = 0;
     for await (const b of syntheticBatches({ seed: 1, examples: 20_000, batchSize: 1000 })) {
       for (let i = 0; i < b.size; i++) {
-        clicks += b.labels[i];
+        clicks += b.labels[i]!;
         for (let t = 0; t < NUM_SPARSE; t++) {
-          const r = b.sparse[i * NUM_SPARSE + t];
-          if (r >= 0 && r < sizes[t]) counts[t][r]++;
+          const r = b.sparse[i * NUM_SPARSE + t]!;
+          if (r >= 0 && r < sizes[t]!) counts[t]![r]!++;
           else outOfRange++;
         }
       }
@@ -67,9 +67,9 @@ describe('synthetic Criteo data', () => {
     expect(outOfRange).toBe(0);
     expect(Math.abs(clicks / n - 0.25)).toBeLessThan(0.03);
     // C1 (1,460 values, never missing): the top value is far more frequent than the median one.
-    const c1 = Array.from(counts[0].subarray(1)).sort((x, y) => y - x);
-    expect(c1[0]).toBeGreaterThan(20 * Math.max(1, c1[Math.floor(c1.length / 2)]));
-    expect(c1[0]).toBeGreaterThan(c1[9] * 5);
+    const c1 = Array.from(counts[0]!.subarray(1)).sort((x, y) => y - x);
+    expect(c1[0]).toBeGreaterThan(20 * Math.max(1, c1[Math.floor(c1.length / 2)]!));
+    expect(c1[0]).toBeGreaterThan(c1[9]! * 5);
   });
 
   it('the planted model is learnable: labels depend on the features', async () => {
@@ -95,15 +95,15 @@ describe('synthetic Criteo data', () => {
     let m = 0;
     for await (const b of syntheticBatches({ seed: 3, examples: 20_000, batchSize: 1000 })) {
       for (let k = 0; k < b.size; k++, i++) {
-        const v = b.sparse[k * NUM_SPARSE + 5];
-        const y = b.labels[k];
+        const v = b.sparse[k * NUM_SPARSE + 5]!;
+        const y = b.labels[k]!;
         if (i < 10_000) {
-          clicks[v] += y;
-          seen[v]++;
+          clicks[v]! += y;
+          seen[v]!++;
           base += y / 10_000;
-        } else if (seen[v] > 0) {
+        } else if (seen[v]! > 0) {
           m++;
-          brierValue += (clicks[v] / seen[v] - y) ** 2;
+          brierValue += (clicks[v]! / seen[v]! - y) ** 2;
           brierConstant += (base - y) ** 2;
         }
       }
@@ -120,9 +120,9 @@ describe('synthetic Criteo data', () => {
     for await (const b of stream) fromFile.push(b);
     let k = 0;
     for await (const b of direct) {
-      expect(fromFile[k].labels).toEqual(b.labels);
-      expect(fromFile[k].dense).toEqual(b.dense);
-      expect(fromFile[k].sparse).toEqual(b.sparse);
+      expect(fromFile[k]!.labels).toEqual(b.labels);
+      expect(fromFile[k]!.dense).toEqual(b.dense);
+      expect(fromFile[k]!.sparse).toEqual(b.sparse);
       k++;
     }
     expect(k).toBe(fromFile.length);
@@ -143,7 +143,7 @@ describe('synthetic Criteo data', () => {
     let emptyC22 = 0;
     for (const line of syntheticCriteoLines({ seed: 2, examples: 5000 })) {
       const f = line.split('\t');
-      if (f[2].startsWith('-')) negI2++;
+      if (f[2]!.startsWith('-')) negI2++;
       if (f[1] === '') emptyI1++;
       if (f[14 + 21] === '') emptyC22++;
     }
@@ -162,13 +162,13 @@ describe('ZipfSampler', () => {
     const counts = new Float64Array(n + 1);
     const draws = 100_000;
     rng.reset(0);
-    for (let i = 0; i < draws; i++) counts[sampler.sample(rng)]++;
+    for (let i = 0; i < draws; i++) counts[sampler.sample(rng)]!++;
     let z = 0;
     for (let k = 1; k <= n; k++) z += k ** -s;
     for (let k = 1; k <= n; k++) {
       const p = k ** -s / z;
       const sd = Math.sqrt(draws * p * (1 - p));
-      expect(Math.abs(counts[k] - draws * p)).toBeLessThan(5 * sd);
+      expect(Math.abs(counts[k]! - draws * p)).toBeLessThan(5 * sd);
     }
     expect(counts[0]).toBe(0);
   });

@@ -9,7 +9,7 @@ function bruteForceAuc(labels: number[], scores: number[]): number {
     for (let j = 0; j < labels.length; j++) {
       if (labels[j] !== 0) continue;
       pairs++;
-      if (scores[i] > scores[j]) wins++;
+      if (scores[i]! > scores[j]!) wins++;
       else if (scores[i] === scores[j]) wins += 0.5;
     }
   }

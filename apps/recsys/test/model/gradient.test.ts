@@ -58,7 +58,7 @@ describe('DLRM gradient check (float64 finite differences)', () => {
         Array.from(batch.dense.subarray(b * 13, (b + 1) * 13)),
         Array.from(batch.sparse.subarray(b * 26, (b + 1) * 26)),
       );
-      expect(Math.abs(logits[b] - expected)).toBeLessThan(1e-5 * Math.max(1, Math.abs(expected)));
+      expect(Math.abs(logits[b]! - expected)).toBeLessThan(1e-5 * Math.max(1, Math.abs(expected)));
     }
   });
 
@@ -71,7 +71,7 @@ describe('DLRM gradient check (float64 finite differences)', () => {
     const embeddingGrads = await model.backward(gradLogits);
     const loss = () => referenceLoss(ref, batch.dense, batch.sparse, batch.labels);
     const numeric = (values: Float64Array, i: number) => {
-      const saved = values[i];
+      const saved = values[i]!;
       values[i] = saved + H;
       const plus = loss();
       values[i] = saved - H;
@@ -90,28 +90,28 @@ describe('DLRM gradient check (float64 finite differences)', () => {
     };
     // Dense parameters: every bottom parameter, every top bias, a strided sample of top weights.
     const layerPairs = [
-      ...model.bottom.layers.map((l, k) => [l, ref.bottom[k]] as const),
-      ...model.top.layers.map((l, k) => [l, ref.top[k]] as const),
+      ...model.bottom.layers.map((l, k) => [l, ref.bottom[k]!] as const),
+      ...model.top.layers.map((l, k) => [l, ref.top[k]!] as const),
     ];
     for (const [layer, r] of layerPairs) {
       const weightGrad = await backend.read(layer.weight.grad);
       const biasGrad = await backend.read(layer.bias.grad);
       const stride = weightGrad.length > 400 ? 7 : 1;
-      for (let i = 0; i < weightGrad.length; i += stride) check(weightGrad[i], r.w, i);
-      for (let i = 0; i < biasGrad.length; i++) check(biasGrad[i], r.b, i);
+      for (let i = 0; i < weightGrad.length; i += stride) check(weightGrad[i]!, r.w, i);
+      for (let i = 0; i < biasGrad.length; i++) check(biasGrad[i]!, r.b, i);
     }
     // Embedding rows: the gradient of a row is the sum of its bags' pooled gradients.
     const dim = 4;
     for (let t = 0; t < 26; t++) {
       const rowGrad = new Map<number, Float64Array>();
       for (let b = 0; b < batch.size; b++) {
-        const row = batch.sparse[b * 26 + t];
+        const row = batch.sparse[b * 26 + t]!;
         const g = rowGrad.get(row) ?? new Float64Array(dim);
-        for (let c = 0; c < dim; c++) g[c] += embeddingGrads[t][b * dim + c];
+        for (let c = 0; c < dim; c++) g[c]! += embeddingGrads[t]![b * dim + c]!;
         rowGrad.set(row, g);
       }
       for (const [row, g] of rowGrad) {
-        for (let c = 0; c < dim; c++) check(g[c], ref.tables[t], row * dim + c);
+        for (let c = 0; c < dim; c++) check(g[c]!, ref.tables[t]!, row * dim + c);
       }
     }
     expect(checked).toBeGreaterThan(500);

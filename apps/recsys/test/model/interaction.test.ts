@@ -24,12 +24,12 @@ function naive(vectors: Float32Array[], batch: number, dim: number): number[][] 
       z.push([]);
       for (let j = 0; j < n; j++) {
         let acc = 0;
-        for (let c = 0; c < dim; c++) acc += vectors[i][b * dim + c] * vectors[j][b * dim + c];
-        z[i].push(acc);
+        for (let c = 0; c < dim; c++) acc += vectors[i]![b * dim + c]! * vectors[j]![b * dim + c]!;
+        z[i]!.push(acc);
       }
     }
-    const row = Array.from(vectors[0].subarray(b * dim, (b + 1) * dim));
-    for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) row.push(z[i][j]);
+    const row = Array.from(vectors[0]!.subarray(b * dim, (b + 1) * dim));
+    for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) row.push(z[i]![j]!);
     rows.push(row);
   }
   return rows;
@@ -50,7 +50,7 @@ describe('dot interaction', () => {
     const expected = naive(vectors, batch, dim);
     for (let b = 0; b < batch; b++) {
       for (let k = 0; k < width; k++) {
-        expect(out[b * width + k]).toBeCloseTo(expected[b][k], 5);
+        expect(out[b * width + k]).toBeCloseTo(expected[b]![k]!, 5);
       }
     }
   });
@@ -61,13 +61,13 @@ describe('dot interaction', () => {
     const count = 6;
     const vectors = randomVectors(count, batch, dim, 3);
     const width = interactionWidth(count, dim);
-    const gradOut = randomVectors(1, batch, width, 11)[0];
+    const gradOut = randomVectors(1, batch, width, 11)[0]!;
     const grads = Array.from({ length: count }, () => new Float32Array(batch * dim));
     interactionBackward(vectors, gradOut, batch, dim, grads);
     // Finite differences of f(v) = <gradOut, forward(v)> in float64 through the naive form.
     const f = (vs: Float32Array[]) =>
       naive(vs, batch, dim).reduce(
-        (sum, row, b) => sum + row.reduce((s, x, k) => s + x * gradOut[b * width + k], 0),
+        (sum, row, b) => sum + row.reduce((s, x, k) => s + x * gradOut[b * width + k]!, 0),
         0,
       );
     const h = 1e-2;
@@ -75,10 +75,10 @@ describe('dot interaction', () => {
       for (let e = 0; e < batch * dim; e++) {
         const plus = vectors.map((x) => Float64Array.from(x)) as unknown as Float32Array[];
         const minus = vectors.map((x) => Float64Array.from(x)) as unknown as Float32Array[];
-        plus[v][e] += h;
-        minus[v][e] -= h;
+        plus[v]![e]! += h;
+        minus[v]![e]! -= h;
         // f is quadratic in each coordinate, so the central difference is exact up to rounding.
-        expect(grads[v][e]).toBeCloseTo((f(plus) - f(minus)) / (2 * h), 4);
+        expect(grads[v]![e]).toBeCloseTo((f(plus) - f(minus)) / (2 * h), 4);
       }
     }
   });

@@ -16,8 +16,8 @@ function mlp(layers: ReferenceParams['bottom'], x: number[], reluLast: boolean):
   layers.forEach((layer, l) => {
     const y: number[] = [];
     for (let o = 0; o < layer.outputs; o++) {
-      let s = layer.b[o];
-      for (let i = 0; i < layer.inputs; i++) s += a[i] * layer.w[i * layer.outputs + o];
+      let s = layer.b[o]!;
+      for (let i = 0; i < layer.inputs; i++) s += a[i]! * layer.w[i * layer.outputs + o]!;
       y.push(l < layers.length - 1 || reluLast ? Math.max(0, s) : s);
     }
     a = y;
@@ -30,17 +30,17 @@ export function referenceLogit(p: ReferenceParams, dense: number[], sparse: numb
   const x = mlp(p.bottom, dense, true);
   const vectors = [
     x,
-    ...sparse.map((r, t) => Array.from(p.tables[t].subarray(r * p.dim, (r + 1) * p.dim))),
+    ...sparse.map((r, t) => Array.from(p.tables[t]!.subarray(r * p.dim, (r + 1) * p.dim))),
   ];
   const z = [...x];
   for (let i = 1; i < vectors.length; i++) {
     for (let j = 0; j < i; j++) {
       let s = 0;
-      for (let c = 0; c < p.dim; c++) s += vectors[i][c] * vectors[j][c];
+      for (let c = 0; c < p.dim; c++) s += vectors[i]![c]! * vectors[j]![c]!;
       z.push(s);
     }
   }
-  return mlp(p.top, z, false)[0];
+  return mlp(p.top, z, false)[0]!;
 }
 
 /** Mean binary cross-entropy with logits over a batch. */
@@ -60,7 +60,7 @@ export function referenceLoss(
       Array.from(dense.subarray(b * nd, (b + 1) * nd)),
       Array.from(sparse.subarray(b * ns, (b + 1) * ns)),
     );
-    sum += Math.max(logit, 0) - logit * labels[b] + Math.log1p(Math.exp(-Math.abs(logit)));
+    sum += Math.max(logit, 0) - logit * labels[b]! + Math.log1p(Math.exp(-Math.abs(logit)));
   }
   return sum / n;
 }

@@ -142,14 +142,14 @@ describe.skipIf(unavailable !== null)('data-parallel training on a local Redis C
       [param([4, 0.4, 0]), param([31])],
     ];
     for (let generation = 0; generation < 3; generation++) {
-      await Promise.all(groups.map((g, r) => g.averageDense(copies[r], generation)));
+      await Promise.all(groups.map((g, r) => g.averageDense(copies[r]!, generation)));
       for (const c of copies) {
-        expect(Array.from(c[0])).toEqual([f(7 / 3), f((f(0.1) + f(0.2) + f(0.4)) / 3), 0]);
-        expect(c[1][0]).toBe(Math.fround(61 / 3));
+        expect(Array.from(c[0]!)).toEqual([f(7 / 3), f((f(0.1) + f(0.2) + f(0.4)) / 3), 0]);
+        expect(c[1]![0]).toBe(Math.fround(61 / 3));
       }
     }
     await Promise.all(groups.map((g) => g.leave()));
-    await groups[0].removeKeys([]);
+    await groups[0]!.removeKeys([]);
     await Promise.all(groups.map((g) => g.close()));
   }, 60_000);
 

@@ -57,7 +57,7 @@ describe('shardOf', () => {
     const parts = await Promise.all(shards.map((s) => values(s.trainBatches(32, 0))));
     expect(parts.flat()).toEqual(await values(data.trainBatches(32, 0)));
     // Resuming inside a shard (example 64 of it: its third batch) starts at its own batch.
-    expect(await values(shards[1].trainBatches(32, 64))).toEqual(parts[1].slice(2 * 32 * 14));
+    expect(await values(shards[1]!.trainBatches(32, 64))).toEqual(parts[1]!.slice(2 * 32 * 14));
   });
 
   it('names the flag when there are more workers than batches', () => {
@@ -114,7 +114,7 @@ describe('one worker on the memory store', () => {
       for (let t = 0; t < 26; t++) {
         const rows = await store.readRows(
           `C${t + 1}`,
-          Int32Array.from({ length: data.tableSizes[t] }, (_, i) => i),
+          Int32Array.from({ length: data.tableSizes[t]! }, (_, i) => i),
         );
         expect(rows).toEqual(await trainer.model.embeddings.readTable(t));
       }

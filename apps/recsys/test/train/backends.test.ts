@@ -49,7 +49,7 @@ describe('backends', () => {
       const wasm = await train('wasm');
       expect(wasm.result.backend).toBe('wasm');
       for (let t = 0; t < js.tables.length; t++)
-        expect(wasm.tables[t].equals(js.tables[t])).toBe(true);
+        expect(wasm.tables[t]!.equals(js.tables[t]!)).toBe(true);
       expect(wasm.weights).toEqual(js.weights);
       expect(wasm.result.validation.logloss).toBeCloseTo(js.result.validation.logloss, 6);
     },

@@ -104,7 +104,7 @@ describe('checkpoint and resume', () => {
       const a = await snapshot(whole);
       const b = await snapshot(resumed);
       expect(b.length).toBe(a.length);
-      for (let i = 0; i < a.length; i++) expect(b[i].equals(a[i]), `tensor ${i}`).toBe(true);
+      for (let i = 0; i < a.length; i++) expect(b[i]!.equals(a[i]!), `tensor ${i}`).toBe(true);
     },
     60_000,
   );

@@ -89,7 +89,7 @@ export class SyntheticCriteo {
     for (let it = 0; it < 60; it++) {
       const mid = (lo + hi) / 2;
       let sum = 0;
-      for (let m = 0; m < z.length; m++) sum += sigmoid(mid + z[m]);
+      for (let m = 0; m < z.length; m++) sum += sigmoid(mid + z[m]!);
       if (sum / z.length > TARGET_CLICK_RATE) hi = mid;
       else lo = mid;
     }
@@ -101,7 +101,7 @@ export class SyntheticCriteo {
     const rng = this.#rng;
     rng.reset(index);
     for (let j = 0; j < NUM_DENSE; j++) {
-      const p = DENSE_PROFILE[j];
+      const p = DENSE_PROFILE[j]!;
       if (p.missing > 0 && rng.nextOpenUnit() < p.missing) {
         row.dense[j] = 0;
         row.denseMissing[j] = 1;
@@ -117,16 +117,16 @@ export class SyntheticCriteo {
     }
     const rows = this.#rows;
     for (let t = 0; t < NUM_SPARSE; t++) {
-      const missing = SPARSE_MISSING[t];
+      const missing = SPARSE_MISSING[t]!;
       if (missing > 0 && rng.nextOpenUnit() < missing) {
         rows[t] = 0;
         row.sparse[t] = 0;
         row.sparseMissing[t] = 1;
         continue;
       }
-      const r = this.#zipf[t].sample(rng);
+      const r = this.#zipf[t]!.sample(rng);
       rows[t] = r;
-      row.sparse[t] = r + this.tableSizes[t] * (hash3(this.#key, t, r) % this.#multipliers[t]);
+      row.sparse[t] = r + this.tableSizes[t]! * (hash3(this.#key, t, r) % this.#multipliers[t]!);
       row.sparseMissing[t] = 0;
     }
     return this.#model.logit(row.dense, rows);

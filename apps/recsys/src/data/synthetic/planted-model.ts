@@ -30,8 +30,9 @@ export class PlantedModel {
     }
     for (let j = 0; j < NUM_DENSE; j++) {
       this.#denseWeight[j] = DENSE_WEIGHT * signedUnit(hash3(key, 0xde5, j));
-      this.#denseCenter[j] = Math.log1p(DENSE_PROFILE[j].median);
     }
+    for (const [j, { median }] of DENSE_PROFILE.entries())
+      this.#denseCenter[j] = Math.log1p(median);
   }
 
   /** The logit without bias for dense raw values `dense` and table rows `rows`. */
@@ -39,15 +40,15 @@ export class PlantedModel {
     const key = this.#key;
     let z = 0;
     for (let t = 0; t < NUM_SPARSE; t++) {
-      z += this.#columnScale[t] * signedUnit(hash3(key, t, rows[t]));
+      z += this.#columnScale[t]! * signedUnit(hash3(key, t, rows[t]!));
     }
     for (let j = 0; j < NUM_DENSE; j++) {
-      const x = dense[j];
-      z += this.#denseWeight[j] * ((x > 0 ? Math.log1p(x) : 0) - this.#denseCenter[j]);
+      const x = dense[j]!;
+      z += this.#denseWeight[j]! * ((x > 0 ? Math.log1p(x) : 0) - this.#denseCenter[j]!);
     }
     for (let p = 0; p < INTERACTION_PAIRS.length; p++) {
-      const [s, t] = INTERACTION_PAIRS[p];
-      z += INTERACTION_SCALE * SQRT3 * signedUnit(hash3(key ^ (0x1000 + p), rows[s], rows[t]));
+      const [s, t] = INTERACTION_PAIRS[p]!;
+      z += INTERACTION_SCALE * SQRT3 * signedUnit(hash3(key ^ (0x1000 + p), rows[s]!, rows[t]!));
     }
     return z;
   }
