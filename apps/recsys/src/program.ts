@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { checkWritableDir, checkWritableFile, integerIn, numberAbove } from './cli-values.js';
 import { writeSyntheticCriteo } from './data/synthetic/index.js';
 import { parseLayers } from './model/config.js';
 import { isPrecision, PRECISIONS, type Precision } from './model/precision.js';
@@ -25,22 +26,20 @@ import { OPTIMIZERS, type OptimizerName } from './train/dense-optimizer.js';
 /** The precisions `compare` runs by default. */
 export const DEFAULT_COMPARE: readonly Precision[] = ['fp32', 'fp16-sr', 'fp16-nearest'];
 
-function integer(min: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < min) {
-      throw new InvalidArgumentError(`expected an integer >= ${min}, got "${value}"`);
-    }
-    return n;
-  };
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!(Number.isFinite(n) && n > 0))
-    throw new InvalidArgumentError(`expected a number > 0, got "${value}"`);
-  return n;
-}
+/** Upper limits of the numeric options (generous; they keep allocations and loops sane). */
+export const LIMITS = {
+  /** Rows per table (DLRM's `--max-ind-range` on Terabyte is 10M; 2^24 = 16.8M). */
+  rows: 1 << 24,
+  batchSize: 65_536,
+  examples: Number.MAX_SAFE_INTEGER,
+  validationExamples: 100_000_000,
+  epochs: 10_000,
+  embeddingDim: 1024,
+  seed: 0xffff_ffff,
+  steps: Number.MAX_SAFE_INTEGER,
+  workers: 256,
+  lr: 1e9,
+} as const;
 
 function storeLocation(value: string): StoreLocation {
   try {
@@ -87,7 +86,7 @@ function addRunOptions(command: Command): Command {
     .option(
       '--max-ind-range <n>',
       'hash categorical values of --data into this many rows per table',
-      integer(2),
+      integerIn(2, LIMITS.rows),
       d.maxIndRange,
     )
     .addOption(
@@ -97,23 +96,28 @@ function addRunOptions(command: Command): Command {
     )
     .option('--backend <name>', 'js | wasm | webgpu | auto (best available)', d.backend)
     .addOption(new Option('--optimizer <o>', 'optimizer').choices(OPTIMIZERS).default(d.optimizer))
-    .option('--lr <rate>', 'learning rate', positiveNumber, d.lr)
-    .option('--batch-size <n>', 'training batch size', integer(1), d.batchSize)
+    .option('--lr <rate>', 'learning rate', numberAbove(0, LIMITS.lr), d.lr)
+    .option('--batch-size <n>', 'training batch size', integerIn(1, LIMITS.batchSize), d.batchSize)
     .option(
       '--train-examples <n>',
       `training examples (built-in data default ${DEFAULT_TRAIN_EXAMPLES}; with --data: at most this many)`,
-      integer(1),
+      integerIn(1, LIMITS.examples),
     )
     .option(
       '--validation-examples <n>',
       'validation examples of the built-in data',
-      integer(1),
+      integerIn(1, LIMITS.validationExamples),
       d.validationExamples,
     )
-    .option('--cap <n>', 'built-in data: cap on table rows', integer(2), d.cap)
-    .option('--data-seed <n>', 'built-in data: seed', integer(0), d.dataSeed)
-    .option('--epochs <n>', 'epochs', integer(1), d.epochs)
-    .option('--seed <n>', 'seed of the init and the stochastic rounding bits', integer(0), d.seed)
+    .option('--cap <n>', 'built-in data: cap on table rows', integerIn(2, LIMITS.rows), d.cap)
+    .option('--data-seed <n>', 'built-in data: seed', integerIn(0, LIMITS.seed), d.dataSeed)
+    .option('--epochs <n>', 'epochs', integerIn(1, LIMITS.epochs), d.epochs)
+    .option(
+      '--seed <n>',
+      'seed of the init and the stochastic rounding bits',
+      integerIn(0, LIMITS.seed),
+      d.seed,
+    )
     .addOption(
       new Option('--bottom-mlp <sizes>', 'bottom MLP widths after the 13 inputs')
         .argParser(layers)
@@ -127,31 +131,31 @@ function addRunOptions(command: Command): Command {
     .option(
       '--embedding-dim <n>',
       'embedding width (= the bottom MLP output)',
-      integer(1),
+      integerIn(1, LIMITS.embeddingDim),
       d.embeddingDim,
     )
     .option(
       '--eval-every <n>',
       'also validate every n batches (0: end of each epoch only)',
-      integer(0),
+      integerIn(0, LIMITS.steps),
       d.evalEvery,
     )
     .option('--checkpoint <dir>', 'save to / resume from this folder')
     .option(
       '--checkpoint-every <n>',
       'also checkpoint every n batches',
-      integer(0),
+      integerIn(0, LIMITS.steps),
       d.checkpointEvery,
     )
     .option(
       '--max-steps <n>',
       'stop (and checkpoint) after n steps in total, as if interrupted',
-      integer(0),
+      integerIn(0, LIMITS.steps),
     )
     .option(
       '--progress-every <n>',
       'without a terminal: a progress line every n batches',
-      integer(1),
+      integerIn(1, LIMITS.steps),
       d.progressEvery,
     )
     .option('--quiet', 'no progress bar or progress lines', false);
@@ -320,19 +324,19 @@ export function createProgram(): Command {
     .option(
       '--workers <n>',
       'data-parallel worker processes (more than 1 needs --store redis://...)',
-      integer(1),
+      integerIn(1, LIMITS.workers),
       1,
     )
     .option(
       '--sync-every <n>',
       'average the dense parameters over the workers every n steps (0: only at the end)',
-      integer(0),
+      integerIn(0, LIMITS.steps),
       DEFAULT_SYNC_EVERY,
     )
     .option(
       '--rank <r>',
       'run as worker r of --workers (one per machine; needs --store redis://... and --run-id)',
-      integer(0),
+      integerIn(0, LIMITS.workers - 1),
     )
     .option('--run-id <id>', 'names a multi-machine run: its tables and keys in the store', runId)
     .action(
@@ -343,6 +347,9 @@ export function createProgram(): Command {
       ) => {
         const settings = settingsOf(flags);
         const plan = planScale(flags);
+        // Output paths are checked before a run, not found unwritable after it.
+        if (flags.metricsOut) await checkWritableFile('--metrics-out', resolve(flags.metricsOut));
+        if (flags.compare) await checkWritableDir('--out-dir', resolve(flags.outDir));
         if (plan?.mode === 'launch') {
           // Commander keeps the argv it parsed as `rawArgs` (not in its typings).
           const raw = (command.parent as unknown as { rawArgs?: string[] } | null)?.rawArgs;
@@ -386,6 +393,7 @@ export function createProgram(): Command {
     .option('--precisions <list>', 'precisions to compare', parsePrecisions, [...DEFAULT_COMPARE])
     .option('--out-dir <dir>', 'where the report is written', 'results')
     .action(async (flags: RunFlags & { precisions: Precision[]; outDir: string }) => {
+      await checkWritableDir('--out-dir', resolve(flags.outDir));
       await compare(settingsOf(flags), flags.precisions, resolve(flags.outDir));
     });
 
@@ -393,11 +401,12 @@ export function createProgram(): Command {
     .command('generate')
     .description('write built-in synthetic data as Criteo TSV (gzipped when FILE ends in .gz)')
     .requiredOption('--out <file>', 'output file')
-    .requiredOption('--examples <n>', 'number of examples', integer(0))
-    .option('--seed <n>', 'data seed', integer(0), DEFAULT_SETTINGS.dataSeed)
-    .option('--cap <n>', 'cap on table rows', integer(2), DEFAULT_SETTINGS.cap)
+    .requiredOption('--examples <n>', 'number of examples', integerIn(0, LIMITS.examples))
+    .option('--seed <n>', 'data seed', integerIn(0, LIMITS.seed), DEFAULT_SETTINGS.dataSeed)
+    .option('--cap <n>', 'cap on table rows', integerIn(2, LIMITS.rows), DEFAULT_SETTINGS.cap)
     .action(async (flags: { out: string; examples: number; seed: number; cap: number }) => {
       const path = resolve(flags.out);
+      await checkWritableFile('--out', path);
       const n = await writeSyntheticCriteo(path, {
         examples: flags.examples,
         seed: flags.seed,

@@ -6,6 +6,12 @@ import { DEFAULT_TRAIN_EXAMPLES } from './settings.js';
 import { type DataSource, fileSource, syntheticSource } from './train/data-source.js';
 import { createProgress, type Progress } from './train/progress.js';
 import type { CurvePoint } from './train/state.js';
+import {
+  describeTableMemory,
+  LARGE_TABLES_BYTES,
+  tableMemory,
+  withTableProgress,
+} from './train/table-memory.js';
 import { Trainer, type TrainOptions, type TrainResult } from './train/trainer.js';
 
 /** Where a run's lines go. */
@@ -100,16 +106,31 @@ export async function runTraining(
   const source = data ?? (await openData(settings));
   if (!data) log(`data: ${source.description}`);
   const progress = progressOf(settings, source, log);
-  const trainer = await Trainer.create({
-    ...trainOptionsOf(settings, backendChoice.backend, source),
-    evalEvery: settings.evalEvery,
-    ...(settings.checkpoint === undefined ? {} : { checkpointDir: settings.checkpoint }),
-    checkpointEvery: settings.checkpointEvery,
-    ...(settings.maxSteps === undefined ? {} : { maxSteps: settings.maxSteps }),
-    onBatch: (event) => progress.batch(event),
-    onEval: (point) => progress.log(`[${settings.precision}] ${formatPoint(point)}`),
-    log: (line) => progress.log(line),
-  });
+  const options = trainOptionsOf(settings, backendChoice.backend, source);
+  // Before anything is allocated: what the tables will take (large ones take minutes to make).
+  const memory = tableMemory(
+    source.tableSizes,
+    settings.embeddingDim,
+    settings.precision,
+    options.optimizer,
+  );
+  log(describeTableMemory(memory, settings.precision));
+  const create = () =>
+    Trainer.create({
+      ...options,
+      evalEvery: settings.evalEvery,
+      ...(settings.checkpoint === undefined ? {} : { checkpointDir: settings.checkpoint }),
+      checkpointEvery: settings.checkpointEvery,
+      ...(settings.maxSteps === undefined ? {} : { maxSteps: settings.maxSteps }),
+      onBatch: (event) => progress.batch(event),
+      onEval: (point) => progress.log(`[${settings.precision}] ${formatPoint(point)}`),
+      log: (line) => progress.log(line),
+    });
+  let trainer: Trainer;
+  if (memory.weightBytes + memory.stateBytes >= LARGE_TABLES_BYTES) {
+    log(`[${settings.precision}] allocating and initialising ${memory.tables} tables...`);
+    trainer = await withTableProgress(backendChoice.backend, memory.tables, log, create);
+  } else trainer = await create();
   try {
     return await trainer.run();
   } finally {

@@ -3,7 +3,15 @@ export { type CategoricalEncoder, CategoryDictionary, HashingEncoder } from './c
 export { denseTransform } from './dense.js';
 export { encodeRow } from './encode.js';
 export { formatCriteoLine, hex8 } from './format-line.js';
-export { type LineSource, openCriteoFile, readLines } from './lines.js';
+export {
+  DataFileError,
+  DEFAULT_MAX_LINE_BYTES,
+  type LineSource,
+  LineTooLongError,
+  openCriteoFile,
+  type ReadLinesOptions,
+  readLines,
+} from './lines.js';
 export { MalformedLineError } from './malformed.js';
 export { parseCriteoLine } from './parse-line.js';
 export { createRawRow, type RawRow } from './raw-row.js';

@@ -27,6 +27,12 @@ export interface ReadCriteoOptions extends CategoricalOptions {
    * `[start, end)`; reading stops after `end`. See `splitTrainValidation`.
    */
   lines?: IndexRange;
+  /**
+   * The longest line accepted, in bytes (default `DEFAULT_MAX_LINE_BYTES`, 64 KiB; a Criteo line
+   * is under 1 KiB). A longer line throws a `LineTooLongError` naming the file and line, whatever
+   * `onMalformed` says: a file with such lines is not Criteo TSV.
+   */
+  maxLineBytes?: number;
 }
 
 /** Counters a reader updates while it is iterated. */
@@ -91,7 +97,10 @@ async function* parseBatches(
   let batch = createBatch(batchSize);
   let n = 0;
   let index = -1;
-  for await (const line of readLines(source)) {
+  for await (const line of readLines(
+    source,
+    options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes },
+  )) {
     index++;
     if (index < start) continue;
     if (index >= end) break;
@@ -172,7 +181,7 @@ export function readCriteo(source: LineSource, options: ReadCriteoOptions): Crit
  */
 export async function buildCategoryDictionary(
   source: LineSource,
-  options: Pick<ReadCriteoOptions, 'onMalformed' | 'lines'> = {},
+  options: Pick<ReadCriteoOptions, 'onMalformed' | 'lines' | 'maxLineBytes'> = {},
 ): Promise<CategoryDictionary> {
   const dictionary = new CategoryDictionary();
   for await (const _ of readCriteoBatches(source, { ...options, dictionary, batchSize: 4096 })) {

@@ -1,4 +1,4 @@
-import { readLines } from './lines.js';
+import { type ReadLinesOptions, readLines } from './lines.js';
 
 /** A half-open range `[start, end)` of 0-based example (line) positions. */
 export interface IndexRange {
@@ -86,9 +86,12 @@ export async function* takeRange<T>(
   }
 }
 
-/** Number of lines in the Criteo file at `path` (plain or gzipped), streaming. */
-export async function countLines(path: string): Promise<number> {
+/**
+ * Number of lines in the Criteo file at `path` (plain or gzipped), streaming.
+ * @throws LineTooLongError or DataFileError as {@link readLines} does.
+ */
+export async function countLines(path: string, options: ReadLinesOptions = {}): Promise<number> {
   let n = 0;
-  for await (const _ of readLines(path)) n++;
+  for await (const _ of readLines(path, options)) n++;
   return n;
 }

@@ -1,5 +1,5 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
 import { readSafetensors, type Tensor, writeSafetensors } from '@halfstep/embedding';
 import type { Dlrm } from '../model/dlrm.js';
 import type { DenseParam } from '../model/mlp.js';
@@ -19,13 +19,78 @@ function stateOf(optimizer: DenseOptimizer, k: number, p: DenseParam): Float32Ar
   return slots;
 }
 
+/** Flushes `path` (a file, or a folder and everything in it) to the disk. */
+async function fsyncTree(path: string): Promise<void> {
+  if ((await stat(path)).isDirectory()) {
+    for (const entry of await readdir(path)) await fsyncTree(join(path, entry));
+  }
+  await fsyncPath(path);
+}
+
+/** fsync of one file or folder (folders: their entries, after a create, rename or remove). */
+async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads the folder name in `dir`'s `latest` file, or null when there is none. */
+async function readLatest(dir: string): Promise<string | null> {
+  try {
+    return (await readFile(join(dir, LATEST_FILE), 'utf8')).trim();
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
 /**
- * Saves a complete checkpoint of `model`, `optimizer` and `state` under `dir`: a fresh folder
- * `step-<step>` holding `embeddings.safetensors` (the tables, by `@halfstep/embedding`) and
+ * The checkpoint folder that `name` (read from `dir`'s `latest`) names: one folder directly inside
+ * `dir`. @throws Error naming the file and the value when it points anywhere else.
+ */
+export function checkpointFolder(dir: string, name: string): string {
+  const root = resolve(dir);
+  const folder = resolve(root, name);
+  if (
+    name === '' ||
+    name.includes('/') ||
+    name.includes('\\') ||
+    name.includes('\0') ||
+    name === '.' ||
+    name === '..' ||
+    !folder.startsWith(root + sep)
+  ) {
+    throw new Error(
+      `checkpoint ${join(dir, LATEST_FILE)}: ${JSON.stringify(name)} is not the name of a checkpoint folder inside ${dir}`,
+    );
+  }
+  return folder;
+}
+
+/** A folder name for step `step` that does not exist in `dir` yet (re-saving a step: a suffix). */
+async function freshName(dir: string, step: number): Promise<string> {
+  const base = `step-${String(step).padStart(9, '0')}`;
+  const taken = new Set(await readdir(dir));
+  if (!taken.has(base)) return base;
+  for (let n = 1; ; n++) {
+    const name = `${base}-${n}`;
+    if (!taken.has(name)) return name;
+  }
+}
+
+/**
+ * Saves a complete checkpoint of `model`, `optimizer` and `state` under `dir`: a new folder
+ * `step-<step>` (`step-<step>-<n>` when that name is taken, e.g. re-saving the same step after a
+ * resume) holding `embeddings.safetensors` (the tables, by `@halfstep/embedding`) and
  * `dense.safetensors` (MLP weights, dense optimizer state, the position as I64
  * `[step, epoch, batchInEpoch, examplesSeen]`, the rest of `state` and `fingerprint` as JSON
- * metadata); then the `latest` file is replaced atomically (write + rename) to name that folder,
- * and older folders are removed. A crash at any point leaves `latest` naming a complete checkpoint.
+ * metadata). Its files and the folder are fsynced, then `latest` is replaced atomically (a
+ * fsynced temporary file renamed over it, then `dir` fsynced) to name it, and only then are the
+ * other folders removed (never the one `latest` names). A crash at any point leaves `latest`
+ * naming a complete checkpoint.
  */
 export async function saveCheckpoint(
   dir: string,
@@ -34,10 +99,10 @@ export async function saveCheckpoint(
   state: TrainingState,
   fingerprint: string,
 ): Promise<void> {
-  const name = `step-${String(state.step).padStart(9, '0')}`;
+  await mkdir(dir, { recursive: true });
+  const name = await freshName(dir, state.step);
   const folder = join(dir, name);
-  await rm(folder, { recursive: true, force: true });
-  await mkdir(folder, { recursive: true });
+  await mkdir(folder);
   await model.embeddings.collection.save(join(folder, EMBEDDINGS_FILE));
   const tensors: Record<string, Tensor> = {};
   const params = model.denseParams();
@@ -60,11 +125,22 @@ export async function saveCheckpoint(
     curve: state.curve,
   });
   await writeSafetensors(join(folder, DENSE_FILE), tensors, { [METADATA_KEY]: metadata });
+  await fsyncTree(folder);
+  await fsyncPath(dir);
   const temporary = join(dir, `${LATEST_FILE}.tmp-${process.pid}`);
-  await writeFile(temporary, `${name}\n`);
+  const handle = await open(temporary, 'w');
+  try {
+    await handle.writeFile(`${name}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
   await rename(temporary, join(dir, LATEST_FILE));
+  await fsyncPath(dir);
+  // `latest` now names `name` on the disk: every other folder (older checkpoints, the one
+  // replaced, unfinished saves of a crashed run) and stale temporaries can go.
   for (const entry of await readdir(dir)) {
-    if (entry.startsWith('step-') && entry !== name) {
+    if ((entry.startsWith('step-') && entry !== name) || entry.startsWith(`${LATEST_FILE}.tmp-`)) {
       await rm(join(dir, entry), { recursive: true, force: true });
     }
   }
@@ -82,20 +158,23 @@ export async function loadCheckpoint(
   optimizer: DenseOptimizer,
   fingerprint: string,
 ): Promise<TrainingState | null> {
-  let name: string;
+  const name = await readLatest(dir);
+  if (name === null) return null;
+  const folder = checkpointFolder(dir, name);
+  const denseFile = join(folder, DENSE_FILE);
+  const dense = await readSafetensors(denseFile, { copy: true });
+  let meta: { fingerprint?: string; trainSeconds?: number; curve?: TrainingState['curve'] };
   try {
-    name = (await readFile(join(dir, LATEST_FILE), 'utf8')).trim();
+    meta = JSON.parse(dense.metadata[METADATA_KEY] ?? '{}') as typeof meta;
   } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return null;
-    throw error;
+    throw new Error(
+      `checkpoint ${denseFile}: the "${METADATA_KEY}" metadata is not valid JSON (${(error as Error).message})`,
+      { cause: error },
+    );
   }
-  const folder = join(dir, name);
-  const dense = await readSafetensors(join(folder, DENSE_FILE), { copy: true });
-  const meta = JSON.parse(dense.metadata[METADATA_KEY] ?? '{}') as {
-    fingerprint?: string;
-    trainSeconds?: number;
-    curve?: TrainingState['curve'];
-  };
+  if (typeof meta !== 'object' || meta === null) {
+    throw new Error(`checkpoint ${denseFile}: the "${METADATA_KEY}" metadata is not a JSON object`);
+  }
   if (meta.fingerprint !== fingerprint) {
     throw new Error(
       `checkpoint ${folder} was made with a different configuration:\n  saved: ${meta.fingerprint}\n  now:   ${fingerprint}\n(use another --checkpoint directory, or the same options)`,

@@ -68,10 +68,15 @@ export interface FileSourceOptions {
   readonly trainExamples?: number;
 }
 
+/** How {@link fileSource} splits a file, for error messages. */
+const SPLIT_RULE =
+  'The file is split as DLRM splits Kaggle\'s train.txt: 7 consecutive "days" of floor(lines / 7) lines each (the first lines % 7 days one longer); days 1-6 train, the first half of day 7 is test (unused) and its second half validation, so at least 14 lines are needed.';
+
 /**
  * A Criteo file split as DLRM splits Kaggle's `train.txt` (`splitTrainValidation`, 7 "days": the
  * first 6/7 train, the second half of the last day validation), every table `maxIndRange` rows.
  * Counts the lines once up front. Malformed lines throw a `MalformedLineError` with the line number.
+ * @throws Error when the split leaves no training or no validation example (fewer than 14 lines).
  */
 export async function fileSource(options: FileSourceOptions): Promise<DataSource> {
   const { path, maxIndRange } = options;
@@ -83,6 +88,11 @@ export async function fileSource(options: FileSourceOptions): Promise<DataSource
   };
   const trainExamples = train.end - train.start;
   const validationExamples = split.validation.end - split.validation.start;
+  if (trainExamples < 1 || validationExamples < 1) {
+    throw new Error(
+      `${path}: ${total} lines give ${trainExamples} training and ${validationExamples} validation examples; training needs at least one of each. ${SPLIT_RULE}`,
+    );
+  }
   return {
     description: `${path}: ${total} lines, ${trainExamples} train / ${validationExamples} validation examples, tables hashed to ${maxIndRange} rows`,
     tableSizes: new Array<number>(26).fill(maxIndRange),

@@ -3,6 +3,7 @@ import type { Batch } from '../data/batch.js';
 import type { Dlrm, DlrmTables } from '../model/dlrm.js';
 import { hostValues, TensorsByBatch } from '../model/tensors.js';
 import type { DenseOptimizer } from './dense-optimizer.js';
+import { divergedOr } from './diverged.js';
 
 /** The training loss over a run of steps, as read from the backend. */
 export interface LossWindow {
@@ -43,9 +44,18 @@ export class TrainStep<E extends DlrmTables = DlrmTables> {
   /**
    * Trains on `batch` with optimizer step `step` (0 for the first) for the dense part; the tables
    * advance their own step. Resolves with what the tables' update did; rejects as it does (the
-   * dense part is updated by then).
+   * dense part is updated by then), with a `TrainingDivergedError` (the original as its cause)
+   * when a loss or gradient was not finite.
    */
   async run(batch: Batch, step: number): Promise<BagUpdateResult[]> {
+    try {
+      return await this.#run(batch, step);
+    } catch (error) {
+      throw divergedOr(error, step + 1);
+    }
+  }
+
+  async #run(batch: Batch, step: number): Promise<BagUpdateResult[]> {
     const { model } = this;
     const { backend } = model;
     const size = batch.size;

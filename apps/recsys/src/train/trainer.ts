@@ -3,6 +3,7 @@ import type { EmbeddingTables } from '../model/embeddings.js';
 import { precisionSpec } from '../model/precision.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { DenseOptimizer } from './dense-optimizer.js';
+import { TrainingDivergedError } from './diverged.js';
 import { evaluate } from './evaluate.js';
 import { HookList, type TrainHooks } from './hooks.js';
 import { sparseOptimizer } from './optimizers.js';
@@ -119,6 +120,13 @@ export class Trainer {
   /** Reads the loss of the steps since the last read (one backend read) and hands it to `hooks`. */
   async #readLoss(hooks: HookList): Promise<number> {
     const window = await this.#step.takeLoss();
+    if (window.steps > 0 && !Number.isFinite(window.sum)) {
+      const first = this.#state.step - window.steps + 1;
+      throw new TrainingDivergedError(
+        this.#state.step,
+        `the training loss of steps ${first}-${this.#state.step} is ${window.mean}, not finite`,
+      );
+    }
     hooks.onLoss(window, this.#state.step);
     return window.mean;
   }

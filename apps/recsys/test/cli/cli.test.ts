@@ -114,7 +114,9 @@ describe('halfstep-recsys CLI', () => {
       .split('\n')
       .filter(Boolean);
     const bad = join(dir, 'bad.tsv');
-    await writeFile(bad, [good[0], good[1], 'not\ta\tcriteo\tline', ...good.slice(2)].join('\n'));
+    // 16 lines: enough for the 7-day split to leave training and validation examples.
+    const rest = Array.from({ length: 13 }, (_, i) => good[i % good.length]);
+    await writeFile(bad, [good[0], good[1], 'not\ta\tcriteo\tline', ...rest].join('\n'));
     const r = await cli(['train', ...SMALL, '--data', bad, '--max-ind-range', '100']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/bad\.tsv:3: malformed/);

@@ -42,7 +42,7 @@ describe('train --store / --workers on the command line', () => {
     [['--store', 'redis://h:99999'], /bad port "99999" of node "h:99999"; expected 1\.\.65535/],
     [
       ['--workers', '0'],
-      /option '--workers <n>' argument '0' is invalid\. expected an integer >= 1, got "0"/,
+      /option '--workers <n>' argument '0' is invalid\. expected a decimal integer from 1 to 256, got "0"/,
     ],
     [['--workers', 'two'], /option '--workers <n>' argument 'two' is invalid/],
     [['--sync-every', '-1'], /option '--sync-every <n>' argument '-1' is invalid/],
