@@ -7,9 +7,9 @@ import {
   type TableConfig,
 } from '@halfstep/embedding';
 import type { SparseOptimizer } from '@halfstep/optim';
-import type { DlrmTables } from './dlrm.js';
 import { deriveSeed } from './init.js';
 import type { PrecisionSpec } from './precision.js';
+import type { DlrmTables } from './tables.js';
 
 /** What {@link EmbeddingTables.create} needs. */
 export interface EmbeddingTablesOptions extends DlrmTablesSpec {
