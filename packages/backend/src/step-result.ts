@@ -5,9 +5,10 @@
  * its `UnobservedErrors` and `flush()` reports it.
  */
 export class StepResult<T> implements PromiseLike<T> {
-  readonly #load: () => Promise<T>;
+  #load: (() => Promise<T>) | null;
   #promise: Promise<T> | null = null;
   #observed = false;
+  #succeeded = false;
 
   /** @param load - computes the outcome (e.g. reads a status word back); called at most once. */
   constructor(load: () => Promise<T>) {
@@ -26,8 +27,23 @@ export class StepResult<T> implements PromiseLike<T> {
     return this.#observed;
   }
 
+  /** Whether the outcome is known and is not an error (nothing left to report). */
+  get succeeded(): boolean {
+    return this.#succeeded;
+  }
+
   #outcome(): Promise<T> {
-    this.#promise ??= this.#load();
+    if (this.#promise === null) {
+      const load = this.#load as () => Promise<T>;
+      this.#load = null; // what the load needed (e.g. a step's row ids) can go now
+      this.#promise = load();
+      this.#promise.then(
+        () => {
+          this.#succeeded = true;
+        },
+        () => undefined,
+      );
+    }
     return this.#promise;
   }
 
@@ -38,6 +54,25 @@ export class StepResult<T> implements PromiseLike<T> {
   ): Promise<R1 | R2> {
     this.#observed = true;
     return this.#outcome().then(onfulfilled, onrejected);
+  }
+
+  /** `then(undefined, onrejected)`, as on a promise. */
+  catch<R = never>(onrejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.then(undefined, onrejected);
+  }
+
+  /** Runs `onfinally` once the outcome is known, as on a promise. */
+  finally(onfinally?: (() => void) | null): Promise<T> {
+    return this.then(
+      (value) => {
+        onfinally?.();
+        return value;
+      },
+      (reason: unknown) => {
+        onfinally?.();
+        throw reason;
+      },
+    );
   }
 
   /** The error of the outcome, or null, without marking it observed. */
@@ -55,11 +90,20 @@ export class StepResult<T> implements PromiseLike<T> {
  * adds every result it has not read back.
  */
 export class UnobservedErrors {
-  #results: StepResult<unknown>[] = [];
+  #results = new Set<StepResult<unknown>>();
 
-  /** Remembers a result until it is awaited or reported. */
+  /**
+   * Remembers a result until it is awaited, known to have succeeded, or reported; forgets those
+   * that already are, so that a loop which awaits its steps (or whose steps succeed) keeps none.
+   */
   add(result: StepResult<unknown>): void {
-    this.#results.push(result);
+    for (const r of this.#results) if (r.observed || r.succeeded) this.#results.delete(r);
+    this.#results.add(result);
+  }
+
+  /** How many results are remembered (for tests of the pruning). */
+  get size(): number {
+    return this.#results.size;
   }
 
   /**
@@ -68,7 +112,7 @@ export class UnobservedErrors {
    */
   async report(): Promise<void> {
     const results = this.#results;
-    this.#results = [];
+    this.#results = new Set();
     for (const result of results) {
       if (result.observed) continue;
       const error = await result.errorOf();
@@ -78,6 +122,6 @@ export class UnobservedErrors {
 
   /** Forgets every result. */
   clear(): void {
-    this.#results = [];
+    this.#results = new Set();
   }
 }

@@ -34,4 +34,37 @@ describe('UnobservedErrors', () => {
     await expect(errors.report()).rejects.toThrow('first unseen');
     await expect(errors.report()).resolves.toBeUndefined();
   });
+
+  it('forgets results that were awaited or succeeded, so a long run keeps none', async () => {
+    const errors = new UnobservedErrors();
+    for (let k = 0; k < 1000; k++) {
+      const result = StepResult.of({ value: k });
+      errors.add(result);
+      if (k % 2 === 0)
+        await result; // awaited
+      else await result.errorOf(); // read back by the backend, succeeded
+    }
+    expect(errors.size).toBeLessThanOrEqual(1);
+    const failed = StepResult.of<number>({ error: new Error('kept') });
+    errors.add(failed);
+    await failed.errorOf();
+    errors.add(StepResult.of({ value: 0 }));
+    expect(errors.size).toBe(2); // the unseen failure stays until reported
+    await expect(errors.report()).rejects.toThrow('kept');
+  });
+});
+
+describe('StepResult as a promise', () => {
+  it('has catch and finally', async () => {
+    let finished = 0;
+    const caught = await StepResult.of<number>({ error: new Error('no') }).catch((e: unknown) =>
+      String(e),
+    );
+    expect(caught).toBe('Error: no');
+    expect(await StepResult.of({ value: 3 }).finally(() => finished++)).toBe(3);
+    await expect(
+      StepResult.of<number>({ error: new Error('again') }).finally(() => finished++),
+    ).rejects.toThrow('again');
+    expect(finished).toBe(2);
+  });
 });

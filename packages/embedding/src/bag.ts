@@ -152,6 +152,14 @@ export class EmbeddingBag {
     return this.#collection.load(path, options);
   }
 
+  /**
+   * Resolves when the backend has finished every step enqueued so far; rejects with the first
+   * error of a step nobody awaited.
+   */
+  flush(): Promise<void> {
+    return this.#collection.flush();
+  }
+
   /** Frees the table's memory on the backend. */
   dispose(): void {
     this.#collection.dispose();

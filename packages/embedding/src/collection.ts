@@ -68,28 +68,47 @@ export class EmbeddingBagCollection {
   readonly #open = new Set<EmbeddingForward>();
   /** Checkpoints loaded so far: a forward from before a load cannot train. */
   #loads = 0;
+  /** Whether the collection made its backend (from a registered name) and so disposes it. */
+  readonly #ownsBackend: boolean;
   #step = 0;
   #disposed = false;
 
   /** @internal Use `createEmbeddingBagCollection`. */
-  constructor(backend: Backend, seed: bigint, configs: readonly ResolvedTableConfig[]) {
+  constructor(
+    backend: Backend,
+    seed: bigint,
+    configs: readonly ResolvedTableConfig[],
+    ownsBackend = false,
+  ) {
     this.backend = backend;
     this.seed = seed;
     this.configs = configs;
+    this.#ownsBackend = ownsBackend;
     this.#pool = new TensorPool(backend);
-    this.handles = configs.map((c, t) =>
-      backend.createTable({
-        name: c.name,
-        index: t,
-        rows: c.rows,
-        dim: c.dim,
-        storage: c.storage,
-        rounding: c.rounding,
-        optimizer: c.optimizer,
-        seed,
-        init: c.init,
-      }),
-    );
+    const handles: TableHandle[] = [];
+    try {
+      configs.forEach((c, t) => {
+        handles.push(
+          backend.createTable({
+            name: c.name,
+            index: t,
+            rows: c.rows,
+            dim: c.dim,
+            storage: c.storage,
+            rounding: c.rounding,
+            optimizer: c.optimizer,
+            seed,
+            init: c.init,
+          }),
+        );
+      });
+    } catch (error) {
+      // A table the backend refused: free the ones made before it (and a backend made for us).
+      for (const h of handles) backend.disposeTable(h);
+      if (ownsBackend) backend.dispose();
+      throw error;
+    }
+    this.handles = handles;
   }
 
   /** The name of the backend running the kernels. */
@@ -185,24 +204,28 @@ export class EmbeddingBagCollection {
         `backward: expected ${this.configs.length} gradients (one per table), got ${gradOutputs?.length}`,
       );
     }
+    // Host gradients: every length checked before any tensor is taken from the pool.
+    forward.inputs.forEach((input, t) => {
+      const g = gradOutputs[t];
+      const expected = input.offsets.length * this.configs[t]!.dim;
+      if (g instanceof Float32Array && g.length !== expected) {
+        throw new BadInputError(
+          this.configs[t]!.name,
+          'gradOutput',
+          -1,
+          g.length,
+          `gradOutput: expected ${input.offsets.length} bags x ${this.configs[t]!.dim} = ${expected} values, got ${g.length}`,
+        );
+      }
+    });
     const uploaded: Tensor[] = [];
     const updates: BagUpdate[] = forward.inputs.map((input, t) => {
       const g = gradOutputs[t];
       let gradOutput: Tensor;
       if (g instanceof Float32Array) {
-        const expected = input.offsets.length * this.configs[t]!.dim;
-        if (g.length !== expected) {
-          throw new BadInputError(
-            this.configs[t]!.name,
-            'gradOutput',
-            -1,
-            g.length,
-            `gradOutput: expected ${input.offsets.length} bags x ${this.configs[t]!.dim} = ${expected} values, got ${g.length}`,
-          );
-        }
         gradOutput = this.#pool.take(g.length);
         uploaded.push(gradOutput);
-      } else gradOutput = g;
+      } else gradOutput = g as Tensor;
       return {
         table: this.handles[t]!,
         input,
@@ -229,7 +252,10 @@ export class EmbeddingBagCollection {
   }
 
   /** Decoded float32 values of table `table`'s rows (all rows by default), rows x dim. */
-  readRows(table: number | string, rows?: Int32Array | ArrayLike<number>): Promise<Float32Array> {
+  async readRows(
+    table: number | string,
+    rows?: Int32Array | ArrayLike<number>,
+  ): Promise<Float32Array> {
     this.#live();
     const t = this.tableIndex(table);
     return this.backend.readRows(this.handles[t]!, this.#rowIds(t, rows));
@@ -311,12 +337,16 @@ export class EmbeddingBagCollection {
     return this.backend.flush();
   }
 
-  /** Frees every table and pooled tensor on the backend (the backend itself stays usable). */
+  /**
+   * Frees every table and pooled tensor on the backend. A backend given as an instance stays
+   * usable; one the collection made from a registered name is disposed with it.
+   */
   dispose(): void {
     if (this.#disposed) return;
     for (const h of this.handles) this.backend.disposeTable(h);
     for (const forward of this.#open) if (!forward.consumed) forward.release();
     this.#pool.dispose();
+    if (this.#ownsBackend) this.backend.dispose();
     this.#disposed = true;
   }
 }
@@ -336,10 +366,16 @@ export async function createEmbeddingBagCollection(
   const names = new Set(resolved.map((c) => c.name));
   if (names.size !== resolved.length) throw new RangeError('table names must be distinct');
   const seed = resolveSeed(options.seed);
+  const ownsBackend = typeof options.backend !== 'object' || options.backend === null;
   const backend = await resolveBackend(options.backend);
-  const collection = new EmbeddingBagCollection(backend, seed, resolved);
+  const collection = new EmbeddingBagCollection(backend, seed, resolved, ownsBackend);
   // Table creation may be asynchronous (a store opening tables, a device uploading the initial
   // weights): its errors belong here, not to the first step.
-  await backend.flush();
+  try {
+    await backend.flush();
+  } catch (error) {
+    collection.dispose();
+    throw error;
+  }
   return collection;
 }

@@ -64,7 +64,7 @@ export class EmbeddingForward {
   }
 
   /** The pooled outputs as host arrays, once the backend has computed them (a download). */
-  read(): Promise<Float32Array[]> {
+  async read(): Promise<Float32Array[]> {
     this.checkOpen('read');
     return Promise.all(this.outputs.map((t) => this.#backend.read(t)));
   }

@@ -132,6 +132,10 @@ function stateTensors(
 export async function saveCheckpoint(path: string, collection: CheckpointedTables): Promise<void> {
   const tensors: Record<string, Tensor> = {};
   const records: TableRecord[] = [];
+  // The step and seed of the tables as exported now: read before awaiting anything, since a step
+  // enqueued meanwhile comes after the export (work runs in call order).
+  const step = collection.step;
+  const seed = collection.seed;
   const exported = await Promise.all(
     collection.handles.map((h) => collection.backend.exportTable(h)),
   );
@@ -160,8 +164,8 @@ export async function saveCheckpoint(path: string, collection: CheckpointedTable
       tensors,
       {
         'halfstep.format': CHECKPOINT_FORMAT,
-        'halfstep.step': String(collection.step),
-        'halfstep.seed': collection.seed.toString(),
+        'halfstep.step': String(step),
+        'halfstep.seed': seed.toString(),
         'halfstep.tables': JSON.stringify(records),
       },
       sha256Hex,

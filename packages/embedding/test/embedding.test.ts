@@ -262,7 +262,9 @@ describe('forward contexts', () => {
     expect(() => bag.backward(forward, new Float32Array(8).fill(0.25))).toThrow(
       'backward: this forward was already used by a backward',
     );
-    expect(() => forward.read()).toThrow('read: this forward was already used by a backward');
+    await expect(forward.read()).rejects.toThrow(
+      'read: this forward was already used by a backward',
+    );
     expect(() => forward.readSync()).toThrow(/already used by a backward/);
     expect(() => forward.release()).toThrow(/already used by a backward/);
     expect(bag.step).toBe(1);
@@ -311,7 +313,7 @@ describe('forward contexts', () => {
     expect(() => bag.backward(forward, new Float32Array(8).fill(0.25))).toThrow(
       'backward: this forward was released',
     );
-    expect(() => forward.read()).toThrow('read: this forward was released');
+    await expect(forward.read()).rejects.toThrow('read: this forward was released');
     expect(() => forward.release()).toThrow('release: this forward was released');
     expect(bag.step).toBe(0);
     expect([...(await bag.readRows())]).toEqual([...before]);
@@ -578,5 +580,40 @@ describe('collection', () => {
     c.dispose();
     expect(f.consumed).toBe(true);
     expect(() => f.readSync()).toThrow(/released/);
+  });
+
+  it('a save records the step its tables were exported at, even if a step is enqueued meanwhile', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'halfstep-save-race-'));
+    try {
+      const path = join(dir, 'tables.safetensors');
+      const bag = await createEmbeddingBag({ rows: 4, dim: 2, optimizer: sgd({ lr: 1 }) });
+      const before = bag.readRowsSync();
+      const saving = bag.save(path);
+      await bag.backward(bag.forward([1], [0]), new Float32Array([1, 1])); // step 0 -> 1
+      await saving;
+      const again = await createEmbeddingBag({ rows: 4, dim: 2, optimizer: sgd({ lr: 1 }) });
+      await again.load(path);
+      expect(again.step).toBe(0);
+      expect([...again.readRowsSync()]).toEqual([...before]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads reject (never throw) on bad rows; a backend made from a name goes with the collection', async () => {
+    const c = await createEmbeddingBagCollection([{ rows: 4, dim: 2, optimizer: sgd({ lr: 1 }) }]);
+    const read = c.readRows(0, [99]);
+    expect(read).toBeInstanceOf(Promise);
+    await expect(read).rejects.toThrow(/99/);
+    const backend = c.backend;
+    c.dispose();
+    expect(() => backend.tensor(1)).toThrow(/disposed/);
+    // A backend given as an instance stays usable.
+    const own = new JsBackend();
+    const d = await createEmbeddingBagCollection([{ rows: 4, dim: 2, optimizer: sgd({ lr: 1 }) }], {
+      backend: own,
+    });
+    d.dispose();
+    expect(own.tensor(1).size).toBe(1);
   });
 });

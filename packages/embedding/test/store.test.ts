@@ -247,6 +247,19 @@ describe('the collection on a store backend (memory store)', () => {
     await ok.flush();
   });
 
+  it('a disposed tensor is dead at once: disposing it again throws, and the backend goes on', async () => {
+    const backend = createStoreBackend({ store: await createMemoryTableStore() });
+    const t = backend.tensor(4);
+    backend.disposeTensor(t);
+    expect(() => backend.disposeTensor(t)).toThrow(/disposed/);
+    expect(() => backend.relu(t, t)).toThrow(/disposed/);
+    await expect(backend.read(t)).rejects.toThrow(/disposed/);
+    await backend.flush();
+    const u = backend.tensor(Float32Array.of(-1, 2));
+    backend.relu(u, u);
+    expect([...(await backend.read(u))]).toEqual([0, 2]);
+  });
+
   it('store.applyGradients rejects repeated rows, bad lengths and non-finite values', async () => {
     const store = await createMemoryTableStore();
     await storeCollection([tables[3]!], 0, { store });

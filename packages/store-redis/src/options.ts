@@ -41,9 +41,14 @@ export interface RedisClusterStoreOptions {
 
 /**
  * Parses `"redis://host:port,host:port"` (or `"host:port,..."`) into addresses.
- * @throws RangeError naming the part that is not host:port.
+ * @throws RangeError naming the part that is not host:port (without any credentials in it), or
+ *   for `rediss://` (TLS is not supported yet: refused rather than connecting in plain text).
  */
 export function parseRedisNodes(nodes: string): RedisNodeAddress[] {
+  if (/(^|,)\s*rediss:\/\//i.test(nodes)) {
+    // Never fall back to plain text when TLS was asked for.
+    throw new RangeError('rediss:// (TLS) is not supported yet; use redis:// on a trusted network');
+  }
   const list = nodes
     .replace(/^rediss?:\/\//, '')
     .split(',')
@@ -52,8 +57,11 @@ export function parseRedisNodes(nodes: string): RedisNodeAddress[] {
   if (list.length === 0) throw new RangeError(`no Redis node in "${nodes}"`);
   return list.map((part) => {
     const m = /^(?:rediss?:\/\/)?([^:/]+):(\d+)\/?$/.exec(part);
-    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
-      throw new RangeError(`Redis node "${part}": expected host:port`);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+      // A part with user:password@ is never echoed whole.
+      const shown = part.includes('@') ? `${part.slice(0, part.indexOf('//') + 2)}***@…` : part;
+      throw new RangeError(`Redis node "${shown}": expected host:port`);
+    }
     const [, host = '', port] = m;
     return { host, port: Number(port) };
   });

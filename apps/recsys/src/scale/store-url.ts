@@ -28,9 +28,17 @@ export class StoreUrlError extends Error {
    * @param reason - what is wrong with it.
    */
   constructor(value: string, reason: string) {
-    super(`--store "${value}": ${reason}`);
+    super(`--store "${redactCredentials(value)}": ${reason}`);
     this.reason = reason;
   }
+}
+
+/** `value` with the password of every `user:password@` in it replaced by `***`. */
+export function redactCredentials(value: string): string {
+  return value.replace(/\/\/([^/@,]*)@/g, (_, credentials: string) => {
+    const colon = credentials.indexOf(':');
+    return `//${colon < 0 ? '***' : `${credentials.slice(0, colon)}:***`}@`;
+  });
 }
 
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])$/;

@@ -11,6 +11,8 @@ export const LATEST_FILE = 'latest';
 const EMBEDDINGS_FILE = 'embeddings.safetensors';
 const DENSE_FILE = 'dense.safetensors';
 const METADATA_KEY = 'halfstep-recsys';
+/** The names of the folders `saveCheckpoint` writes: `step-<9 digits>`, or with `-<n>`. */
+const STEP_FOLDER = /^step-\d{9,}(-\d+)?$/;
 
 /** The state slots of `params[k]` (`p`): the optimizer is built on the same params, in order. */
 function stateOf(optimizer: DenseOptimizer, k: number, p: DenseParam): Float32Array[] {
@@ -140,7 +142,8 @@ export async function saveCheckpoint(
   // `latest` now names `name` on the disk: every other folder (older checkpoints, the one
   // replaced, unfinished saves of a crashed run) and stale temporaries can go.
   for (const entry of await readdir(dir)) {
-    if ((entry.startsWith('step-') && entry !== name) || entry.startsWith(`${LATEST_FILE}.tmp-`)) {
+    // Only names this module writes: a user's `step-functions/` in the same folder is not ours.
+    if ((STEP_FOLDER.test(entry) && entry !== name) || entry.startsWith(`${LATEST_FILE}.tmp-`)) {
       await rm(join(dir, entry), { recursive: true, force: true });
     }
   }

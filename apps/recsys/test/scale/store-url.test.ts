@@ -4,10 +4,26 @@ import {
   formatStoreUrl,
   MEMORY_STORE,
   parseStoreUrl,
+  redactCredentials,
   StoreUrlError,
 } from '../../src/scale/store-url.js';
 
 describe('parseStoreUrl', () => {
+  it('never echoes a password in its errors', () => {
+    let message = '';
+    try {
+      parseStoreUrl('redis://trainer:s3cret@h:1');
+    } catch (error) {
+      message = String(error);
+    }
+    expect(message).toContain('only host:port nodes are accepted');
+    expect(message).toContain('redis://trainer:***@h:1');
+    expect(message).not.toContain('s3cret');
+    expect(redactCredentials('redis://:pw@a:1,redis://b@c:2')).toBe(
+      'redis://:***@a:1,redis://***@c:2',
+    );
+  });
+
   it('reads memory and redis://host:port lists', () => {
     expect(parseStoreUrl('memory')).toEqual(MEMORY_STORE);
     expect(parseStoreUrl('redis://127.0.0.1:7000,redis-b.local:7001,[::1]:7002/')).toEqual({
@@ -41,7 +57,7 @@ describe('parseStoreUrl', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(StoreUrlError);
-    expect((error as Error).message).toContain(`--store "${value}"`);
+    expect((error as Error).message).toContain(`--store "${redactCredentials(value)}"`);
     expect((error as Error).message).toMatch(reason);
   });
 });

@@ -112,6 +112,7 @@ export class StoreBackend implements Backend {
   readonly workers: number;
   readonly #ownsStore: boolean;
   readonly #tensors = new HostTensors('store');
+  readonly #dead = new WeakSet<Tensor>();
   readonly #tables = new Map<number, TableHandle>();
   readonly #scratch = new Map<number, AggregateScratch>();
   readonly #opened: OpenedTable[] = [];
@@ -148,6 +149,12 @@ export class StoreBackend implements Backend {
   /** The values of a tensor of this backend (checked now; read when the queue gets there). */
   #data(tensor: Tensor, name: string, atLeast = 0): Float32Array {
     this.#live();
+    // Disposed at the call, freed when the queue gets there: dead from now on either way.
+    if (this.#dead.has(tensor)) {
+      throw new TypeError(
+        `${name}: not a tensor of backend "store" (made by "${tensor.backend}", or disposed)`,
+      );
+    }
     return this.#tensors.data(tensor, name, atLeast);
   }
 
@@ -185,13 +192,14 @@ export class StoreBackend implements Backend {
     this.#queue.enqueue(() => this.#tensors.write(tensor, copy, offset));
   }
 
-  read(tensor: Tensor): Promise<Float32Array> {
+  async read(tensor: Tensor): Promise<Float32Array> {
     this.#data(tensor, 'tensor');
     return this.#queue.ask(() => this.#tensors.read(tensor));
   }
 
   disposeTensor(tensor: Tensor): void {
     this.#data(tensor, 'tensor');
+    this.#dead.add(tensor);
     this.#queue.enqueue(() => this.#tensors.dispose(tensor));
   }
 
@@ -226,7 +234,7 @@ export class StoreBackend implements Backend {
     this.#scratch.delete(table.id);
   }
 
-  readRows(table: TableHandle, rows?: Int32Array): Promise<Float32Array> {
+  async readRows(table: TableHandle, rows?: Int32Array): Promise<Float32Array> {
     this.#table(table);
     checkRowNumbers(table, rows);
     const ids =
@@ -256,11 +264,9 @@ export class StoreBackend implements Backend {
     );
   }
 
-  exportTable(table: TableHandle): Promise<TableData> {
+  async exportTable(table: TableHandle): Promise<TableData> {
     this.#table(table);
-    return Promise.reject(
-      new Error(`exportTable: the ${this.store.kind} store does not export tables yet`),
-    );
+    throw new Error(`exportTable: the ${this.store.kind} store does not export tables yet`);
   }
 
   importTable(table: TableHandle): void {
@@ -311,15 +317,17 @@ export class StoreBackend implements Backend {
   }
 
   embeddingBagBackward(updates: readonly BagUpdate[]): StepResult<BagUpdateResult[]> {
+    // The order of the other backends' checks, so that a call with several faults gets the
+    // same error everywhere: tables, then each batch and shape, then the gradients' tensors.
     const seen = new Set<number>();
     for (const u of updates) {
       this.#table(u.table);
       if (seen.has(u.table.id))
         throw new RangeError(`table "${u.table.name}" appears twice in one backward call`);
       seen.add(u.table.id);
-      checkBagUpdate(u);
-      this.#data(u.gradOutput, 'gradOutput');
     }
+    for (const u of updates) checkBagUpdate(u);
+    for (const u of updates) this.#data(u.gradOutput, 'gradOutput');
     const queued = updates.map((u) => ({
       ...u,
       input: copyBatch(u.input),
