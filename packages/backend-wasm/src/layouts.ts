@@ -3,7 +3,7 @@
 // assembly/layouts.generated.ts, which scripts/generate-layouts.ts writes from this module
 // (`pnpm build` runs it; test/layouts.test.ts fails when the committed file is stale).
 import { defineParamLayout, type StorageName } from '@halfstep/backend';
-import type { FloatFormat } from '@halfstep/codecs';
+import { encoderConstants, type FloatFormat } from '@halfstep/codecs';
 
 /**
  * The parameter block of assembly/embedding.ts' `applyUpdate` (prefix `P`): the table, the rows
@@ -85,17 +85,12 @@ export type EncoderValues = Readonly<Record<(typeof ENCODER_LAYOUT.names)[number
  * largest finite code when `saturate`.
  */
 export function encoderValues(format: FloatFormat, saturate: boolean): EncoderValues {
+  const e = encoderConstants(format, saturate);
   return {
-    normalShift: 23 - format.mantissaBits,
-    rebias: ((127 - format.bias) << 23) >>> 0,
-    minNormalBits: ((128 - format.bias) << 23) >>> 0,
-    subnormalShiftBase: 151 - format.bias - format.mantissaBits,
-    maxFiniteCode: format.maxFiniteCode,
-    overflowCode: saturate ? format.maxFiniteCode : format.maxFiniteCode + 1,
-    signShift: 32 - format.bits,
-    signMask: format.signMask,
-    nanCode: format.nanCode,
-    keepsPayload: format.hasInfinity ? 1 : 0,
+    ...e,
+    rebias: e.rebias >>> 0,
+    minNormalBits: e.minNormalBits >>> 0,
+    keepsPayload: e.keepsPayload ? 1 : 0,
   };
 }
 

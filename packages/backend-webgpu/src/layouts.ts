@@ -4,7 +4,7 @@
 // the host and another in the shader. Most kernels' blocks start with the format words
 // (`FORMAT_LAYOUT`, read by `FORMAT_WGSL`'s functions), then the kernel's own.
 import { defineParamLayout, type ParamLayout, type ParamType } from '@halfstep/backend';
-import type { FloatFormat } from '@halfstep/codecs';
+import { encoderConstants, type FloatFormat } from '@halfstep/codecs';
 
 /** Words of a kernel's parameter array: 16 format words, then the kernel's own. */
 export const PARAM_WORDS = 32;
@@ -48,17 +48,18 @@ export type FormatValues = Readonly<Record<FormatWord, number>>;
  */
 export function formatValues(format: FloatFormat | null, saturate: boolean): FormatValues {
   if (format === null) return { ...NO_FORMAT, bits: 32 };
+  const e = encoderConstants(format, saturate);
   return {
-    normalShift: 23 - format.mantissaBits,
-    rebias: (127 - format.bias) << 23,
-    minNormal: (128 - format.bias) << 23,
-    subnormalBase: 151 - format.bias - format.mantissaBits,
-    maxFinite: format.maxFiniteCode,
-    overflow: saturate ? format.maxFiniteCode : format.maxFiniteCode + 1,
-    signShift: 32 - format.bits,
-    signMask: format.signMask,
-    nan: format.nanCode,
-    keepsPayload: format.hasInfinity ? 1 : 0,
+    normalShift: e.normalShift,
+    rebias: e.rebias,
+    minNormal: e.minNormalBits,
+    subnormalBase: e.subnormalShiftBase,
+    maxFinite: e.maxFiniteCode,
+    overflow: e.overflowCode,
+    signShift: e.signShift,
+    signMask: e.signMask,
+    nan: e.nanCode,
+    keepsPayload: e.keepsPayload ? 1 : 0,
     bits: format.bits,
     mantissa: format.mantissaBits,
     bias: format.bias,

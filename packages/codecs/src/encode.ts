@@ -149,7 +149,12 @@ function thresholdView(scratch: Uint32Array, length: number): Uint32Array {
 }
 
 /** The per-format constants of the encoder, computed once per format and overflow mode. */
-interface Encoder {
+/**
+ * The integer constants of an encoder to a format (see `encoderConstants`): what every encoder
+ * of halfstep (this package, and the WASM, WGSL and Lua kernels) computes from, declared once.
+ */
+export interface EncoderConstants {
+  /** Float32 significand bits below the target's: 23 - mantissa bits. */
   readonly normalShift: number;
   /** Subtracting this from float32 bits re-biases a normal exponent to the target's bias. */
   readonly rebias: number;
@@ -168,9 +173,21 @@ interface Encoder {
 }
 
 /** Encoders per format, for overflow 'infinity' and 'saturate': looked up on every call. */
-const encoders = new Map<FloatFormat, [Encoder | undefined, Encoder | undefined]>();
+const encoders = new Map<
+  FloatFormat,
+  [EncoderConstants | undefined, EncoderConstants | undefined]
+>();
 
-function encoderFor(format: FloatFormat, saturate: boolean): Encoder {
+/**
+ * The encoder constants of `format`, with overflow to infinity, or to the largest finite code when
+ * `saturate`: computed once per format and mode (the kernels of the other backends write these
+ * into their parameter blocks).
+ */
+export function encoderConstants(format: FloatFormat, saturate: boolean): EncoderConstants {
+  return encoderFor(format, saturate);
+}
+
+function encoderFor(format: FloatFormat, saturate: boolean): EncoderConstants {
   let pair = encoders.get(format);
   if (!pair) {
     pair = [undefined, undefined];
@@ -199,7 +216,7 @@ function encoderFor(format: FloatFormat, saturate: boolean): Encoder {
  * The code of float32 bits `x` under rule `rule` (a `RULE_CODES` value); `threshold` is the
  * random threshold for the stochastic rule.
  */
-function encodeOne(k: Encoder, x: number, rule: number, threshold: number): number {
+function encodeOne(k: EncoderConstants, x: number, rule: number, threshold: number): number {
   const a = x & 0x7fffffff;
   const sign = (x >>> k.signShift) & k.signMask;
   let lower: number;
@@ -309,7 +326,7 @@ export function encodeBits(
  * parity bit that breaks ties to even, and truncate; a carry out of the mantissa correctly bumps
  * the exponent (up to infinity, 0x7c00).
  */
-function encodeFloat16NearestEven(k: Encoder, src: Uint32Array, out: Uint16Array): void {
+function encodeFloat16NearestEven(k: EncoderConstants, src: Uint32Array, out: Uint16Array): void {
   const n = src.length;
   for (let i = 0; i < n; i++) {
     const x = src[i]!;
@@ -326,7 +343,7 @@ function encodeFloat16NearestEven(k: Encoder, src: Uint32Array, out: Uint16Array
  * bfloat16, nearest-even: the same add-and-truncate, which is right for every finite float32
  * (bfloat16 shares float32's exponent range, subnormals included); NaN goes the slow way.
  */
-function encodeBfloat16NearestEven(k: Encoder, src: Uint32Array, out: Uint16Array): void {
+function encodeBfloat16NearestEven(k: EncoderConstants, src: Uint32Array, out: Uint16Array): void {
   const n = src.length;
   for (let i = 0; i < n; i++) {
     const x = src[i]!;
@@ -342,7 +359,7 @@ function encodeBfloat16NearestEven(k: Encoder, src: Uint32Array, out: Uint16Arra
  * where rounding up may overflow, and everything else go through `encodeOne`.
  */
 function encode16Stochastic(
-  k: Encoder,
+  k: EncoderConstants,
   src: Uint32Array,
   out: Uint16Array,
   start: number,

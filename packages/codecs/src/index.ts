@@ -8,7 +8,14 @@
 export { checkCodeArray, checkFloat32Array, checkLength } from './checks.js';
 export { decode, decodeBits } from './decode.js';
 export type { EncodeCall, EncodeOptions, Overflow } from './encode.js';
-export { checkEncodeArguments, encode, encodeBits, RULE_CODES } from './encode.js';
+export {
+  checkEncodeArguments,
+  type EncoderConstants,
+  encode,
+  encodeBits,
+  encoderConstants,
+  RULE_CODES,
+} from './encode.js';
 export type {
   CodeArray,
   FloatFormat,
