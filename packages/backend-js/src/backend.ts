@@ -1,7 +1,6 @@
 import {
   type Backend,
   type BackendRegistration,
-  type BackendStats,
   type BagInput,
   type BagUpdate,
   type BagUpdateResult,
@@ -12,7 +11,7 @@ import {
   checkRowNumbers,
   checkRowsCols,
   checkWriteRows,
-  HostTensors,
+  HostBackend,
   initializeTable,
   type MatmulArgs,
   type Pooling,
@@ -21,7 +20,6 @@ import {
   type TableHandle,
   type TableSpec,
   type Tensor,
-  UnobservedErrors,
   type WriteRowsOptions,
 } from '@halfstep/backend';
 import {
@@ -53,18 +51,14 @@ import { applyUpdate, UpdateScratch } from './update.js';
  * console.log(backend.readSync(x)); // Float32Array [0, 2]
  * ```
  */
-export class JsBackend implements Backend {
-  readonly name = 'js';
+export class JsBackend extends HostBackend implements Backend {
   private readonly tables = new Map<number, JsTable>();
-  private readonly tensors = new HostTensors('js');
-  private readonly unobserved = new UnobservedErrors();
   private readonly aggregateScratch = new Map<number, AggregateScratch>();
   private readonly updateScratch = new UpdateScratch();
   private readonly storeScratch = new StoreScratch();
-  private disposed = false;
 
-  private live(): void {
-    if (this.disposed) throw new Error('backend "js" was disposed');
+  constructor() {
+    super('js');
   }
 
   private get(table: TableHandle): JsTable {
@@ -73,44 +67,6 @@ export class JsBackend implements Backend {
     if (!t || t.handle !== table)
       throw new Error(`table "${table?.name}" does not belong to this backend (or was disposed)`);
     return t;
-  }
-
-  private data(tensor: Tensor, name: string, atLeast = 0): Float32Array {
-    this.live();
-    return this.tensors.data(tensor, name, atLeast);
-  }
-
-  stats(): BackendStats {
-    return this.tensors.stats();
-  }
-
-  async flush(): Promise<void> {
-    this.live();
-    await this.unobserved.report();
-  }
-
-  tensor(valuesOrSize: Float32Array | number): Tensor {
-    this.live();
-    return this.tensors.create(valuesOrSize);
-  }
-
-  write(tensor: Tensor, values: Float32Array, offset?: number): void {
-    this.live();
-    this.tensors.write(tensor, values, offset);
-  }
-
-  async read(tensor: Tensor): Promise<Float32Array> {
-    return this.readSync(tensor);
-  }
-
-  readSync(tensor: Tensor): Float32Array {
-    this.live();
-    return this.tensors.read(tensor);
-  }
-
-  disposeTensor(tensor: Tensor): void {
-    this.live();
-    this.tensors.dispose(tensor);
   }
 
   createTable(spec: TableSpec): TableHandle {
@@ -125,10 +81,6 @@ export class JsBackend implements Backend {
     this.get(table);
     this.tables.delete(table.id);
     this.aggregateScratch.delete(table.id);
-  }
-
-  async readRows(table: TableHandle, rows?: Int32Array): Promise<Float32Array> {
-    return this.readRowsSync(table, rows);
   }
 
   readRowsSync(table: TableHandle, rows?: Int32Array): Float32Array {
@@ -177,10 +129,6 @@ export class JsBackend implements Backend {
         storeRow(t.format, bits, k * dim, codes, rows[k]! * dim, dim, null, this.storeScratch);
   }
 
-  async exportTable(table: TableHandle): Promise<TableData> {
-    return this.exportTableSync(table);
-  }
-
   exportTableSync(table: TableHandle): TableData {
     const t = this.get(table);
     const data = {
@@ -212,16 +160,6 @@ export class JsBackend implements Backend {
     this.tensors.uploadBytes += data.weights.byteLength + data.state.byteLength;
   }
 
-  async encode(
-    format: FormatName,
-    src: Float32Array,
-    out: Uint16Array | Uint8Array,
-    rounding: RoundingStrategy,
-    overflow?: Overflow,
-  ): Promise<void> {
-    this.encodeSync(format, src, out, rounding, overflow);
-  }
-
   /** `encode`, synchronously. */
   encodeSync(
     format: FormatName,
@@ -232,14 +170,6 @@ export class JsBackend implements Backend {
   ): void {
     this.live();
     encode(format, src, { out, rounding, overflow });
-  }
-
-  async decode(
-    format: FormatName,
-    codes: Uint16Array | Uint8Array,
-    out: Float32Array,
-  ): Promise<void> {
-    this.decodeSync(format, codes, out);
   }
 
   /** `decode`, synchronously. */
@@ -290,13 +220,6 @@ export class JsBackend implements Backend {
       return { updatedRows: agg.count - agg.badCount, skippedRows: agg.badCount };
     });
     return StepResult.of({ value: results });
-  }
-
-  /** A failed step: delivered to whoever awaits it, else reported by `flush()`. */
-  private rejected(error: unknown): StepResult<BagUpdateResult[]> {
-    const result = StepResult.of<BagUpdateResult[]>({ error });
-    this.unobserved.add(result);
-    return result;
   }
 
   matmul(args: MatmulArgs): void {

@@ -1,6 +1,5 @@
 import {
   type Backend,
-  type BackendStats,
   BadInputError,
   type BagInput,
   type BagUpdate,
@@ -10,7 +9,7 @@ import {
   checkRowNumbers,
   checkRowsCols,
   checkWriteRows,
-  HostTensors,
+  HostBackend,
   initializeTable,
   type MatmulArgs,
   type Pooling,
@@ -19,7 +18,6 @@ import {
   type TableHandle,
   type TableSpec,
   type Tensor,
-  UnobservedErrors,
   type WriteRowsOptions,
 } from '@halfstep/backend';
 import { bceWithLogits, sigmoid } from '@halfstep/backend-js';
@@ -57,8 +55,7 @@ import { HogwildPool, type ThreadMode, type UpdatePool } from './threads.js';
  * console.log(backend.readSync(x)); // Float32Array [0, 2]
  * ```
  */
-export class WasmBackend implements Backend {
-  readonly name = 'wasm';
+export class WasmBackend extends HostBackend implements Backend {
   /** Which binary runs: 'simd' or 'scalar'. */
   readonly build: WasmBuild;
   /** Why the SIMD build is not running (undefined when it is). */
@@ -71,12 +68,9 @@ export class WasmBackend implements Backend {
   readonly mode: ThreadMode;
   private readonly scratch: Scratch;
   private readonly tables = new Map<number, WasmTable>();
-  private readonly tensors = new HostTensors('wasm');
-  private readonly unobserved = new UnobservedErrors();
   private readonly formats: FormatBlocks;
   private readonly dense: DenseOps;
   private readonly backward: FusedBackward;
-  private disposed = false;
 
   /**
    * A backend on `kernels`. With an `UpdatePool` (and shared-memory kernels) the fused update of
@@ -91,6 +85,7 @@ export class WasmBackend implements Backend {
     minRowsPerThread = 64,
     mode: ThreadMode = pool instanceof HogwildPool ? 'hogwild' : 'reproducible',
   ) {
+    super('wasm');
     this.kernels = kernels;
     this.mode = mode;
     this.build = kernels.build;
@@ -114,10 +109,6 @@ export class WasmBackend implements Backend {
     return this.backward.threads;
   }
 
-  private live(): void {
-    if (this.disposed) throw new Error('backend "wasm" was disposed');
-  }
-
   private get(table: TableHandle): WasmTable {
     this.live();
     const t = this.tables.get(table?.id);
@@ -125,19 +116,6 @@ export class WasmBackend implements Backend {
       throw new Error(`table "${table?.name}" does not belong to this backend (or was disposed)`);
     }
     return t;
-  }
-
-  private data(tensor: Tensor, name: string, atLeast = 0): Float32Array {
-    this.live();
-    return this.tensors.data(tensor, name, atLeast);
-  }
-
-  /**
-   * Host <-> backend traffic: tensor uploads and reads (as on the js backend), table rows and
-   * bytes written and read; `submissions` counts updates handed to worker threads.
-   */
-  stats(): BackendStats {
-    return this.tensors.stats();
   }
 
   /**
@@ -148,35 +126,11 @@ export class WasmBackend implements Backend {
    * @throws (rejects with) the first error a worker thread reported, else the first error of a
    *   backward that nobody awaited.
    */
-  async flush(): Promise<void> {
+  override async flush(): Promise<void> {
     this.live();
     // Blocks the calling thread (Atomics.wait): a job is one call's update, milliseconds.
     this.backward.settle();
     await this.unobserved.report();
-  }
-
-  tensor(valuesOrSize: Float32Array | number): Tensor {
-    this.live();
-    return this.tensors.create(valuesOrSize);
-  }
-
-  write(tensor: Tensor, values: Float32Array, offset?: number): void {
-    this.live();
-    this.tensors.write(tensor, values, offset);
-  }
-
-  async read(tensor: Tensor): Promise<Float32Array> {
-    return this.readSync(tensor);
-  }
-
-  readSync(tensor: Tensor): Float32Array {
-    this.live();
-    return this.tensors.read(tensor);
-  }
-
-  disposeTensor(tensor: Tensor): void {
-    this.live();
-    this.tensors.dispose(tensor);
   }
 
   createTable(spec: TableSpec): TableHandle {
@@ -192,10 +146,6 @@ export class WasmBackend implements Backend {
     this.backward.settle();
     for (const address of tableBlocks(t)) this.kernels.allocator.release(address);
     this.tables.delete(table.id);
-  }
-
-  async readRows(table: TableHandle, rows?: Int32Array): Promise<Float32Array> {
-    return this.readRowsSync(table, rows);
   }
 
   readRowsSync(table: TableHandle, rows?: Int32Array): Float32Array {
@@ -218,10 +168,6 @@ export class WasmBackend implements Backend {
     this.backward.settle();
     this.tensors.uploadBytes += values.byteLength;
     writeTableRows(this.kernels, this.codec, t, values, rows);
-  }
-
-  async exportTable(table: TableHandle): Promise<TableData> {
-    return this.exportTableSync(table);
   }
 
   exportTableSync(table: TableHandle): TableData {
@@ -249,16 +195,6 @@ export class WasmBackend implements Backend {
     this.tensors.uploadBytes += data.weights.byteLength + data.state.byteLength;
   }
 
-  async encode(
-    format: FormatName,
-    src: Float32Array,
-    out: Uint16Array | Uint8Array,
-    rounding: RoundingStrategy,
-    overflow?: Overflow,
-  ): Promise<void> {
-    this.encodeSync(format, src, out, rounding, overflow);
-  }
-
   /** `encode`, synchronously. */
   encodeSync(
     format: FormatName,
@@ -269,14 +205,6 @@ export class WasmBackend implements Backend {
   ): void {
     this.live();
     this.codec.encode(format, src, { out, rounding, overflow });
-  }
-
-  async decode(
-    format: FormatName,
-    codes: Uint16Array | Uint8Array,
-    out: Float32Array,
-  ): Promise<void> {
-    this.decodeSync(format, codes, out);
   }
 
   /** `decode`, synchronously. */
@@ -319,13 +247,6 @@ export class WasmBackend implements Backend {
     } catch (error) {
       return this.rejected(error);
     }
-  }
-
-  /** A failed step: delivered to whoever awaits it, else reported by `flush()`. */
-  private rejected(error: unknown): StepResult<BagUpdateResult[]> {
-    const result = StepResult.of<BagUpdateResult[]>({ error });
-    this.unobserved.add(result);
-    return result;
   }
 
   matmul(args: MatmulArgs): void {

@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 export { BadInputError } from './errors.js';
+export { HostBackend } from './host-backend.js';
 export { type HostTensor, HostTensors } from './host-tensors.js';
 export { checkTableInit, initializeTable, initialRows } from './init.js';
 export { defineParamLayout, type ParamLayout, type ParamType } from './param-layout.js';
