@@ -3,13 +3,7 @@ import { RULE_CODES, resolveFormat, roundNearestEven } from '@halfstep/codecs';
 import { createPhilox } from '@halfstep/rng';
 import { GpuRunner } from '../src/gpu.js';
 import type { WebGpuBackend } from '../src/index.js';
-import {
-  DECODE_LAYOUT,
-  ENCODE_LAYOUT,
-  formatValues,
-  NO_COUNTER,
-  paramBlock,
-} from '../src/layouts.js';
+import { DECODE_LAYOUT, ENCODE_LAYOUT, formatValues, NO_COUNTER } from '../src/layouts.js';
 import { DECODE_WGSL, ENCODE_WGSL } from '../src/shaders/kernels.js';
 import { randomValues } from '../test/device.js';
 import { report } from './results.js';
@@ -34,14 +28,14 @@ export async function benchCodecs(
   const gv = (s: number) => `${(n / s / 1e9).toFixed(3)} Gvalues/s`;
   // Kernels alone: inputs resident on the GPU, one submission per run of many dispatches.
   const f16 = formatValues(resolveFormat('float16'), false);
-  const encodeParams = paramBlock(ENCODE_LAYOUT, {
+  const encodeParams = ENCODE_LAYOUT.block({
     ...NO_COUNTER,
     ...f16,
     count: n,
     rule: RULE_CODES['nearest-even'],
   });
   // Philox4x32-10 in WGSL, 13 random bits per value, 2 values per word, counter 0.
-  const philoxParams = paramBlock(ENCODE_LAYOUT, {
+  const philoxParams = ENCODE_LAYOUT.block({
     ...NO_COUNTER,
     ...f16,
     count: n,
@@ -53,7 +47,7 @@ export async function benchCodecs(
     key1: 0x01234567,
     rounds: 10,
   });
-  const decodeParams = paramBlock(DECODE_LAYOUT, { ...f16, count: n });
+  const decodeParams = DECODE_LAYOUT.block({ ...f16, count: n });
   const runner = new GpuRunner(gpu.device);
   runner.conversion = gpu.halfConversion.flavor;
   const srcBuffer = runner.persistentWith(values);

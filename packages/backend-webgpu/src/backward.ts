@@ -1,7 +1,7 @@
 import type { BagUpdate } from '@halfstep/backend';
 import type { GpuRunner } from './gpu.js';
 import { groupRows, type RowGroups } from './group.js';
-import { AGGREGATE_LAYOUT, FINITE_LAYOUT, NO_FORMAT, paramBlock } from './layouts.js';
+import { AGGREGATE_LAYOUT, FINITE_LAYOUT, NO_FORMAT } from './layouts.js';
 import { AGGREGATE_WGSL, FINITE_WGSL, STATUS } from './shaders/aggregate.js';
 import type { StatusTable } from './status.js';
 import type { GpuTable } from './tables.js';
@@ -57,18 +57,14 @@ export function recordBackward(
     const error = (update.nonFinite ?? 'error') === 'error';
     const size = update.gradOutput.size;
     if (error && size > 0) {
-      const check = runner.input(
-        paramBlock(FINITE_LAYOUT, { count: size, statusBase: base, pass: 0 }),
-      );
+      const check = runner.input(FINITE_LAYOUT.block({ count: size, statusBase: base, pass: 0 }));
       runner.dispatch('finite', () => FINITE_WGSL, [check, gradOutput, status], size);
-      const pick = runner.input(
-        paramBlock(FINITE_LAYOUT, { count: size, statusBase: base, pass: 1 }),
-      );
+      const pick = runner.input(FINITE_LAYOUT.block({ count: size, statusBase: base, pass: 1 }));
       runner.dispatch('finite', () => FINITE_WGSL, [pick, gradOutput, status], 1);
     }
     const count = g.rows.length;
     if (count === 0) continue;
-    const params = paramBlock(AGGREGATE_LAYOUT, {
+    const params = AGGREGATE_LAYOUT.block({
       ...NO_FORMAT,
       count,
       dim,

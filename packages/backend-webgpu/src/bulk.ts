@@ -18,7 +18,7 @@ import {
   stochastic,
 } from '@halfstep/rounding';
 import type { GpuRunner } from './gpu.js';
-import { DECODE_LAYOUT, ENCODE_LAYOUT, formatValues, NO_COUNTER, paramBlock } from './layouts.js';
+import { DECODE_LAYOUT, ENCODE_LAYOUT, formatValues, NO_COUNTER } from './layouts.js';
 import { DECODE_WGSL, ENCODE_WGSL } from './shaders/kernels.js';
 
 /** Thresholds per `fillThresholds` call, as `@halfstep/codecs` asks for them. */
@@ -76,7 +76,7 @@ export async function encodeOnGpu(
       strategy.fillThresholds!(thresholds.subarray(start, Math.min(n, start + CHUNK)), fmt);
     }
   }
-  const params = paramBlock(ENCODE_LAYOUT, {
+  const params = ENCODE_LAYOUT.block({
     ...NO_COUNTER,
     ...formatValues(fmt, overflow === 'saturate'),
     count: n,
@@ -151,7 +151,7 @@ export async function encodeCounterStochasticOnGpu(
   let params: Uint32Array;
   if (name === 'pcg-hash') {
     const high = Number((counter >> 32n) & 0xffffffffn);
-    params = paramBlock(ENCODE_LAYOUT, {
+    params = ENCODE_LAYOUT.block({
       ...common,
       source: 3,
       counter0: Number(counter & 0xffffffffn),
@@ -161,7 +161,7 @@ export async function encodeCounterStochasticOnGpu(
   } else {
     const block = counter >> 2n;
     const word = (w: number) => Number((block >> BigInt(32 * w)) & 0xffffffffn);
-    params = paramBlock(ENCODE_LAYOUT, {
+    params = ENCODE_LAYOUT.block({
       ...common,
       source: 2,
       rounds: name === 'philox4x32-10' ? 10 : 7,
@@ -188,7 +188,7 @@ export async function decodeOnGpu(
   checkLength(out, codes.length, 'out');
   const n = codes.length;
   if (n === 0) return;
-  const params = paramBlock(DECODE_LAYOUT, { ...formatValues(fmt, false), count: n });
+  const params = DECODE_LAYOUT.block({ ...formatValues(fmt, false), count: n });
   const dst = runner.output(n * 4);
   runner.dispatch('decode', () => DECODE_WGSL, [runner.input(params), runner.input(codes), dst], n);
   const bytes = await runner.download(dst, n * 4);

@@ -1,6 +1,6 @@
 import { decode, encode, RULE_CODES, resolveFormat } from '@halfstep/codecs';
 import type { GpuRunner } from './gpu.js';
-import { DECODE_LAYOUT, ENCODE_LAYOUT, formatValues, NO_COUNTER, paramBlock } from './layouts.js';
+import { DECODE_LAYOUT, ENCODE_LAYOUT, formatValues, NO_COUNTER } from './layouts.js';
 import { AGGREGATE_WGSL } from './shaders/aggregate.js';
 import { ADD_BIAS_WGSL, MATMUL_WGSL, RELU_WGSL, SUM_ROWS_WGSL } from './shaders/dense.js';
 import { type HalfConversionFlavor, halfPrelude } from './shaders/halves.js';
@@ -343,7 +343,7 @@ const FLOAT16 = resolveFormat('float16');
 
 /** Records the bulk decode of `count` float16 codes in `src`; returns the float32 output buffer. */
 function recordDecode(runner: GpuRunner, src: GPUBuffer, count: number): GPUBuffer {
-  const params = paramBlock(DECODE_LAYOUT, { ...formatValues(FLOAT16, false), count });
+  const params = DECODE_LAYOUT.block({ ...formatValues(FLOAT16, false), count });
   const dst = runner.output(count * 4);
   runner.dispatch('decode', () => DECODE_WGSL, [runner.input(params), src, dst], count);
   return dst;
@@ -351,7 +351,7 @@ function recordDecode(runner: GpuRunner, src: GPUBuffer, count: number): GPUBuff
 
 /** Records the bulk nearest-even encode of `count` float32 values in `src`; returns the codes. */
 function recordEncode(runner: GpuRunner, src: GPUBuffer, count: number): GPUBuffer {
-  const params = paramBlock(ENCODE_LAYOUT, {
+  const params = ENCODE_LAYOUT.block({
     ...NO_COUNTER,
     ...formatValues(FLOAT16, false),
     count,

@@ -7,7 +7,6 @@ import {
   type FormatWord,
   MATMUL_LAYOUT,
   NO_FORMAT,
-  paramBlock,
   SUM_ROWS_LAYOUT,
 } from './layouts.js';
 import {
@@ -32,7 +31,7 @@ function params<Name extends string>(
   layout: ParamLayout<Name | FormatWord>,
   values: Readonly<Record<Name, number>>,
 ): Uint32Array {
-  return paramBlock(layout, { ...NO_FORMAT, ...values } as Record<Name | FormatWord, number>);
+  return layout.block({ ...NO_FORMAT, ...values } as Record<Name | FormatWord, number>);
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { BagInput, Pooling } from '@halfstep/backend';
 import type { GpuRunner } from './gpu.js';
-import { FORWARD_LAYOUT, formatValues, paramBlock } from './layouts.js';
+import { FORWARD_LAYOUT, formatValues } from './layouts.js';
 import { FORWARD_WGSL } from './shaders/kernels.js';
 import type { GpuTable } from './tables.js';
 
@@ -29,7 +29,7 @@ export function recordForward(
   const n = indices.length;
   if (bags * dim === 0) return;
   if (pooling === 'mean') checkMeanBags(t.handle.name, offsets, n);
-  const params = paramBlock(FORWARD_LAYOUT, {
+  const params = FORWARD_LAYOUT.block({
     ...formatValues(t.format, true),
     bags,
     dim,

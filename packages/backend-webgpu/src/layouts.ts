@@ -97,16 +97,6 @@ export function kernelWgsl(layout: ParamLayout<string>, prefix: string): string 
   return lines.filter((_, i) => !own.has(layout.names[i] as string)).join('\n');
 }
 
-/** A new block of `layout.words` words holding `values`. */
-export function paramBlock<Name extends string>(
-  layout: ParamLayout<Name>,
-  values: Readonly<Record<Name, number>>,
-): Uint32Array {
-  const block = new Uint32Array(layout.words);
-  layout.write(block, 0, values);
-  return block;
-}
-
 /**
  * Bulk encode (`ENCODE_WGSL`, prefix `E`): `encode_one(src[i], rule, t)`; `source` says where a
  * stochastic threshold t comes from (0 none, 1 `th[i]`, 2 Philox of `rounds` rounds, 3 pcg-hash)

@@ -11,7 +11,7 @@ import {
 } from '@halfstep/backend';
 import { encode, encodeScalar, type FloatFormat, resolveFormat } from '@halfstep/codecs';
 import type { GpuRunner } from './gpu.js';
-import { formatValues, paramBlock, ROWS_LAYOUT } from './layouts.js';
+import { formatValues, ROWS_LAYOUT } from './layouts.js';
 import { GATHER_WGSL, SCATTER_WGSL } from './shaders/kernels.js';
 import { GPU_OPTIMIZERS } from './update.js';
 
@@ -142,7 +142,7 @@ export async function readRows(
   if (result.length === 0) return result;
   const list = new Uint32Array(count);
   for (let k = 0; k < count; k++) list[k] = rows === undefined ? k : rows[k]!;
-  const params = paramBlock(ROWS_LAYOUT, { ...formatValues(t.format, true), rows: count, dim });
+  const params = ROWS_LAYOUT.block({ ...formatValues(t.format, true), rows: count, dim });
   const dst = runner.output(result.byteLength);
   runner.dispatch(
     'gather',
@@ -191,7 +191,7 @@ export function writeRows(
     j++;
   }
   if (codes.length === 0) return;
-  const params = paramBlock(ROWS_LAYOUT, {
+  const params = ROWS_LAYOUT.block({
     ...formatValues(t.format, true),
     rows: list.length,
     dim,

@@ -7,7 +7,7 @@ import {
 } from '@halfstep/backend';
 import { type FloatFormat, resolveFormat } from '@halfstep/codecs';
 import { kernelConstants, type OptimizerKind } from '@halfstep/optim';
-import { formatValues, paramBlock, UPDATE_LAYOUT } from './layouts.js';
+import { formatValues, UPDATE_LAYOUT } from './layouts.js';
 import { formatParams } from './params.js';
 import { updateSource } from './shaders/update.js';
 
@@ -72,7 +72,7 @@ export function updateKernel(table: TableHandle, count: number, step: number): U
   const whole = kind === 'rowwise-adagrad' || opt.maxNorm !== 0;
   const segment = whole ? table.dim : Math.min(table.dim, SEGMENT);
   const c = kernelConstants(opt, step);
-  const params = paramBlock(UPDATE_LAYOUT, {
+  const params = UPDATE_LAYOUT.block({
     ...formatValues(format, true),
     count,
     dim: table.dim,

@@ -26,6 +26,8 @@ export interface ParamLayout<Name extends string> {
    *   integer parameter is not an integer.
    */
   write(words: Uint32Array, base: number, values: Readonly<Record<Name, number>>): void;
+  /** A new block of `words` words holding `values` (`write` at 0). */
+  block(values: Readonly<Record<Name, number>>): Uint32Array;
   /** WGSL `const` declarations, `const <PREFIX>_<NAME>: u32 = <slot>u;` one per line. */
   wgsl(prefix: string): string;
   /** AssemblyScript `export const <PREFIX>_<NAME>: i32 = <slot>;`, one per line. */
@@ -49,8 +51,7 @@ function constantName(prefix: string, name: string): string {
  * import { defineParamLayout } from '@halfstep/backend';
  *
  * const FORWARD = defineParamLayout('forward', [['bags', 'u32'], ['dim', 'u32'], ['scale', 'f32']]);
- * const block = new Uint32Array(FORWARD.words);
- * FORWARD.write(block, 0, { bags: 4, dim: 16, scale: 0.5 });
+ * const block = FORWARD.block({ bags: 4, dim: 16, scale: 0.5 });
  * console.log(FORWARD.slots.dim, FORWARD.wgsl('P'));
  * // 1 'const P_BAGS: u32 = 0u;\nconst P_DIM: u32 = 1u;\nconst P_SCALE: u32 = 2u;'
  * ```
@@ -75,26 +76,36 @@ export function defineParamLayout<const Name extends string>(
   const floatBits = new Uint32Array(float.buffer);
   const lines = (render: (name: Name, slot: number) => string) =>
     names.map((name) => render(name, slots[name])).join('\n');
+  const write = (
+    block: Uint32Array,
+    base: number,
+    values: Readonly<Record<Name, number>>,
+  ): void => {
+    for (const name of names) {
+      const v = values[name];
+      if (typeof v !== 'number' || (Number.isNaN(v) && types[name] !== 'f32'))
+        throw new RangeError(`${kernel}: parameter "${name}" must be a number, got ${String(v)}`);
+      if (types[name] === 'f32') {
+        float[0] = v;
+        block[base + slots[name]] = floatBits[0] as number;
+      } else {
+        if (!Number.isInteger(v))
+          throw new RangeError(`${kernel}: parameter "${name}" must be an integer, got ${v}`);
+        block[base + slots[name]] = types[name] === 'u32' ? v >>> 0 : v | 0;
+      }
+    }
+  };
   return Object.freeze({
     kernel,
     slots: Object.freeze(slots),
     types: Object.freeze(types),
     names: Object.freeze(names),
     words,
-    write(block: Uint32Array, base: number, values: Readonly<Record<Name, number>>): void {
-      for (const name of names) {
-        const v = values[name];
-        if (typeof v !== 'number' || (Number.isNaN(v) && types[name] !== 'f32'))
-          throw new RangeError(`${kernel}: parameter "${name}" must be a number, got ${String(v)}`);
-        if (types[name] === 'f32') {
-          float[0] = v;
-          block[base + slots[name]] = floatBits[0] as number;
-        } else {
-          if (!Number.isInteger(v))
-            throw new RangeError(`${kernel}: parameter "${name}" must be an integer, got ${v}`);
-          block[base + slots[name]] = types[name] === 'u32' ? v >>> 0 : v | 0;
-        }
-      }
+    write,
+    block(values: Readonly<Record<Name, number>>): Uint32Array {
+      const block = new Uint32Array(words);
+      write(block, 0, values);
+      return block;
     },
     wgsl: (prefix: string) =>
       lines((name, slot) => `const ${constantName(prefix, name)}: u32 = ${slot}u;`),

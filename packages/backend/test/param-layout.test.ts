@@ -22,6 +22,10 @@ describe('defineParamLayout', () => {
     // float32 0.1 = 0x3dcccccd (IEEE 754), not the float64 bits.
     expect(block[4]).toBe(0x3dcccccd);
     expect(block[0]).toBe(0);
+    // block(): a new block of the layout's words, written at 0.
+    const fresh = layout.block({ count: 7, offset: -1, learningRate: 0.1 });
+    expect(fresh.length).toBe(8);
+    expect([...fresh.subarray(0, 3)]).toEqual([7, 0xffffffff, 0x3dcccccd]);
   });
 
   it('generates the constants of the other languages from the same numbers', () => {

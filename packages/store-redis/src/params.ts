@@ -262,8 +262,7 @@ export function headerBytes<Name extends string>(
   layout: ParamLayout<Name>,
   values: Readonly<Record<Name, number>>,
 ): Buffer {
-  const words = new Uint32Array(layout.words);
-  layout.write(words, 0, values);
+  const words = layout.block(values);
   const bytes = Buffer.from(words.buffer, words.byteOffset, words.byteLength);
   return LITTLE_ENDIAN ? bytes : bytes.swap32();
 }
