@@ -3,7 +3,7 @@ import { sgd } from '@halfstep/optim';
 import { AggregateScratch, aggregate } from '../src/aggregate.js';
 import { embeddingBagForward } from '../src/forward.js';
 import { allocateTable } from '../src/table.js';
-import { applyUpdate, UpdateScratch } from '../src/update.js';
+import { applyUpdate, UndoJournal, UpdateScratch } from '../src/update.js';
 
 const rows = 1_000_000,
   dim = 64,
@@ -38,6 +38,8 @@ for (let i = 0; i < w.length; i++) w[i] = storage === 'float16' ? 0x3000 + (i & 
 const pooled = new Float32Array(bags * dim);
 const as = new AggregateScratch();
 const us = new UpdateScratch();
+// The default 'error' policy journals every written row; JOURNAL=0 times 'skip-rows' (none).
+const journal = process.env.JOURNAL === '0' ? null : new UndoJournal();
 for (let step = 0; step < 10; step++) {
   const t0 = performance.now();
   embeddingBagForward(t, { indices, offsets }, 'sum', pooled);
@@ -47,7 +49,8 @@ for (let step = 0; step < 10; step++) {
     as,
   );
   const t2 = performance.now();
-  applyUpdate(t, agg, grad, step, us);
+  applyUpdate(t, agg, grad, step, us, journal?.begin(t, agg.count) ?? null);
+  journal?.clear();
   const t3 = performance.now();
   if (step >= 6)
     console.log(

@@ -14,6 +14,7 @@ import {
   HostBackend,
   initializeTable,
   type MatmulArgs,
+  nonFiniteRowResult,
   type Pooling,
   StepResult,
   type TableData,
@@ -34,7 +35,7 @@ import { addBias, bceWithLogits, matmul, relu, reluBackward, sigmoid, sumRows } 
 import { embeddingBagForward } from './forward.js';
 import { StoreScratch, storeRow } from './store.js';
 import { allocateTable, type JsTable } from './table.js';
-import { applyUpdate, UpdateScratch } from './update.js';
+import { applyUpdate, UndoJournal, UpdateScratch } from './update.js';
 
 /**
  * The reference backend: plain TypeScript on typed arrays in the JS heap. Its results define
@@ -55,6 +56,7 @@ export class JsBackend extends HostBackend implements Backend {
   private readonly tables = new Map<number, JsTable>();
   private readonly aggregateScratch = new Map<number, AggregateScratch>();
   private readonly updateScratch = new UpdateScratch();
+  private readonly journal = new UndoJournal();
   private readonly storeScratch = new StoreScratch();
 
   constructor() {
@@ -213,12 +215,24 @@ export class JsBackend extends HostBackend implements Backend {
     } catch (error) {
       return this.rejected(error);
     }
-    // Phase 2: the fused update.
-    const results = updates.map((u, k) => {
+    // Phase 2: the fused update. Under 'error' every written row is journaled, so that a
+    // non-finite result found in a later row or table restores all of them.
+    const journal = this.journal;
+    const results: BagUpdateResult[] = [];
+    for (let k = 0; k < updates.length; k++) {
+      const u = updates[k]!;
       const agg = aggregated[k]!;
-      applyUpdate(tables[k]!, agg, grads[k]!, u.step, this.updateScratch);
-      return { updatedRows: agg.count - agg.badCount, skippedRows: agg.badCount };
-    });
+      const t = tables[k]!;
+      const entry = (u.nonFinite ?? 'error') === 'error' ? journal.begin(t, agg.count) : null;
+      const { badRow, skipped } = applyUpdate(t, agg, grads[k]!, u.step, this.updateScratch, entry);
+      if (badRow >= 0) {
+        journal.restore();
+        return this.rejected(nonFiniteRowResult(u.table.name, badRow));
+      }
+      const skippedRows = agg.badCount + skipped;
+      results.push({ updatedRows: agg.count - skippedRows, skippedRows });
+    }
+    journal.clear();
     return StepResult.of({ value: results });
   }
 

@@ -8,7 +8,7 @@ import {
 import type { FloatFormat } from '@halfstep/codecs';
 import type { Aggregated } from './aggregate.js';
 import { StoreScratch, storeRow } from './store.js';
-import type { JsTable } from './table.js';
+import type { JsTable, Store } from './table.js';
 
 /** Reusable buffers of the fused update, sized for the widest row seen. */
 export class UpdateScratch {
@@ -36,10 +36,101 @@ export class UpdateScratch {
 }
 
 /**
+ * The old codes of the rows a backward call has written, so that a call that fails part-way
+ * (a non-finite result under the 'error' policy) can restore every table it touched.
+ */
+export class UndoJournal {
+  private readonly entries: {
+    t: JsTable;
+    rows: Int32Array;
+    weights: Store;
+    state: Store;
+    count: number;
+  }[] = [];
+  private used = 0;
+
+  /** Starts recording a table that will write at most `maxRows` rows; returns its entry. */
+  begin(t: JsTable, maxRows: number): JournalEntry {
+    let e = this.entries[this.used];
+    const dim = t.handle.dim;
+    if (
+      !e ||
+      e.rows.length < maxRows ||
+      e.weights.constructor !== t.weights.constructor ||
+      e.weights.length < maxRows * dim ||
+      e.state.constructor !== t.state.constructor ||
+      e.state.length < maxRows * t.stateSize
+    ) {
+      const size = Math.max(maxRows, 2 * (e?.rows.length ?? 0));
+      e = {
+        t,
+        rows: new Int32Array(size),
+        weights: like(t.weights, size * dim),
+        state: like(t.state, size * t.stateSize),
+        count: 0,
+      };
+      this.entries[this.used] = e;
+    }
+    e.t = t;
+    e.count = 0;
+    this.used++;
+    return e;
+  }
+
+  /** Writes back every recorded row, most recent table first, and forgets them. */
+  restore(): void {
+    for (let k = this.used - 1; k >= 0; k--) {
+      const { t, rows, weights, state, count } = this.entries[k]!;
+      const dim = t.handle.dim;
+      const stateSize = t.stateSize;
+      for (let u = 0; u < count; u++) {
+        const row = rows[u]!;
+        t.weights.set(weights.subarray(u * dim, (u + 1) * dim), row * dim);
+        t.state.set(state.subarray(u * stateSize, (u + 1) * stateSize), row * stateSize);
+      }
+    }
+    this.clear();
+  }
+
+  /** Forgets every recorded row (the call succeeded). */
+  clear(): void {
+    this.used = 0;
+  }
+}
+
+/** One table's part of an `UndoJournal`: row u's old codes at u x width. */
+export interface JournalEntry {
+  readonly rows: Int32Array;
+  readonly weights: Store;
+  readonly state: Store;
+  count: number;
+}
+
+function like(store: Store, length: number): Store {
+  return store instanceof Float32Array
+    ? new Float32Array(length)
+    : store instanceof Uint16Array
+      ? new Uint16Array(length)
+      : new Uint8Array(length);
+}
+
+/** True when any of `values[0 .. width)` is NaN or infinite. */
+function anyNonFinite(values: Float32Array, width: number): boolean {
+  let sum = 0;
+  for (let c = 0; c < width; c++) sum += values[c]! - values[c]!;
+  return sum !== 0;
+}
+
+/**
  * Applies the optimizer to every good row of `agg`, in ascending row order. Per row: decode the
- * weights (and the state) to float32, `optimizer.updateRow`, then store with the table's
- * rounding (stochastic: the counter-based thresholds of (seed, step, table, row)). Stores
- * saturate: beyond the format's largest finite value the result is ±maxFinite; NaN stays NaN.
+ * weights (and the state) to float32, `optimizer.updateRow`, then, when every new weight and
+ * state value is finite, store with the table's rounding (stochastic: the counter-based
+ * thresholds of (seed, step, table, row)). Stores saturate: beyond the format's largest finite
+ * value the result is ±maxFinite. A row with a non-finite result is never written: with a
+ * `journal` (the 'error' policy) the update stops there and returns that row, the rows written
+ * so far recorded in the journal for the caller to restore; without one the row is skipped.
+ * @returns the first row with a non-finite result when `journal` is given, else -1; and the
+ *   number of rows skipped for a non-finite result.
  */
 export function applyUpdate(
   t: JsTable,
@@ -47,7 +138,8 @@ export function applyUpdate(
   gradOutput: Float32Array,
   step: number,
   s: UpdateScratch,
-): void {
+  journal: JournalEntry | null,
+): { badRow: number; skipped: number } {
   const h = t.handle;
   const dim = h.dim;
   const opt = h.optimizer;
@@ -66,32 +158,43 @@ export function applyUpdate(
   const { values, state, scalars, thresholds, words } = s;
   const lut = t.lut;
   const stateLut = t.stateLut;
+  const weights = t.weights;
+  const stored = t.state;
+  let skipped = 0;
   for (let u = 0; u < count; u++) {
     if (bad[u] !== 0) continue;
     const row = rows[u]!;
     const r = row * dim;
-    let wArray: Float32Array = values;
-    let wo = 0;
-    if (format === null) {
-      wArray = t.weights as Float32Array;
-      wo = r;
-    } else {
-      const codes = t.weights;
-      for (let c = 0; c < dim; c++) values[c] = lut[codes[r + c]!]!;
-    }
-    let sArray: Float32Array = state;
-    let so = 0;
     const rs = row * stateSize;
-    if (stateFormat === null) {
-      sArray = t.state as Float32Array;
-      so = rs;
+    // Decode into scratch (recording the old codes when journaling); the table is written only
+    // once the result is known to be finite.
+    const jw = journal === null ? 0 : journal.count * dim;
+    const js = journal === null ? 0 : journal.count * stateSize;
+    if (format === null) {
+      for (let c = 0; c < dim; c++) values[c] = weights[r + c]!;
     } else {
-      const codes = t.state;
-      for (let c = 0; c < stateSize; c++) state[c] = stateLut[codes[rs + c]!]!;
+      for (let c = 0; c < dim; c++) values[c] = lut[weights[r + c]!]!;
+    }
+    if (stateFormat === null) {
+      for (let c = 0; c < stateSize; c++) state[c] = stored[rs + c]!;
+    } else {
+      for (let c = 0; c < stateSize; c++) state[c] = stateLut[stored[rs + c]!]!;
     }
     const g = direct[u] === 1 ? gradOutput : grads;
-    opt.updateRow(wArray, wo, g, offsetOf[u]!, sArray, so, dim, scalars);
-    if (format !== null) {
+    opt.updateRow(values, 0, g, offsetOf[u]!, state, 0, dim, scalars);
+    if (anyNonFinite(values, dim) || anyNonFinite(state, stateSize)) {
+      if (journal !== null) return { badRow: row, skipped };
+      skipped++;
+      continue;
+    }
+    if (journal !== null) {
+      journal.rows[journal.count++] = row;
+      for (let c = 0; c < dim; c++) journal.weights[jw + c] = weights[r + c]!;
+      for (let c = 0; c < stateSize; c++) journal.state[js + c] = stored[rs + c]!;
+    }
+    if (format === null) {
+      (weights as Float32Array).set(values.subarray(0, dim), r);
+    } else {
       let th: Uint32Array | null = null;
       if (weightStochastic) {
         fillRowThresholds(
@@ -107,9 +210,12 @@ export function applyUpdate(
         );
         th = thresholds;
       }
-      storeRow(format, s.bits, 0, t.weights as Uint16Array, r, dim, th, s.store);
+      storeRow(format, s.bits, 0, weights as Uint16Array, r, dim, th, s.store);
     }
-    if (stateFormat !== null && stateSize > 0) {
+    if (stateSize === 0) continue;
+    if (stateFormat === null) {
+      (stored as Float32Array).set(state.subarray(0, stateSize), rs);
+    } else {
       fillRowThresholds(
         t.schedule,
         step,
@@ -125,7 +231,7 @@ export function applyUpdate(
         stateFormat as FloatFormat,
         s.stateBits,
         0,
-        t.state as Uint16Array,
+        stored as Uint16Array,
         rs,
         stateSize,
         thresholds,
@@ -133,4 +239,5 @@ export function applyUpdate(
       );
     }
   }
+  return { badRow: -1, skipped };
 }

@@ -60,6 +60,7 @@ export {
   firstNonFinite,
   nonFiniteGradient,
   nonFiniteRowGradient,
+  nonFiniteRowResult,
   toIndices,
   toOffsets,
 } from './validate.js';

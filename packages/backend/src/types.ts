@@ -11,7 +11,11 @@ export type RoundingMode = 'stochastic' | 'nearest-even';
 /** How an embedding bag pools its rows. */
 export type Pooling = 'sum' | 'mean';
 
-/** What a fused backward does with a non-finite gradient: throw (nothing written), or skip those rows. */
+/**
+ * What a fused backward does with a row whose summed gradient, or whose new float32 weights or
+ * optimizer state, are not finite: 'error' refuses the whole step (no table of the call changes),
+ * 'skip-rows' leaves those rows unchanged and updates the others.
+ */
 export type NonFinitePolicy = 'error' | 'skip-rows';
 
 /**
@@ -99,7 +103,10 @@ export interface BagUpdate {
   readonly gradOutput: Tensor;
   /** The optimizer step (0 for the first update): selects the random bits and Adam's scalars. */
   readonly step: number;
-  /** Default 'error'. */
+  /**
+   * What to do with a row whose summed gradient, or whose new float32 weights or optimizer
+   * state, are not finite. Default 'error'.
+   */
   readonly nonFinite?: NonFinitePolicy | undefined;
 }
 
@@ -107,7 +114,10 @@ export interface BagUpdate {
 export interface BagUpdateResult {
   /** Distinct rows updated. */
   readonly updatedRows: number;
-  /** Distinct rows left untouched because their gradient was not finite ('skip-rows' only). */
+  /**
+   * Distinct rows left untouched ('skip-rows' only): their summed gradient, or their new float32
+   * weights or state, were not finite.
+   */
   readonly skippedRows: number;
 }
 

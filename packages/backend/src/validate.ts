@@ -341,6 +341,21 @@ export function nonFiniteRowGradient(table: string, row: number): BadInputError 
 }
 
 /**
+ * The error for a row whose update, computed from a finite gradient, gives a non-finite new
+ * weight or optimizer state (float32 overflow, e.g. a huge weight pushed further, or Adam's
+ * squared gradient): under the 'error' policy the step is refused and no table changes.
+ */
+export function nonFiniteRowResult(table: string, row: number): BadInputError {
+  return new BadInputError(
+    table,
+    'gradOutput',
+    -1,
+    row,
+    `the update of row ${row} gives a non-finite weight or optimizer state; nothing was updated (nonFinite: 'skip-rows' skips such rows instead)`,
+  );
+}
+
+/**
  * Checks the `rows` argument of `readRows`/`writeRows`: every entry must lie in [0, table.rows).
  * @returns the number of rows the call covers: `rows.length`, or `table.rows` when `rows` is
  *   omitted (every row).

@@ -13,6 +13,11 @@ export interface ConformanceContext {
   readonly writesRows: boolean;
   /** Whether the tables live in the backend's memory (a table store fetches rows instead). */
   readonly tablesInMemory: boolean;
+  /**
+   * Whether a step refused while applying (a non-finite result under 'error') leaves every table
+   * of the call unchanged (a table store commits per block: only the bad rows stay unwritten).
+   */
+  readonly stepsAreAtomic: boolean;
 }
 
 /** A table name not used before in this process, starting with `prefix`. */

@@ -2,7 +2,7 @@
  * The conformance suite every halfstep backend runs: tensors and traffic, the embedding forward,
  * `writeRows` and `init` refusing non-finite values (unless asked), the fused backward (exact
  * aggregation, rounded stores checked against `@halfstep/codecs` and Random123's Philox, bad
- * input that changes nothing), the dense ops, and bit identity with the reference backend. Needs
+ * input that changes nothing, non-finite results refused like non-finite gradients), the dense ops, and bit identity with the reference backend. Needs
  * vitest (a peer dependency of this entry point only).
  *
  * @example
@@ -28,6 +28,7 @@ import { describeDense } from './dense.js';
 import { describeForward } from './forward.js';
 import type { ConformanceContext } from './helpers.js';
 import { describeIdentity } from './identity.js';
+import { describeNonFiniteResults } from './non-finite.js';
 import { describeTensors } from './tensors.js';
 import { describeWriteRows } from './write-rows.js';
 
@@ -61,6 +62,13 @@ export interface ConformanceOptions {
    * fetches a batch's rows at every forward: its steady-state step downloads exactly those rows.
    */
   readonly tablesInMemory?: boolean;
+  /**
+   * Whether a step refused while its updates are applied (a non-finite new weight or state under
+   * the 'error' policy) leaves every table of the call unchanged (default true). A table store
+   * commits per block without a cross-block transaction: there the suite checks instead that the
+   * bad row itself is never written.
+   */
+  readonly stepsAreAtomic?: boolean;
 }
 
 /**
@@ -89,11 +97,13 @@ export function describeBackendConformance(options: ConformanceOptions): void {
       exportsTables: options.exportsTables ?? true,
       writesRows: options.writesRows ?? options.exportsTables ?? true,
       tablesInMemory: options.tablesInMemory ?? true,
+      stepsAreAtomic: options.stepsAreAtomic ?? true,
     };
     describeTensors(ctx);
     describeForward(ctx);
     describeWriteRows(ctx);
     describeBackward(ctx);
+    describeNonFiniteResults(ctx);
     describeDense(ctx);
     describeIdentity(ctx);
   });
