@@ -4,6 +4,7 @@ import { adam, rowwiseAdagrad, type SparseOptimizer, sgd } from '@halfstep/optim
 import { GpuRunner } from '../src/gpu.js';
 import { groupRows } from '../src/group.js';
 import type { WebGpuBackend } from '../src/index.js';
+import { STATUS } from '../src/shaders/aggregate.js';
 import { updateKernel } from '../src/update.js';
 import { randomValues } from '../test/device.js';
 import { tableSpec, uniformBatch } from './cases.js';
@@ -25,9 +26,11 @@ export interface StepShape {
 }
 
 /**
- * Seconds per fused update on the GPU alone: the update kernel dispatched again and again (see
- * `kernelSeconds`) on the table's own buffers (`gpuBuffersOf`) with the batch's distinct rows and
- * made-up summed gradients uploaded once. The table's weights change: use a table of its own.
+ * Seconds per fused update on the GPU alone: its compute and store passes, each dispatched again
+ * and again (see `kernelSeconds`) on the table's own buffers (`gpuBuffersOf`) with the batch's
+ * distinct rows and made-up summed gradients uploaded once (the compute pass overwrites them
+ * with the new weights, which stay small, so later runs do the same work). The table's weights
+ * change: use a table of its own.
  */
 async function updateKernelSeconds(
   gpu: WebGpuBackend,
@@ -38,13 +41,15 @@ async function updateKernelSeconds(
   const runner = new GpuRunner(gpu.device);
   runner.conversion = gpu.halfConversion.flavor;
   const buffers = gpu.gpuBuffersOf(table);
-  const kernel = updateKernel(table, rows.length, 0);
+  // 'skip-rows', so that a repeated compute pass never aborts the store pass.
+  const kernel = updateKernel(table, rows.length, 0, { policyError: false, statusBase: 1 });
   const params = runner.persistentWith(kernel.params);
   const rowBuffer = runner.persistentWith(rows);
   const gradBuffer = runner.persistentWith(randomValues(rows.length * table.dim, 8, 0.01));
   const stateParams = kernel.stateParams && runner.persistentWith(kernel.stateParams);
-  // Word 0 clear: no non-finite row stops the update.
-  const status = runner.persistentWith(new Uint32Array(1));
+  const fresh = kernel.freshBytes > 0 ? runner.persistent(kernel.freshBytes) : null;
+  // Word 0 clear: nothing stops the update.
+  const status = runner.persistentWith(new Uint32Array(1 + STATUS.words));
   try {
     const bindings = kernel.bindings(
       params,
@@ -54,10 +59,15 @@ async function updateKernelSeconds(
       status,
       buffers.state,
       stateParams,
+      fresh,
     );
-    return await kernelSeconds(runner, kernel.key, kernel.source, bindings, kernel.invocations, ms);
+    let seconds = 0;
+    for (const pass of [kernel.compute, kernel.store]) {
+      seconds += await kernelSeconds(runner, pass.key, pass.source, bindings, pass.invocations, ms);
+    }
+    return seconds;
   } finally {
-    for (const b of [params, rowBuffer, gradBuffer, status, stateParams]) b?.destroy();
+    for (const b of [params, rowBuffer, gradBuffer, status, stateParams, fresh]) b?.destroy();
     runner.destroy();
   }
 }
@@ -130,8 +140,10 @@ export async function benchStep(
     }
     const s = await updateKernelSeconds(gpu, table, groups.rows, ms);
     const stateBytes = table.stateBytes / rows;
-    // Bytes the kernel moves: weights and state read and written, gradients read, row index.
-    const bytes = unique * (dim * 2 * 2 + stateBytes * 2 + dim * 4 + 4);
+    const stateSize = optimizer.stateSize(dim);
+    // Bytes the passes move: weights and state read and written, gradients read, the new float32
+    // weights and state written and read back, the row index read twice.
+    const bytes = unique * (dim * 2 * 2 + stateBytes * 2 + dim * 4 * 3 + stateSize * 4 * 2 + 8);
     const gbs = bytes / s / 1e9;
     report({
       name: `fused update kernel alone, ${label}`,

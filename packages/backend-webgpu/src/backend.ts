@@ -295,8 +295,8 @@ export class WebGpuBackend implements Backend {
    * The fused backward + update on the GPU (see `recordBackward`), submitted at once. Every
    * update is checked on the host first (same errors as the JS backend, thrown; nothing
    * recorded). The result is lazy: its status words are downloaded only when it is awaited or
-   * at `flush`; it rejects with the JS backend's `BadInputError` for a non-finite gradient or
-   * row sum under 'error', in which case no table changed.
+   * at `flush`; it rejects with the JS backend's `BadInputError` for a non-finite gradient, row
+   * sum or new weight or state under 'error', in which case no table of the call changed.
    */
   embeddingBagBackward(updates: readonly BagUpdate[]): StepResult<BagUpdateResult[]> {
     const tables = updates.map((u) => this.table(u.table));

@@ -36,8 +36,10 @@ export function groupAll(updates: readonly CheckedUpdate[]): RowGroups[] {
  * `STATUS`), per update, the finiteness check of its gradient (policy 'error': the first bad
  * position and its value), the aggregation (each row's gradient summed in the reference order,
  * a non-finite sum aborting ('error') or skipping the row ('skip-rows')), then every table's
- * fused update, which writes nothing when the abort flag is set: a rejected call leaves every
- * table unchanged. Returns the status buffer (the caller reads it back, or not) and what its
+ * compute pass (the new weights and state into scratch, a non-finite result aborting or skipping
+ * its row alike), then every table's store pass, which writes nothing when the abort flag is
+ * set: a rejected call leaves every table unchanged, and a row is never written unless its
+ * result is finite. Returns the status buffer (the caller reads it back, or not) and what its
  * words are read against.
  */
 export function recordBackward(
@@ -48,7 +50,8 @@ export function recordBackward(
   const statusBytes = 4 * (1 + STATUS.words * updates.length);
   const status = runner.keep(statusBytes);
   runner.clear(status, 0, Math.ceil(statusBytes / 4) * 4);
-  const kernels: (() => void)[] = [];
+  const computes: (() => void)[] = [];
+  const stores: (() => void)[] = [];
   for (let k = 0; k < updates.length; k++) {
     const { update, table: t, gradOutput } = updates[k]!;
     const g = groups[k]!;
@@ -90,25 +93,36 @@ export function recordBackward(
       ],
       count * dim,
     );
-    const kernel = updateKernel(t.handle, count, update.step);
-    kernels.push(() =>
+    const kernel = updateKernel(t.handle, count, update.step, {
+      policyError: error,
+      statusBase: base,
+    });
+    const bindings = kernel.bindings(
+      runner.input(kernel.params),
+      rows,
+      grads,
+      t.weights,
+      status,
+      t.state,
+      kernel.stateParams && runner.input(kernel.stateParams),
+      kernel.freshBytes > 0 ? runner.output(kernel.freshBytes) : null,
+    );
+    computes.push(() =>
       runner.dispatch(
-        kernel.key,
-        kernel.source,
-        kernel.bindings(
-          runner.input(kernel.params),
-          rows,
-          grads,
-          t.weights,
-          status,
-          t.state,
-          kernel.stateParams && runner.input(kernel.stateParams),
-        ),
-        kernel.invocations,
+        kernel.compute.key,
+        kernel.compute.source,
+        bindings,
+        kernel.compute.invocations,
       ),
     );
+    stores.push(() =>
+      runner.dispatch(kernel.store.key, kernel.store.source, bindings, kernel.store.invocations),
+    );
   }
-  for (const record of kernels) record();
+  // Every compute pass (which writes no table) runs before every store pass, which writes only
+  // when no table of the call found a bad gradient or result under 'error'.
+  for (const record of computes) record();
+  for (const record of stores) record();
   const tables = updates.map(({ table }, k) => ({
     name: table.handle.name,
     dim: table.handle.dim,

@@ -5,8 +5,8 @@ import { AGGREGATE_WGSL } from './shaders/aggregate.js';
 import { ADD_BIAS_WGSL, MATMUL_WGSL, RELU_WGSL, SUM_ROWS_WGSL } from './shaders/dense.js';
 import { type HalfConversionFlavor, halfPrelude } from './shaders/halves.js';
 import { DECODE_WGSL, ENCODE_WGSL, FORWARD_WGSL, GATHER_WGSL } from './shaders/kernels.js';
-import { updateSource } from './shaders/update.js';
-import { GPU_OPTIMIZERS } from './update.js';
+import { storeSource, updateSource } from './shaders/update.js';
+import { GPU_OPTIMIZERS, storeKey } from './update.js';
 
 /** What `WebGpuOptions.halfConversion` asks for. */
 export type HalfConversionMode = 'auto' | 'integer' | 'hardware';
@@ -193,7 +193,7 @@ export async function raceHalfConversion(
 
 /**
  * Compiles every kernel of the backend with `flavor`'s prelude (the bulk codecs, forward, gather,
- * the aggregation, the fused update of every optimizer and the dense ops) and returns the first
+ * the aggregation, the fused update's passes of every optimizer and the dense ops) and returns the first
  * failure in words, or null: the probe runs only the codecs, and a driver could still reject
  * another kernel once it declares `enable f16`.
  */
@@ -208,6 +208,10 @@ export async function compileFailure(
     ['gather', GATHER_WGSL],
     ['aggregate', AGGREGATE_WGSL],
     ...[...GPU_OPTIMIZERS].map((kind): [string, string] => [`update-${kind}`, updateSource(kind)]),
+    ...[false, true].map((stateful): [string, string] => [
+      storeKey(stateful),
+      storeSource(stateful),
+    ]),
     ['matmul', MATMUL_WGSL],
     ['addBias', ADD_BIAS_WGSL],
     ['relu', RELU_WGSL],

@@ -180,8 +180,9 @@ export const FINITE_LAYOUT = defineParamLayout('finite', [
 ]);
 
 /**
- * The fused update (`updateSource`, prefix `U`): the table and its random bits, then the
- * optimizer's float32 constants (`@halfstep/optim`'s `kernelConstants`).
+ * The fused update's two passes (`updateSource` and `storeSource`, prefix `U`): the table and
+ * its random bits, the policy, then the optimizer's float32 constants (`@halfstep/optim`'s
+ * `kernelConstants`).
  */
 export const UPDATE_LAYOUT = kernelLayout(
   'update',
@@ -197,7 +198,12 @@ export const UPDATE_LAYOUT = kernelLayout(
     ['stateDomain', 'u32'],
     ['stateRandomBits', 'u32'],
     ['stateSize', 'u32'],
+    /** Columns per invocation of the compute pass (the store pass takes `STORE_SEGMENT`). */
     ['segment', 'u32'],
+    /** 1 under the 'error' non-finite policy, 0 under 'skip-rows'. */
+    ['policyError', 'u32'],
+    /** The table's first word in the status buffer (see `STATUS`). */
+    ['statusBase', 'u32'],
     ['lr', 'f32'],
     ['l2', 'f32'],
     ['decoupled', 'f32'],

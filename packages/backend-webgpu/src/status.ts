@@ -2,11 +2,12 @@ import {
   type BagUpdateResult,
   nonFiniteGradient,
   nonFiniteRowGradient,
+  nonFiniteRowResult,
   StepResult,
   UnobservedErrors,
 } from '@halfstep/backend';
 import type { GpuRunner } from './gpu.js';
-import { STATUS } from './shaders/aggregate.js';
+import { ABORT, STATUS } from './shaders/aggregate.js';
 
 /** What a backward's status words are read against: per update, in call order. */
 export interface StatusTable {
@@ -20,20 +21,26 @@ export interface StatusTable {
 /**
  * The outcome of a backward from its status words (see `STATUS`): the results, or the error of
  * the JS reference: the first table (in call order) with a non-finite gradient value (its first
- * position), else the first table with a row sum that is not finite (its smallest row).
+ * position), else the first table with a row sum that is not finite (its smallest row), else
+ * the first table with a row whose new weights or state are not finite (its smallest row).
  */
 export function outcomeOf(words: Uint32Array, tables: readonly StatusTable[]): BagUpdateResult[] {
   const at = (k: number, word: number) => words[1 + STATUS.words * k + word]!;
-  if (words[0] !== 0) {
+  const abort = words[0]!;
+  if ((abort & ABORT.gradient) !== 0) {
     for (let k = 0; k < tables.length; k++) {
       const position = at(k, STATUS.badGradient);
       if (position === 0) continue;
       const value = new Float32Array(Uint32Array.of(at(k, STATUS.badValue)).buffer)[0]!;
       throw nonFiniteGradient(tables[k]!.name, ~position >>> 0, tables[k]!.dim, value);
     }
+  }
+  if (abort !== 0) {
+    // The rows with a bad sum, else (no gradient was bad) the rows with a bad result.
+    const error = (abort & ABORT.gradient) !== 0 ? nonFiniteRowGradient : nonFiniteRowResult;
     for (let k = 0; k < tables.length; k++) {
       const row = at(k, STATUS.badRow);
-      if (row !== 0) throw nonFiniteRowGradient(tables[k]!.name, tables[k]!.rows[~row >>> 0]!);
+      if (row !== 0) throw error(tables[k]!.name, tables[k]!.rows[~row >>> 0]!);
     }
     throw new Error('webgpu: a backward was aborted without a recorded cause');
   }

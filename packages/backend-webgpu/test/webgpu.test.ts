@@ -537,6 +537,121 @@ describe.skipIf(!gpu)('embedding bags on the GPU', () => {
   });
 
   it(
+    'a non-finite new weight or state in one segment of a row: skip-rows and error like the JS backend',
+    T,
+    async () => {
+      const js = new JsBackend();
+      const HUGE = 3e38;
+      // Each overflows with a finite gradient of 3e38: the weights (lr x g), through the max-norm
+      // clip (an infinite norm scales to NaN), or only the state (g x g; the weight stays finite).
+      const optimizers: SparseOptimizer[] = [
+        sgd({ lr: 2 }),
+        sgd({ lr: 2, maxNorm: 1 }),
+        momentum({ lr: 2, momentum: 0.9, stateStorage: 'float16' }),
+        adagrad({ lr: 0.1 }),
+        rowwiseAdagrad({ lr: 0.1, stateStorage: 'bfloat16' }),
+        adam({ lr: 0.01, stateStorage: 'float16' }),
+      ];
+      let seed = 900;
+      for (const optimizer of optimizers) {
+        for (const storage of ['float32', 'float16'] as const) {
+          // Three segments of 8 columns; codes of two rows share words.
+          const [rows, dim] = [7, 19];
+          const s = spec(storage, rows, dim, { optimizer });
+          const s2 = { ...s, name: 'second', index: 6, optimizer: sgd({ lr: 0.5 }) };
+          const a = [gpu!.createTable(s), gpu!.createTable(s2)];
+          const b = [js.createTable(s), js.createTable(s2)];
+          for (let k = 0; k < 2; k++) {
+            const values = randomValues(rows * dim, seed++, 1);
+            gpu!.writeRows(a[k]!, values);
+            js.writeRows(b[k]!, values);
+          }
+          // One bag per row 0..6; rows 4 and 2 overflow, each in one column of another segment.
+          const input = {
+            indices: Int32Array.of(0, 1, 2, 3, 4, 5, 6),
+            offsets: Int32Array.of(0, 1, 2, 3, 4, 5, 6),
+          };
+          const g = randomValues(rows * dim, seed++, 0.5);
+          g[4 * dim + 3] = HUGE;
+          g[2 * dim + 17] = HUGE;
+          const other = randomValues(rows * dim, seed++, 0.5);
+          const make = (tables: TableHandle[], nonFinite: 'error' | 'skip-rows'): HostUpdate[] => [
+            { table: tables[1]!, input, pooling: 'sum', gradOutput: other, step: 1 },
+            { table: tables[0]!, input, pooling: 'sum', gradOutput: g, step: 1, nonFinite },
+          ];
+          const label = { kind: optimizer.kind, options: optimizer.options, storage };
+          const before = await Promise.all(a.map((t) => gpu!.exportTable(t)));
+          const want = await messageOf(() => backward(js, make(b, 'error')));
+          expect(want).toContain(
+            'the update of row 2 gives a non-finite weight or optimizer state',
+          );
+          expect({
+            ...label,
+            got: await messageOf(() => backward(gpu!, make(a, 'error'))),
+          }).toEqual({
+            ...label,
+            got: want,
+          });
+          // The first table of the call was fine, and is unchanged too.
+          for (let k = 0; k < 2; k++) {
+            expect({ ...label, k, data: await gpu!.exportTable(a[k]!) }).toEqual({
+              ...label,
+              k,
+              data: before[k],
+            });
+          }
+          const got = await backward(gpu!, make(a, 'skip-rows'));
+          expect(got).toEqual([
+            { updatedRows: rows, skippedRows: 0 },
+            { updatedRows: rows - 2, skippedRows: 2 },
+          ]);
+          expect(got).toEqual(await backward(js, make(b, 'skip-rows')));
+          for (let k = 0; k < 2; k++) {
+            expect({ ...label, k, data: await gpu!.exportTable(a[k]!) }).toEqual({
+              ...label,
+              k,
+              data: await js.exportTable(b[k]!),
+            });
+          }
+          for (const t of a) gpu!.disposeTable(t);
+        }
+      }
+    },
+  );
+
+  it(
+    "a bad result under 'error' leaves a 'skip-rows' table of the same call unchanged too",
+    T,
+    async () => {
+      const s = spec('float16', 4, 10, { optimizer: sgd({ lr: 2 }) });
+      const a = [gpu!.createTable(s), gpu!.createTable({ ...s, name: 'strict', index: 7 })];
+      for (let k = 0; k < 2; k++) gpu!.writeRows(a[k]!, randomValues(40, 70 + k, 1));
+      const before = await Promise.all(a.map((t) => gpu!.exportTable(t)));
+      const input = { indices: Int32Array.of(3, 0, 1), offsets: Int32Array.of(0, 1, 2) };
+      const g = randomValues(30, 80, 0.5);
+      g[9] = 3e38; // row 3, column 9: skipped in the first table, refused in the second
+      const updates = (nonFinite: 'error' | 'skip-rows'): HostUpdate[] =>
+        a.map((table, k) => ({
+          table,
+          input,
+          pooling: 'sum',
+          gradOutput: g,
+          step: 0,
+          nonFinite: k === 0 ? 'skip-rows' : nonFinite,
+        }));
+      await expect(backward(gpu!, updates('error'))).rejects.toThrow(
+        'table "strict": the update of row 3 gives a non-finite weight or optimizer state',
+      );
+      for (let k = 0; k < 2; k++) expect(await gpu!.exportTable(a[k]!)).toEqual(before[k]);
+      expect(await backward(gpu!, updates('skip-rows'))).toEqual([
+        { updatedRows: 2, skippedRows: 1 },
+        { updatedRows: 2, skippedRows: 1 },
+      ]);
+      for (const t of a) gpu!.disposeTable(t);
+    },
+  );
+
+  it(
     'rejects a non-finite gradient value (first position, its value) and changes nothing',
     T,
     async () => {

@@ -4,21 +4,39 @@ import { FORMAT_WGSL, INDEX_WGSL } from './format.js';
 
 /**
  * The status words of one fused backward: word 0 is the abort flag (non-zero: the fused updates
- * write nothing); update k's words start at `1 + STATUS.words x k`, at these offsets. The
- * positions are stored complemented (`~u`, raised with `atomicMax`) so that a zeroed buffer
- * means "none" and the smallest position wins.
+ * write nothing, see `ABORT`); update k's words start at `1 + STATUS.words x k`, at these
+ * offsets. The positions are stored complemented (`~u`, raised with `atomicMax`) so that a
+ * zeroed buffer means "none" and the smallest position wins.
  */
 export const STATUS = {
-  /** Words per update. */
-  words: 4,
-  /** Rows skipped because their sum is not finite ('skip-rows'). */
+  /**
+   * Rows skipped ('skip-rows') because their sum, or their new weights or state, are not finite.
+   */
   skipped: 0,
-  /** ~u of the first (smallest) distinct row u whose sum is not finite ('error'), or 0. */
+  /**
+   * ~u of the smallest distinct row u whose sum is not finite ('error'), or 0; when no gradient
+   * of the call is bad (`ABORT.gradient` clear), of the smallest whose new weights or state are
+   * not finite: the update's compute pass runs only then, so the two never mix.
+   */
   badRow: 1,
   /** ~i of the first position i of `gradOutput` that is not finite ('error'), or 0. */
   badGradient: 2,
   /** The float32 bits of `gradOutput[i]` at that position. */
   badValue: 3,
+  /** Words per update. */
+  words: 4,
+} as const;
+
+/**
+ * Bits of the abort flag (status word 0): set by the gradient checks (`FINITE_WGSL`,
+ * `AGGREGATE_WGSL`), or by the update's compute pass, which only `gradient` stops (so that it
+ * still finds the smallest bad row).
+ */
+export const ABORT = {
+  /** A non-finite gradient value or row sum under 'error'. */
+  gradient: 1,
+  /** A non-finite new weight or state under 'error'. */
+  result: 2,
 } as const;
 
 /** The row index the aggregation writes over a skipped row: the fused update leaves it alone. */
@@ -35,7 +53,7 @@ export const SKIPPED_ROW = 0xffffffff;
  *
  * A non-finite result (exponent bits all ones, tested on the bits so that no compiler can fold
  * it) marks the row: under the 'error' policy word 0 of `status` (the abort flag the fused update
- * reads) is set and the table's first bad row (`STATUS.badRow`) lowered to u; under
+ * reads, bit `ABORT.gradient`) is set and the table's first bad row (`STATUS.badRow`) lowered to u; under
  * 'skip-rows' `rows[u]` becomes `SKIPPED_ROW` and `STATUS.skipped` counts the row once.
  * Bindings: 0 P, 1 starts, 2 entries, 3 grad_output, 4 grads, 5 rows, 6 status.
  */
@@ -78,7 +96,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if ((bitcast<u32>(acc) & 0x7f800000u) != 0x7f800000u) { return; }
   let base = P[A_STATUS_BASE];
   if (P[A_POLICY_ERROR] != 0u) {
-    atomicOr(&status[0], 1u);
+    atomicOr(&status[0], ${ABORT.gradient}u);
     atomicMax(&status[base + ${STATUS.badRow}u], ~u);
   } else if (atomicExchange(&rows[u], ${SKIPPED_ROW}u) != ${SKIPPED_ROW}u) {
     atomicAdd(&status[base + ${STATUS.skipped}u], 1u);
@@ -112,7 +130,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   if (idx >= P[N_COUNT]) { return; }
   if ((grad[idx] & 0x7f800000u) != 0x7f800000u) { return; }
-  atomicOr(&status[0], 1u);
+  atomicOr(&status[0], ${ABORT.gradient}u);
   atomicMax(&status[base + ${STATUS.badGradient}u], ~idx);
 }
 `;
