@@ -49,7 +49,15 @@ for (let step = 0; step < 10; step++) {
     as,
   );
   const t2 = performance.now();
-  applyUpdate(t, agg, grad, step, us, journal?.begin(t, agg.count) ?? null);
+  applyUpdate(
+    t,
+    agg,
+    grad,
+    step,
+    us,
+    journal ? 'error' : 'skip-rows',
+    journal?.begin(t, agg.count) ?? null,
+  );
   journal?.clear();
   const t3 = performance.now();
   if (step >= 6)

@@ -215,16 +215,19 @@ export class JsBackend extends HostBackend implements Backend {
     } catch (error) {
       return this.rejected(error);
     }
-    // Phase 2: the fused update. Under 'error' every written row is journaled, so that a
-    // non-finite result found in a later row or table restores all of them.
+    // Phase 2: the fused update. When any table uses 'error', every written row of every table
+    // is journaled, so that a non-finite result found later restores all of them.
     const journal = this.journal;
+    const atomic = updates.some((u) => (u.nonFinite ?? 'error') === 'error');
     const results: BagUpdateResult[] = [];
     for (let k = 0; k < updates.length; k++) {
       const u = updates[k]!;
       const agg = aggregated[k]!;
       const t = tables[k]!;
-      const entry = (u.nonFinite ?? 'error') === 'error' ? journal.begin(t, agg.count) : null;
-      const { badRow, skipped } = applyUpdate(t, agg, grads[k]!, u.step, this.updateScratch, entry);
+      const entry = atomic ? journal.begin(t, agg.count) : null;
+      const policy = u.nonFinite ?? 'error';
+      const scratch = this.updateScratch;
+      const { badRow, skipped } = applyUpdate(t, agg, grads[k]!, u.step, scratch, policy, entry);
       if (badRow >= 0) {
         journal.restore();
         return this.rejected(nonFiniteRowResult(u.table.name, badRow));

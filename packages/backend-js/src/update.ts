@@ -2,6 +2,7 @@ import {
   DOMAIN_STATE,
   DOMAIN_WEIGHTS,
   fillRowThresholds,
+  type NonFinitePolicy,
   randomBitsFor,
   tableDomain,
 } from '@halfstep/backend';
@@ -61,7 +62,9 @@ export class UndoJournal {
       e.state.constructor !== t.state.constructor ||
       e.state.length < maxRows * t.stateSize
     ) {
-      const size = Math.max(maxRows, 2 * (e?.rows.length ?? 0));
+      // Grow geometrically in rows; a change of element type or width alone keeps the count.
+      const had = e?.rows.length ?? 0;
+      const size = had >= maxRows ? had : Math.max(maxRows, 2 * had);
       e = {
         t,
         rows: new Int32Array(size),
@@ -126,11 +129,12 @@ function anyNonFinite(values: Float32Array, width: number): boolean {
  * weights (and the state) to float32, `optimizer.updateRow`, then, when every new weight and
  * state value is finite, store with the table's rounding (stochastic: the counter-based
  * thresholds of (seed, step, table, row)). Stores saturate: beyond the format's largest finite
- * value the result is ±maxFinite. A row with a non-finite result is never written: with a
- * `journal` (the 'error' policy) the update stops there and returns that row, the rows written
- * so far recorded in the journal for the caller to restore; without one the row is skipped.
- * @returns the first row with a non-finite result when `journal` is given, else -1; and the
- *   number of rows skipped for a non-finite result.
+ * value the result is ±maxFinite. A row with a non-finite result is never written: under the
+ * 'error' policy the update stops there and returns that row; under 'skip-rows' it is skipped.
+ * With a `journal`, every row written is recorded first, for the caller to restore (a call
+ * refused by any of its tables restores all of them).
+ * @returns the first row with a non-finite result under 'error', else -1; and the number of
+ *   rows skipped for a non-finite result.
  */
 export function applyUpdate(
   t: JsTable,
@@ -138,6 +142,7 @@ export function applyUpdate(
   gradOutput: Float32Array,
   step: number,
   s: UpdateScratch,
+  policy: NonFinitePolicy,
   journal: JournalEntry | null,
 ): { badRow: number; skipped: number } {
   const h = t.handle;
@@ -183,7 +188,7 @@ export function applyUpdate(
     const g = direct[u] === 1 ? gradOutput : grads;
     opt.updateRow(values, 0, g, offsetOf[u]!, state, 0, dim, scalars);
     if (anyNonFinite(values, dim) || anyNonFinite(state, stateSize)) {
-      if (journal !== null) return { badRow: row, skipped };
+      if (policy === 'error') return { badRow: row, skipped };
       skipped++;
       continue;
     }

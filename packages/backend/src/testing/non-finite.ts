@@ -55,6 +55,28 @@ export function describeNonFiniteResults(ctx: ConformanceContext): void {
       },
     );
 
+    it.skipIf(!ctx.stepsAreAtomic)(
+      "a call mixing policies: an 'error' table's bad row also leaves a 'skip-rows' table before it unchanged",
+      async () => {
+        const backend = ctx.backend();
+        const skipping = backend.createTable(spec({ rows: 2, dim: 1, init: f32(1, 2) }));
+        const strict = backend.createTable(spec({ index: 1, rows: 1, dim: 1, init: f32(HUGE) }));
+        const before = [await contents(backend, skipping), await contents(backend, strict)];
+        const error = await failure(() =>
+          backend.embeddingBagBackward([
+            update(skipping, i32(0, 1), i32(0, 1), backend.tensor(f32(1, 1)), {
+              nonFinite: 'skip-rows',
+            }),
+            update(strict, i32(0), i32(0), backend.tensor(f32(-HUGE))),
+          ]),
+        );
+        expect(error).toBeInstanceOf(BadInputError);
+        expect([await contents(backend, skipping), await contents(backend, strict)]).toEqual(
+          before,
+        );
+      },
+    );
+
     it("'error' refuses an optimizer state that overflows (Adam's squared gradient)", async () => {
       const backend = ctx.backend();
       const t = backend.createTable(
