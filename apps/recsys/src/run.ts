@@ -9,6 +9,8 @@ import type { CurvePoint } from './train/state.js';
 import {
   describeTableMemory,
   LARGE_TABLES_BYTES,
+  type ProgressSink,
+  stderrSink,
   tableMemory,
   withTableProgress,
 } from './train/table-memory.js';
@@ -93,13 +95,16 @@ export function progressOf(
 
 /**
  * One training run with a progress display: picks the backend (or uses `choice`), opens the
- * data, trains, and returns the result.
+ * data, trains, and returns the result. Before the tables are made it logs what they take; a
+ * large table (`isLargeTable`) shows its initialisation's progress on `tableProgress` (default
+ * standard error; none with `settings.quiet`).
  */
 export async function runTraining(
   settings: RunSettings,
   log: Log,
   choice?: BackendChoice,
   data?: DataSource,
+  tableProgress: ProgressSink = stderrSink(),
 ): Promise<TrainResult> {
   const backendChoice = choice ?? (await chooseBackend(settings.backend));
   if (!choice) describeBackend(backendChoice, log);
@@ -127,9 +132,17 @@ export async function runTraining(
       log: (line) => progress.log(line),
     });
   let trainer: Trainer;
-  if (memory.weightBytes + memory.stateBytes >= LARGE_TABLES_BYTES) {
-    log(`[${settings.precision}] allocating and initialising ${memory.tables} tables...`);
-    trainer = await withTableProgress(backendChoice.backend, memory.tables, log, create);
+  const big = memory.weightBytes + memory.stateBytes >= LARGE_TABLES_BYTES;
+  const progressOfTables = settings.quiet ? undefined : tableProgress;
+  if (big || (memory.largeTables > 0 && progressOfTables !== undefined)) {
+    if (big) log(`[${settings.precision}] allocating and initialising ${memory.tables} tables...`);
+    trainer = await withTableProgress(
+      backendChoice.backend,
+      memory.tables,
+      big ? log : undefined,
+      create,
+      { progress: progressOfTables, label: `[${settings.precision}]` },
+    );
   } else trainer = await create();
   try {
     return await trainer.run();

@@ -75,7 +75,7 @@ export class JsBackend extends HostBackend implements Backend {
     this.live();
     const t = allocateTable(spec);
     this.tables.set(t.handle.id, t);
-    initializeTable(this, t.handle, spec.init);
+    initializeTable(this, t.handle, spec.init, spec.onProgress);
     return t.handle;
   }
 

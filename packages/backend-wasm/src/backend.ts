@@ -137,7 +137,7 @@ export class WasmBackend extends HostBackend implements Backend {
     this.live();
     const t = allocateTable(this.kernels, spec);
     this.tables.set(t.handle.id, t);
-    initializeTable(this, t.handle, spec.init);
+    initializeTable(this, t.handle, spec.init, spec.onProgress);
     return t.handle;
   }
 

@@ -208,7 +208,7 @@ export class WebGpuBackend implements Backend {
     this.live();
     const t = allocateTable(this.runner, spec);
     this.tables.set(t.handle.id, t);
-    initializeTable(this, t.handle, spec.init);
+    initializeTable(this, t.handle, spec.init, spec.onProgress);
     return t.handle;
   }
 

@@ -7,7 +7,13 @@
 export { BadInputError } from './errors.js';
 export { HostBackend } from './host-backend.js';
 export { type HostTensor, HostTensors } from './host-tensors.js';
-export { checkTableInit, initializeTable, initialRows } from './init.js';
+export {
+  checkTableInit,
+  INIT_PROGRESS_ELEMENTS,
+  initializeTable,
+  initialRows,
+  initProgressRows,
+} from './init.js';
 export { defineParamLayout, type ParamLayout, type ParamType } from './param-layout.js';
 export {
   DOMAIN_INIT,
@@ -28,7 +34,7 @@ export {
   unregisterBackend,
 } from './registry.js';
 export { StepResult, UnobservedErrors } from './step-result.js';
-export { bytesPerElement, tableHandle } from './storage.js';
+export { bytesPerElement, type TableBytes, tableBytes, tableHandle } from './storage.js';
 export type {
   Backend,
   BackendStats,

@@ -39,11 +39,16 @@ export function initialRows(
  * Checks `spec.init`: 'zeros'; `{ uniform: b }` with b finite and >= 0 and `fround(2b)` finite
  * (the width `initialRows` draws from); or a Float32Array of rows x dim finite values (to store
  * NaN or infinities, create the table and `writeRows` them with `{ allowNonFinite: true }`).
- * @throws RangeError naming the problem (and the table, when `spec.name` is given).
+ * Also checks that `spec.onProgress` is a function or undefined.
+ * @throws RangeError naming the problem (and the table, when `spec.name` is given); TypeError
+ *   for an `onProgress` that is not a function.
  */
 export function checkTableInit(
-  spec: Pick<TableSpec, 'rows' | 'dim' | 'init'> & { readonly name?: string | undefined },
+  spec: Pick<TableSpec, 'rows' | 'dim' | 'init' | 'onProgress'> & {
+    readonly name?: string | undefined;
+  },
 ): void {
+  checkOnProgress(spec.onProgress, spec.name);
   const init: TableInit | undefined = spec.init;
   if (init === undefined || init === 'zeros') return;
   const where = spec.name === undefined ? '' : `table "${spec.name}": `;
@@ -81,24 +86,63 @@ export function checkTableInit(
 }
 
 /**
+ * Elements (rows x dim) a table's initialisation writes between two calls of its `onProgress`:
+ * 2^22, e.g. 2^20 rows of dim 4 (see {@link initProgressRows}).
+ */
+export const INIT_PROGRESS_ELEMENTS = 1 << 22;
+
+/**
+ * The rows written between two calls of a table's `onProgress` while it is initialised, for a
+ * table of `dim` columns: `max(1, floor(INIT_PROGRESS_ELEMENTS / dim))` (2^20 rows at dim 4,
+ * 2^16 at dim 64), so that the calls come at about the same pace whatever the width. A table of
+ * n rows gets at most `floor(n / initProgressRows(dim)) + 1` calls.
+ */
+export function initProgressRows(dim: number): number {
+  return Math.max(1, Math.floor(INIT_PROGRESS_ELEMENTS / dim));
+}
+
+/**
  * Writes a new table's initial weights (`initialRows` of `init`, stored with nearest-even)
- * through `writeRows`, in chunks: what a backend's `createTable` calls with its spec's `init`.
+ * through `writeRows`, in chunks: what a backend's `createTable` calls with its spec's `init`
+ * and `onProgress`. `onProgress(done, table.rows)` is called after a chunk once at least
+ * {@link initProgressRows} rows were written since the last call, and always after the last
+ * chunk with `done === table.rows`; for zeros (nothing to write) only that last call is made.
+ * @throws TypeError when `onProgress` is neither a function nor undefined (before anything is
+ *   written); whatever `writeRows` or `onProgress` throws.
  */
 export function initializeTable(
   backend: Backend,
   table: TableHandle,
   init: TableInit | undefined,
+  onProgress?: ((done: number, total: number) => void) | undefined,
 ): void {
-  if (init === undefined || init === 'zeros') return;
+  checkOnProgress(onProgress, table.name);
+  const total = table.rows;
+  if (init === undefined || init === 'zeros') {
+    onProgress?.(total, total);
+    return;
+  }
   const spec = { dim: table.dim, seed: table.seed, index: table.index, init };
   const chunkRows = Math.max(1, Math.floor(CHUNK_ELEMENTS / table.dim));
-  for (let start = 0; start < table.rows; start += chunkRows) {
-    const count = Math.min(chunkRows, table.rows - start);
-    const rows = Int32Array.from({ length: count }, (_, k) => start + k);
-    backend.writeRows(
-      table,
-      initialRows(spec, start, count),
-      count === table.rows ? undefined : rows,
-    );
+  const every = initProgressRows(table.dim);
+  let reported = 0;
+  for (let start = 0; start < total; start += chunkRows) {
+    const count = Math.min(chunkRows, total - start);
+    const rows = new Int32Array(count);
+    for (let k = 0; k < count; k++) rows[k] = start + k;
+    backend.writeRows(table, initialRows(spec, start, count), count === total ? undefined : rows);
+    const done = start + count;
+    if (onProgress !== undefined && (done === total || done - reported >= every)) {
+      reported = done;
+      onProgress(done, total);
+    }
   }
+}
+
+function checkOnProgress(onProgress: unknown, name: string | undefined): void {
+  if (onProgress === undefined || typeof onProgress === 'function') return;
+  const where = name === undefined ? '' : `table "${name}": `;
+  throw new TypeError(
+    `${where}onProgress: expected a function (done, total) or undefined, got ${typeof onProgress}`,
+  );
 }

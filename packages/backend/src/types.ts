@@ -44,6 +44,18 @@ export interface TableSpec {
    * only when it creates the table, not when it attaches to an existing one.
    */
   readonly init?: TableInit;
+  /**
+   * Observes the initialisation of a new table (for a progress display): called with `done`
+   * rows of `total` (= `rows`) written so far, `done` strictly increasing, at least
+   * `initProgressRows(dim)` rows apart and always once at the end with `done === total` (for
+   * zeros, which write nothing, only that last call). The js, wasm and webgpu backends call it
+   * synchronously inside `createTable` (through `initializeTable`); a store backend creates its
+   * tables later, and its store calls it while writing a table it creates, never for one it
+   * attaches to. It should not throw: an exception propagates out of the creation (out of
+   * `createTable`, with the table's memory held until `dispose`). Not part of the table's
+   * identity, and not kept by the handle.
+   */
+  readonly onProgress?: ((done: number, total: number) => void) | undefined;
 }
 
 /**

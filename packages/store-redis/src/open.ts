@@ -1,4 +1,4 @@
-import { initialRows, type TableSpec } from '@halfstep/backend';
+import { initialRows, initProgressRows, type TableSpec } from '@halfstep/backend';
 import { encode } from '@halfstep/codecs';
 import { checkTableIdentity, tableIdentity } from '@halfstep/embedding';
 import type { Cluster } from 'ioredis';
@@ -134,7 +134,8 @@ function initialStateBytes(spec: TableSpec, stateSize: number): Uint8Array {
 /**
  * Writes every block of a new table: the initial weights (`initialRows` of the spec's `init`,
  * zeros when absent, stored with nearest-even) and the initial optimizer state, 256 blocks in
- * flight at most.
+ * flight at most. Calls `spec.onProgress` with the rows acknowledged so far, at least
+ * `initProgressRows(dim)` apart, and once at the end with every row.
  */
 async function writeInitialBlocks(
   ctx: OpenContext,
@@ -145,6 +146,14 @@ async function writeInitialBlocks(
   const { recordBytes, weightBytes } = layout;
   const stateBytes = initialStateBytes(spec, layout.stateSize);
   const inFlight: Promise<unknown>[] = [];
+  const every = initProgressRows(spec.dim);
+  let reported = 0;
+  const report = (done: number) => {
+    if (spec.onProgress === undefined) return;
+    if (done < spec.rows && done - reported < every) return;
+    reported = done;
+    spec.onProgress(done, spec.rows);
+  };
   for (let b = 0; b < layout.blocks; b++) {
     const start = b * layout.blockRows;
     const count = Math.min(layout.blockRows, spec.rows - start);
@@ -159,7 +168,11 @@ async function writeInitialBlocks(
       block.set(stateBytes, k * recordBytes + weightBytes);
     }
     inFlight.push(ctx.cluster.set(blockKey(ctx.keyPrefix, spec.name, b), block));
-    if (inFlight.length >= 256) await Promise.all(inFlight.splice(0));
+    if (inFlight.length >= 256) {
+      await Promise.all(inFlight.splice(0));
+      report(start + count);
+    }
   }
   await Promise.all(inFlight);
+  report(spec.rows);
 }

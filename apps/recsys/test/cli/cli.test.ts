@@ -107,6 +107,40 @@ describe('halfstep-recsys CLI', () => {
     expect(fm.embeddingBytes).toBe(26 * 1000 * 4 * 4);
   }, 60_000);
 
+  it('train says up front what the tables take, per precision, with nothing on stderr', async () => {
+    const r = await cli([
+      'train',
+      ...SMALL,
+      '--train-examples',
+      '64',
+      '--validation-examples',
+      '32',
+      '--cap',
+      '300',
+      '--precision',
+      'bf16-nearest',
+      '--optimizer',
+      'rowwise-adagrad',
+      '--backend',
+      'js',
+    ]);
+    expect(r.code).toBe(0);
+    // Small tables: no initialisation progress.
+    expect(r.stderr).toBe('');
+    // 26 tables, dim 4: bfloat16 weights (2 bytes each), row-wise Adagrad (one float32 a row).
+    const rows = tableSizes(300).reduce((a, b) => a + b, 0);
+    const weights = rows * 4 * 2;
+    const state = rows * 4;
+    const line = r.stdout.split('\n').find((l) => l.includes('embedding tables:'));
+    expect(line, r.stdout).toMatch(
+      new RegExp(
+        `^\\[bf16-nearest\\] embedding tables: 26 tables, ${rows} rows x 4 bfloat16: weights .*\\(${weights} bytes\\) \\+ optimizer state .*\\(${state} bytes\\) = .*\\(${weights + state} bytes\\)$`,
+      ),
+    );
+    // Before the tables are made: ahead of the first validation line.
+    expect(r.stdout.indexOf('embedding tables:')).toBeLessThan(r.stdout.indexOf('validation @'));
+  }, 60_000);
+
   it('a malformed data file fails with its line number and a non-zero exit', async () => {
     const good = (
       await readFile(fileURLToPath(new URL('../fixtures/criteo-tiny.tsv', import.meta.url)), 'utf8')
