@@ -1,5 +1,12 @@
-import { initialRows } from '@halfstep/backend';
-import { adam, rowwiseAdagrad, sgd } from '@halfstep/optim';
+import {
+  type Backend,
+  BadInputError,
+  initialRows,
+  type TableHandle,
+  type TableSpec,
+} from '@halfstep/backend';
+import { createJsBackend } from '@halfstep/backend-js';
+import { adagrad, adam, momentum, rowwiseAdagrad, sgd } from '@halfstep/optim';
 import { describe, expect, it } from 'vitest';
 import {
   createEmbeddingBagCollection,
@@ -115,6 +122,168 @@ describe('the collection on a store backend (memory store)', () => {
     expect(r2[0]).toEqual({ ...r1[0], acknowledgedRows: r1[0]!.updatedRows, unconfirmedRows: 0 });
     expect(r2[0]!.skippedRows).toBe(1);
     expect(await stored.readRows(0)).toEqual(reference.readRowsSync(0));
+  });
+
+  it('the memory store skips a row whose new weights or state are not finite; the other rows equal backend-js bit for bit', async () => {
+    const HUGE = 3e38;
+    // Finite gradients whose update overflows float32: sgd's lr x g (the weight), Adam's and
+    // Adagrad's g^2 (the state), momentum's lr x m (the weight, the new momentum being finite).
+    const cases: { spec: Omit<TableSpec, 'name' | 'index' | 'seed' | 'init'>; bad: number[] }[] = [
+      {
+        spec: {
+          rows: 12,
+          dim: 4,
+          storage: 'float16',
+          rounding: 'stochastic',
+          optimizer: sgd({ lr: 2 }),
+        },
+        bad: [3, 5, 10],
+      },
+      {
+        spec: {
+          rows: 9,
+          dim: 3,
+          storage: 'bfloat16',
+          rounding: 'stochastic',
+          optimizer: adam({ lr: 0.01, stateStorage: 'float16' }),
+        },
+        bad: [0, 8],
+      },
+      {
+        spec: {
+          rows: 6,
+          dim: 2,
+          storage: 'float32',
+          rounding: 'nearest-even',
+          optimizer: adagrad({ lr: 0.1 }),
+        },
+        bad: [4],
+      },
+      {
+        spec: {
+          rows: 10,
+          dim: 5,
+          storage: 'float8e4m3',
+          rounding: 'stochastic',
+          optimizer: momentum({ lr: 2, stateStorage: 'bfloat16' }),
+        },
+        bad: [2, 9],
+      },
+    ];
+    const js = await createJsBackend();
+    const store = await createMemoryTableStore();
+    const rand = lcg(11);
+    for (const [index, c] of cases.entries()) {
+      const spec: TableSpec = {
+        ...c.spec,
+        name: `nf${index}`,
+        index,
+        seed: 5n,
+        init: { uniform: 1 },
+      };
+      const reference = js.createTable(spec);
+      await store.openTables([spec]);
+      const bytes = async (backend: Backend, handle: TableHandle) => {
+        const { weights, state } = await backend.exportTable(handle);
+        return [...weights, -1, ...state];
+      };
+      const stored = () => bytes(store.backend, store.handle(spec.name));
+      const rows = Int32Array.from({ length: spec.rows }, (_, r) => (r * 7) % spec.rows);
+      for (let step = 0; step < 3; step++) {
+        const g = Float32Array.from({ length: rows.length * spec.dim }, () => rand() - 0.5);
+        if (step === 1) {
+          for (const r of c.bad)
+            g[rows.indexOf(r) * spec.dim + (r % spec.dim)] =
+              spec.optimizer.kind === 'sgd' ? -HUGE : HUGE;
+        }
+        const bad = step === 1 ? c.bad.length : 0;
+        const before = await store.readRows(spec.name, Int32Array.from(c.bad));
+        const result = await store.applyGradients(spec.name, rows, g, step);
+        expect(result, `${spec.name} step ${step}`).toEqual({
+          updatedRows: rows.length - bad,
+          acknowledgedRows: rows.length - bad,
+          nonFiniteRows: bad,
+          firstNonFiniteRow: bad > 0 ? Math.min(...c.bad) : -1,
+        });
+        const [want] = await js.embeddingBagBackward([
+          {
+            table: reference,
+            input: { indices: rows, offsets: Int32Array.from(rows, (_, k) => k) },
+            pooling: 'sum',
+            gradOutput: js.tensor(g),
+            step,
+            nonFinite: 'skip-rows',
+          },
+        ]);
+        expect(want!.skippedRows).toBe(bad);
+        expect(await stored(), `${spec.name} step ${step}`).toEqual(await bytes(js, reference));
+        if (bad > 0)
+          expect(await store.readRows(spec.name, Int32Array.from(c.bad))).toEqual(before);
+      }
+    }
+    js.dispose();
+    await store.close();
+  });
+
+  it("a non-finite new weight or state: 'skip-rows' counts it in skippedRows; 'error' rejects naming the row, the step's finite rows staying applied", async () => {
+    const HUGE = 3e38;
+    const configs = (nonFinite: 'error' | 'skip-rows'): TableConfig[] => [
+      {
+        name: 'good',
+        rows: 4,
+        dim: 2,
+        storage: 'float16',
+        optimizer: sgd({ lr: 1 }),
+        init: Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8),
+        nonFinite,
+      },
+      {
+        name: 'bad',
+        rows: 4,
+        dim: 1,
+        storage: 'float32',
+        optimizer: sgd({ lr: 1 }),
+        init: Float32Array.of(1, HUGE, 1, HUGE),
+        nonFinite,
+      },
+    ];
+    const batches = [
+      { indices: [0, 1, 2], offsets: [0, 1] },
+      { indices: [0, 1, 2, 3], offsets: [0, 1, 2, 3] },
+    ];
+    const grads = [Float32Array.of(1, 1, 1, 1), Float32Array.of(1, -HUGE, 1, -HUGE)];
+
+    // 'skip-rows': the same rows and results as backend-js.
+    const reference = await createEmbeddingBagCollection(configs('skip-rows'), { seed: 3 });
+    const skipping = await storeCollection(configs('skip-rows'), 3);
+    const want = await reference.backward(reference.forward(batches), grads);
+    const got = await skipping.backward(skipping.forward(batches), grads);
+    expect(want[1]).toEqual({ updatedRows: 2, skippedRows: 2 });
+    expect(got).toEqual(
+      want.map((r) => ({ ...r, acknowledgedRows: r.updatedRows, unconfirmedRows: 0 })),
+    );
+    for (const t of [0, 1]) expect(await skipping.readRows(t)).toEqual(reference.readRowsSync(t));
+
+    // 'error': the step rejects, naming the smallest bad row; the bad rows are never written,
+    // but the finite rows of the step (both tables) stay applied: a store cannot undo them.
+    const refusing = await storeCollection(configs('error'), 3);
+    const initial = [await refusing.readRows(0), await refusing.readRows(1)];
+    const error = (await refusing
+      .backward(refusing.forward(batches), grads)
+      .catch((e) => e)) as BadInputError;
+    expect(error).toBeInstanceOf(BadInputError);
+    expect(error.message).toBe(
+      `table "bad": the update of row 1 gives a non-finite weight or optimizer state; this row was not written, but the step's other rows were (a store commits per block) (nonFinite: 'skip-rows' skips such rows instead)`,
+    );
+    expect(error.value).toBe(1);
+    expect(await refusing.readRows(0)).toEqual(reference.readRowsSync(0));
+    expect(await refusing.readRows(1)).toEqual(reference.readRowsSync(1));
+    expect(await refusing.readRows(1)).not.toEqual(initial[1]);
+    expect((await refusing.readRows(1))[1]).toBe(Math.fround(HUGE));
+    // The error was observed: the backend goes on.
+    await refusing.flush();
+    await refusing.backward(refusing.forward(batches), [grads[0]!, Float32Array.of(1, 1, 1, 1)]);
+    await refusing.flush();
   });
 
   it('the store initialises a new table from initialRows, exactly as backend-js does', async () => {

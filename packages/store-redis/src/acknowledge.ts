@@ -14,24 +14,25 @@ export interface AcknowledgeContext {
 }
 
 /**
- * The rows of an update call that count as acknowledged. With `replicas` = 0, every row of the
- * applied blocks. Otherwise sends `WAIT replicas timeout` to the masters of the applied blocks
- * (on the connections that carried the updates) and counts the rows of the applied blocks
- * whose master (by the slot map after the calls, which follows MOVED) reached the replica count.
- * @param groups - every block of the call with the positions of its rows.
- * @param applied - the blocks whose update Redis confirmed.
+ * The rows of an update call that count as acknowledged. With `replicas` = 0, every row written
+ * in the applied blocks. Otherwise sends `WAIT replicas timeout` to the masters of the applied
+ * blocks that wrote rows (on the connections that carried the updates) and counts the rows
+ * written in those blocks whose master (by the slot map after the calls, which follows MOVED)
+ * reached the replica count.
+ * @param applied - the blocks whose update Redis confirmed, each with the rows it wrote (rows
+ *   left unchanged for a non-finite result are not counted).
  */
 export async function acknowledgedRows(
   ctx: AcknowledgeContext,
   table: string,
-  groups: readonly (readonly [number, readonly number[]])[],
-  applied: readonly number[],
+  applied: ReadonlyMap<number, number>,
 ): Promise<number> {
-  const sizes = new Map(groups.map(([b, p]) => [b, p.length]));
-  const total = applied.reduce((sum, b) => sum + (sizes.get(b) ?? 0), 0);
+  let total = 0;
+  for (const written of applied.values()) total += written;
   if (ctx.replicas === 0 || total === 0) return total;
   const ownerOf = new Map<number, string>();
-  for (const b of applied) {
+  for (const [b, written] of applied) {
+    if (written === 0) continue; // nothing written there: nothing to replicate
     const owner = (ctx.cluster.slots[keySlot(blockKey(ctx.keyPrefix, table, b))] ?? [])[0];
     if (owner !== undefined) ownerOf.set(b, owner);
   }
@@ -48,9 +49,9 @@ export async function acknowledgedRows(
       good.add(`${masters[i]!.options.host}:${masters[i]!.options.port}`);
   });
   let acknowledged = 0;
-  for (const b of applied) {
+  for (const [b, written] of applied) {
     const owner = ownerOf.get(b);
-    if (owner !== undefined && good.has(owner)) acknowledged += sizes.get(b) ?? 0;
+    if (owner !== undefined && good.has(owner)) acknowledged += written;
   }
   return acknowledged;
 }

@@ -17,6 +17,11 @@ export interface AppliedCounts {
   readonly updatedRows: number;
   /** Rows confirmed applied and replicated as required. */
   readonly acknowledgedRows: number;
+  /**
+   * Rows of the confirmed blocks left unchanged because their new weights or optimizer state
+   * were not finite (not counted in `updatedRows`). Default 0.
+   */
+  readonly nonFiniteRows?: number;
 }
 
 /**
@@ -34,6 +39,11 @@ export class RedisStoreError extends Error {
   readonly updatedRows: number;
   /** Rows of the call confirmed applied and replicated as required (applyGradients only). */
   readonly acknowledgedRows: number;
+  /**
+   * Rows of the call that Redis confirmed it left unchanged because their new weights or state
+   * were not finite (applyGradients only, else 0).
+   */
+  readonly nonFiniteRows: number;
 
   /**
    * @param table - the table's name.
@@ -68,6 +78,7 @@ export class RedisStoreError extends Error {
     this.rows = rows;
     this.updatedRows = counts.updatedRows;
     this.acknowledgedRows = counts.acknowledgedRows;
+    this.nonFiniteRows = counts.nonFiniteRows ?? 0;
   }
 }
 

@@ -15,6 +15,10 @@
  * (`luaDeclarations`), and reads every header word and argument by name. The host derives every
  * optimizer constant (`kernelConstants`), the optimizer's and the rounding's codes and the
  * random words' shape; the Lua derives only the encoder's powers of two from a format's fields.
+ *
+ * The update computes every row of its block first, then writes the rows whose new float32
+ * weights and state are all finite; a row with a NaN or infinite result keeps its bytes, and the
+ * reply lists it: `{rows written, in-block row skipped, ...}`.
  */
 import { luaDeclarations } from './params.js';
 
@@ -22,7 +26,7 @@ import { luaDeclarations } from './params.js';
 export const LIBRARY_NAME = 'halfstep';
 
 /** Version of the function library: part of the library name's code, bumped on every change. */
-export const LIBRARY_VERSION = 6;
+export const LIBRARY_VERSION = 7;
 
 /** Name of the read function (flag no-writes: allowed on replicas). */
 export const READ_FUNCTION = `halfstep_read_v${LIBRARY_VERSION}`;
@@ -257,6 +261,10 @@ local function update(keys, args)
   local wWords = wfmt and wfmt.rowWords or 0
   local sWords = sfmt and sfmt.rowWords or 0
   local w, s, out = {}, {}, {}
+  -- Every row is computed before any is written; a row whose new float32 weights or state are
+  -- not finite (x - x ~= 0: NaN or infinite, before rounding to the storage format) is not
+  -- written at all (backend-js's rule), and is returned.
+  local writes, skipped = {}, {}
   for i = 1, n do
     local r = sunpack('<I4', rows, 4 * i - 3)
     local base = r * record
@@ -324,29 +332,49 @@ local function update(keys, args)
         for c = 1, dim do w[c] = f(w[c] * scale) end
       end
     end
-    if wfmt then
-      if wfmt.rule == RULE_STOCHASTIC then
-        local th = thresholds(wfmt, wth, (i - 1) * wWords * 4 + 1, dim)
-        for c = 1, dim do out[c] = encodeCode(wfmt, w[c], th[c]) end
+    local finite = true
+    for c = 1, dim do
+      local x = w[c]
+      if x - x ~= 0 then finite = false; break end
+    end
+    if finite then
+      for c = 1, ss do
+        local x = s[c]
+        if x - x ~= 0 then finite = false; break end
+      end
+    end
+    if not finite then
+      skipped[#skipped + 1] = r
+    else
+      if wfmt then
+        if wfmt.rule == RULE_STOCHASTIC then
+          local th = thresholds(wfmt, wth, (i - 1) * wWords * 4 + 1, dim)
+          for c = 1, dim do out[c] = encodeCode(wfmt, w[c], th[c]) end
+        else
+          for c = 1, dim do out[c] = encodeCode(wfmt, w[c], 0) end
+        end
       else
-        for c = 1, dim do out[c] = encodeCode(wfmt, w[c], 0) end
+        for c = 1, dim do out[c] = w[c] end
       end
-    else
-      for c = 1, dim do out[c] = w[c] end
-    end
-    if sfmt then
-      if ss > 0 and sfmt.rule == RULE_STOCHASTIC then
-        local th = thresholds(sfmt, sth, (i - 1) * sWords * 4 + 1, ss)
-        for c = 1, ss do out[dim + c] = encodeCode(sfmt, s[c], th[c]) end
-      elseif ss > 0 then
-        for c = 1, ss do out[dim + c] = encodeCode(sfmt, s[c], 0) end
+      if sfmt then
+        if ss > 0 and sfmt.rule == RULE_STOCHASTIC then
+          local th = thresholds(sfmt, sth, (i - 1) * sWords * 4 + 1, ss)
+          for c = 1, ss do out[dim + c] = encodeCode(sfmt, s[c], th[c]) end
+        elseif ss > 0 then
+          for c = 1, ss do out[dim + c] = encodeCode(sfmt, s[c], 0) end
+        end
+      else
+        for c = 1, ss do out[dim + c] = s[c] end
       end
-    else
-      for c = 1, ss do out[dim + c] = s[c] end
+      writes[#writes + 1] = base
+      writes[#writes + 1] = spack(recFmt, unpack(out, 1, dim + ss))
     end
-    redis.call('SETRANGE', key, base, spack(recFmt, unpack(out, 1, dim + ss)))
   end
-  return n
+  for j = 1, #writes, 2 do redis.call('SETRANGE', key, writes[j], writes[j + 1]) end
+  -- The rows written, then the rows (in the block) left unchanged.
+  local reply = {#writes / 2}
+  for j = 1, #skipped do reply[j + 1] = skipped[j] end
+  return reply
 end
 
 redis.register_function{function_name='${READ_FUNCTION}', callback=read, flags={'no-writes'}}

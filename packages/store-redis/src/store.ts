@@ -132,7 +132,11 @@ export class RedisClusterStore implements TableStore {
    * (atomic: no other command runs between reading and writing its rows), pipelined per node,
    * given the float32 gradients and the counter-based random words of (seed, step, table,
    * row). With `replicas > 0`, then waits (`WAIT`) for that many replicas of the masters written to.
-   * @returns how many rows were applied, and acknowledged.
+   * Each call computes all the rows of its block, then writes those whose new float32 weights
+   * and optimizer state are finite: a row with a NaN or infinite result keeps its bytes and is
+   * reported (`nonFiniteRows`, `firstNonFiniteRow`); the other rows get exactly the bits they
+   * get anyway. Blocks commit independently (on several masters): no call undoes another's rows.
+   * @returns how many rows were applied, and acknowledged, and which were left unchanged.
    * @throws BadInputError/RangeError for bad arguments (nothing is sent); RedisStoreError naming
    *   the table and the rows whose update failed or whose outcome is unknown, with the counts of
    *   the rows that were applied.

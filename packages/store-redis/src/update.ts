@@ -29,8 +29,10 @@ export interface UpdateContext {
  * inside Redis: one update call per block (atomic: no other command runs between reading and
  * writing its rows), pipelined per node, carrying the float32 gradients and the counter-based
  * random words of (seed, step, table, row). An update is never re-sent. With `replicas > 0`,
- * then counts the rows whose master reached that many replicas (`acknowledgedRows`).
- * @returns how many rows were applied, and acknowledged.
+ * then counts the rows whose master reached that many replicas (`acknowledgedRows`). A row whose
+ * new float32 weights or state are not finite is not written (the other rows of its block are)
+ * and is reported (`nonFiniteRows`, `firstNonFiniteRow`).
+ * @returns how many rows were applied, and acknowledged, and which were left unchanged.
  * @throws RedisStoreError naming the table and the rows whose update failed or whose outcome is
  *   unknown, with the counts of the rows that were applied.
  */
@@ -79,7 +81,7 @@ export async function applyBlockUpdates(
     const sBuf = Buffer.from(sth.buffer, sth.byteOffset, sth.byteLength);
     ctx.counters.calls++;
     ctx.counters.bytesSent += h.length + inBlock.length + grads.length + wBuf.length + sBuf.length;
-    await ctx.cluster.fcall(
+    const reply = await ctx.cluster.fcall(
       UPDATE_FUNCTION,
       1,
       blockKey(ctx.keyPrefix, spec.name, b),
@@ -91,30 +93,63 @@ export async function applyBlockUpdates(
         stateWords: sBuf,
       }),
     );
-    return b;
+    return blockReply(reply, n, b * layout.blockRows);
   });
   const settled = await Promise.allSettled(sent);
   let updatedRows = 0;
-  const appliedBlocks: number[] = [];
+  let nonFiniteRows = 0;
+  let firstNonFiniteRow = -1;
+  const applied = new Map<number, number>();
   const failedRows: number[] = [];
   let firstError: unknown;
   settled.forEach((s, i) => {
     const [b, positions] = groups[i]!;
     if (s.status === 'fulfilled') {
-      updatedRows += positions.length;
-      appliedBlocks.push(b);
+      updatedRows += s.value.written;
+      applied.set(b, s.value.written);
+      nonFiniteRows += s.value.skipped.length;
+      for (const row of s.value.skipped)
+        if (firstNonFiniteRow < 0 || row < firstNonFiniteRow) firstNonFiniteRow = row;
     } else {
       firstError ??= s.reason;
       for (const k of positions) failedRows.push(rows[k]!);
     }
   });
   ctx.counters.rowsUpdated += updatedRows;
-  const acknowledged = await acknowledgedRows(ctx, spec.name, groups, appliedBlocks);
+  const acknowledged = await acknowledgedRows(ctx, spec.name, applied);
   if (firstError !== undefined) {
     throw blockCallError(spec.name, failedRows, firstError, {
       updatedRows,
       acknowledgedRows: acknowledged,
+      nonFiniteRows,
     });
   }
-  return { updatedRows, acknowledgedRows: acknowledged };
+  return { updatedRows, acknowledgedRows: acknowledged, nonFiniteRows, firstNonFiniteRow };
+}
+
+/** What one block's update call did. */
+interface BlockOutcome {
+  /** Rows written. */
+  readonly written: number;
+  /** Table rows left unchanged because their new weights or state were not finite. */
+  readonly skipped: readonly number[];
+}
+
+/**
+ * The update function's reply `{rows written, in-block row skipped, ...}` for a call on `n` rows
+ * of the block whose first row is `first`.
+ * @throws Error when the reply has another shape (it then says what it got).
+ */
+function blockReply(reply: unknown, n: number, first: number): BlockOutcome {
+  if (
+    Array.isArray(reply) &&
+    reply.length >= 1 &&
+    reply.every((x) => Number.isInteger(x) && x >= 0) &&
+    reply[0] + reply.length - 1 === n
+  ) {
+    return { written: reply[0], skipped: reply.slice(1).map((r: number) => first + r) };
+  }
+  throw new Error(
+    `the update function's reply ${JSON.stringify(reply)} does not account for the ${n} rows sent`,
+  );
 }

@@ -1,3 +1,4 @@
+import type { TableSpec } from '@halfstep/backend';
 import { describeBackendConformance } from '@halfstep/backend/testing';
 import { createJsBackend } from '@halfstep/backend-js';
 import {
@@ -143,7 +144,7 @@ describe.skipIf(!available)('RedisClusterStore on a local 3+3 cluster', () => {
     await redis.close();
   }, 120_000);
 
-  it('rounds float32 edge cases inside Redis as backend-js does (ties, subnormals, overflow)', async () => {
+  it('rounds float32 edge cases inside Redis as backend-js does (ties, subnormals, the largest binade)', async () => {
     const w = Float32Array.of(
       1,
       1 + 2 ** -23,
@@ -169,8 +170,8 @@ describe.skipIf(!available)('RedisClusterStore on a local 3+3 cluster', () => {
       -1.5e-40,
       1e-40,
       -(2 ** -149),
-      -3e38,
-      3e38,
+      -3e37,
+      4e37,
       -(2 ** -25),
       2 ** -150,
       -0,
@@ -199,12 +200,147 @@ describe.skipIf(!available)('RedisClusterStore on a local 3+3 cluster', () => {
     const want = await reference.readRows(0);
     const have = await trained.readRows(0);
     expect(new Uint32Array(have.buffer)).toEqual(new Uint32Array(want.buffer));
-    // Independent spot checks: a tie to even stays, the other rounds up; overflow is infinite.
+    // Independent spot checks: a tie to even stays, the other rounds up; the largest binade.
     expect(have[0]).toBe(1);
     expect(have[1]).toBe(1 + 2 ** -22);
-    expect(have[6]).toBe(Number.POSITIVE_INFINITY);
-    expect(have[7]).toBe(Number.NEGATIVE_INFINITY);
+    expect(have[6]).toBe(Math.fround(Math.fround(3e38) + Math.fround(3e37)));
+    expect(have[7]).toBe(Math.fround(Math.fround(-3e38) - Math.fround(4e37)));
     await redis.close();
+  });
+
+  // A row whose new float32 weights or state are not finite (from finite inputs) is never
+  // written; the other rows of its block are written with the bits backend-js gives them under
+  // 'skip-rows', state included (compared byte for byte with backend-js's exported codes).
+  it('skips a row whose new weights or state are not finite; the other rows equal backend-js bit for bit', async () => {
+    const HUGE = 3e38;
+    const cases: { spec: Omit<TableSpec, 'name' | 'index' | 'seed' | 'init'>; bad: number[] }[] = [
+      // lr x -3e38 overflows: the new weight is +Infinity (weights bad, nothing else).
+      {
+        spec: {
+          rows: 40,
+          dim: 4,
+          storage: 'float16',
+          rounding: 'stochastic',
+          optimizer: sgd({ lr: 2 }),
+        },
+        bad: [3, 5, 16],
+      },
+      // Adam's (1 - beta2) x g^2 overflows: the new state is infinite, the weight finite.
+      {
+        spec: {
+          rows: 30,
+          dim: 3,
+          storage: 'float16',
+          rounding: 'stochastic',
+          optimizer: adam({ lr: 0.01, stateStorage: 'float16' }),
+        },
+        bad: [0, 1, 29],
+      },
+      // Adagrad's accumulator overflows (float32 state).
+      {
+        spec: {
+          rows: 20,
+          dim: 2,
+          storage: 'float32',
+          rounding: 'nearest-even',
+          optimizer: adagrad({ lr: 0.1 }),
+        },
+        bad: [7],
+      },
+      // Momentum: the new momentum (bfloat16 state) is finite, the new weight is not; the state
+      // must stay unchanged too.
+      {
+        spec: {
+          rows: 50,
+          dim: 5,
+          storage: 'float8e5m2',
+          rounding: 'stochastic',
+          optimizer: momentum({ lr: 2, stateStorage: 'bfloat16' }),
+        },
+        bad: [12, 13, 43],
+      },
+    ];
+    const js = await createJsBackend();
+    const s = await createRedisClusterStore({ nodes, keyPrefix: nextPrefix(), blockBytes: 64 });
+    const rand = lcg(3);
+    for (const [index, c] of cases.entries()) {
+      const name = `nf${index}`;
+      const spec: TableSpec = { ...c.spec, name, index, seed: 77n, init: { uniform: 1 } };
+      const handle = js.createTable(spec);
+      await s.openTables([spec]);
+      const layout = s.layout(name);
+      expect(layout.blocks, name).toBeGreaterThan(2); // several rows per block, several blocks
+      /** The table's bytes in Redis, every block in order. */
+      const stored = async () => {
+        const blocks: Buffer[] = [];
+        for (let b = 0; b < layout.blocks; b++)
+          blocks.push((await s.cluster.getBuffer(s.blockKey(name, b)))!);
+        return Buffer.concat(blocks);
+      };
+      /** backend-js's codes in the Redis record layout: a row's weights, then its state. */
+      const expected = async () => {
+        const { weights, state } = await js.exportTable(handle);
+        const w = weights.length / spec.rows;
+        const st = state.length / spec.rows;
+        const out = Buffer.alloc(spec.rows * (w + st));
+        for (let r = 0; r < spec.rows; r++) {
+          out.set(weights.subarray(r * w, (r + 1) * w), r * (w + st));
+          out.set(state.subarray(r * st, (r + 1) * st), r * (w + st) + w);
+        }
+        return out;
+      };
+      const initial = await stored();
+      expect(initial, `${name}: initial bytes`).toEqual(await expected());
+      // Every row but rows 8, 17, ..., in a shuffled order; the bad rows (in it) get one huge
+      // gradient value at step 1.
+      const rows = Int32Array.from({ length: spec.rows }, (_, r) => r)
+        .filter((r) => r % 9 !== 8)
+        .sort((a, b) => ((a * 7919) % 31) - ((b * 7919) % 31));
+      for (let step = 0; step < 3; step++) {
+        const g = Float32Array.from({ length: rows.length * spec.dim }, () => rand() - 0.5);
+        if (step === 1) {
+          for (const r of c.bad) {
+            const k = rows.indexOf(r);
+            g[k * spec.dim + (r % spec.dim)] = spec.optimizer.kind === 'sgd' ? -HUGE : HUGE;
+          }
+        }
+        const before = await stored();
+        const result = await s.applyGradients(name, rows, g, step);
+        const [want] = await js.embeddingBagBackward([
+          {
+            table: handle,
+            input: { indices: rows, offsets: Int32Array.from(rows, (_, k) => k) },
+            pooling: 'sum',
+            gradOutput: js.tensor(g),
+            step,
+            nonFinite: 'skip-rows',
+          },
+        ]);
+        const bad = step === 1 ? c.bad.length : 0;
+        expect(want!.skippedRows, `${name}: backend-js skips the same rows`).toBe(bad);
+        expect(result, `${name} step ${step}`).toEqual({
+          updatedRows: rows.length - bad,
+          acknowledgedRows: rows.length - bad,
+          nonFiniteRows: bad,
+          firstNonFiniteRow: bad > 0 ? Math.min(...c.bad) : -1,
+        });
+        const have = await stored();
+        expect(have.equals(await expected()), `${name} step ${step}: the bytes of backend-js`).toBe(
+          true,
+        );
+        if (step === 1) {
+          const record = layout.recordBytes;
+          for (const r of c.bad) {
+            expect(
+              have.subarray(r * record, (r + 1) * record),
+              `${name}: row ${r} unchanged`,
+            ).toEqual(before.subarray(r * record, (r + 1) * record));
+          }
+        }
+      }
+    }
+    js.dispose();
+    await s.close();
   });
 
   it('spreads a table over the three masters and keeps the 2x float16 saving (MEMORY USAGE)', async () => {
@@ -398,5 +534,7 @@ describe.skipIf(!available)('RedisClusterStore on a local 3+3 cluster', () => {
     reference: createJsBackend,
     exportsTables: false,
     tablesInMemory: false,
+    // A store commits per block: a step refused for a non-finite result keeps its finite rows.
+    stepsAreAtomic: false,
   });
 });

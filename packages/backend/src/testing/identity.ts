@@ -211,7 +211,9 @@ export function describeIdentity(ctx: ConformanceContext): void {
       for (let k = 0; k < got.outputs.length; k++) {
         expect([...got.outputs[k]!], cases()[k]!.spec.name).toEqual([...want.outputs[k]!]);
       }
-      expect(got.results).toEqual(want.results);
+      const counts = (r: BagUpdateResult[]) =>
+        r.map(({ updatedRows, skippedRows }) => ({ updatedRows, skippedRows }));
+      expect(counts(got.results)).toEqual(counts(want.results));
       expect(
         got.results.reduce((n, r) => n + r.skippedRows, 0),
         'rows skipped in the last step',

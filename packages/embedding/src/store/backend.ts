@@ -1,6 +1,7 @@
 import {
   type Backend,
   type BackendStats,
+  BadInputError,
   type BagInput,
   type BagUpdate,
   type BagUpdateResult,
@@ -15,6 +16,7 @@ import {
   checkWriteRows,
   HostTensors,
   type MatmulArgs,
+  nonFiniteRowResult,
   type Pooling,
   StepResult,
   type TableData,
@@ -81,6 +83,23 @@ export interface StoreBackendOptions {
   readonly ownsStore?: boolean;
 }
 
+/**
+ * `nonFiniteRowResult(table, row)` (the same `BadInputError`, fields and opening words), saying
+ * what a store did instead of "nothing was updated": the bad row was not written, the step's
+ * other rows were.
+ */
+function storeNonFiniteRowResult(table: string, row: number): BadInputError {
+  const error = nonFiniteRowResult(table, row);
+  const prefix = `table "${table}": `;
+  const message = error.message
+    .slice(prefix.length)
+    .replace(
+      'nothing was updated',
+      "this row was not written, but the step's other rows were (a store commits per block)",
+    );
+  return new BadInputError(error.table, error.argument, error.position, error.value, message);
+}
+
 /** A step's outcome inside the queue: results, or the error its promise rejects with. */
 type Outcome = { readonly value: StoreBagUpdateResult[] } | { readonly error: unknown };
 
@@ -96,7 +115,20 @@ type Outcome = { readonly value: StoreBagUpdateResult[] } | { readonly error: un
  * A failed store call (a lost connection, a table that does not match) fails the backend: the
  * calls after it reject with the same error, never a silent skip; only an update whose outcome the
  * store calls unknown but harmless (`TableStore.outcomeUnknown`, e.g. a failover) is reported as
- * unconfirmed rows and training goes on. `stats()` counts the store
+ * unconfirmed rows and training goes on.
+ *
+ * Non-finite values: a gradient that is not finite is handled before anything is sent, as on
+ * every backend ('error': the step rejects and no table changes; 'skip-rows': those rows are
+ * skipped). A row whose NEW float32 weights or optimizer state are not finite (an overflow from
+ * finite inputs) is never written by the store, per row; under 'skip-rows' it counts in
+ * `skippedRows`. Under 'error' the step rejects with `nonFiniteRowResult`'s `BadInputError`
+ * (naming the smallest such row of the first table, in `updates` order, that has one; its
+ * message says that this row was not written but the step's other rows were), **but
+ * unlike the other backends the finite rows of the step stay applied**, in every table of the
+ * call: a store commits per block, on several masters, without a transaction across blocks, so
+ * it cannot take them back. The error is reported, not hidden; the backend goes on working.
+ *
+ * `stats()` counts the store
  * traffic: rows fetched (downloads), gradients sent (uploads), store calls (submissions).
  * `writeRows`, `exportTable` and `importTable` are not offered by stores yet: a table's initial
  * weights come from its spec's `init`.
@@ -376,7 +408,12 @@ export class StoreBackend implements Backend {
     const settled = await Promise.allSettled(
       summed.map((s, k) => {
         if (s.rows.length === 0)
-          return Promise.resolve<StoreUpdateResult>({ updatedRows: 0, acknowledgedRows: 0 });
+          return Promise.resolve<StoreUpdateResult>({
+            updatedRows: 0,
+            acknowledgedRows: 0,
+            nonFiniteRows: 0,
+            firstNonFiniteRow: -1,
+          });
         this.#stats.submissions++;
         this.#stats.uploadBytes += s.rows.byteLength + s.gradients.byteLength;
         return this.store.applyGradients(
@@ -394,6 +431,16 @@ export class StoreBackend implements Backend {
       // Some rows may have been written: the backend fails rather than train on.
       throw this.#queue.fail((fatal as PromiseRejectedResult).reason);
     }
+    // Rows whose new weights or state were not finite: the store left them unchanged (per row,
+    // whatever the policy). Under 'error' the step rejects naming the smallest such row of the
+    // first table that has one, but the other rows of every table stay written: a store commits
+    // per block (on several masters) and cannot undo them.
+    for (let k = 0; k < updates.length; k++) {
+      const s = settled[k]!;
+      const u = updates[k]!;
+      if (s.status === 'fulfilled' && s.value.nonFiniteRows > 0 && u.nonFinite !== 'skip-rows')
+        return { error: storeNonFiniteRowResult(u.table.name, s.value.firstNonFiniteRow) };
+    }
     return {
       value: settled.map((s, k) => {
         if (s.status === 'rejected') {
@@ -406,7 +453,7 @@ export class StoreBackend implements Backend {
         }
         return {
           updatedRows: s.value.updatedRows,
-          skippedRows: summed[k]!.skipped,
+          skippedRows: summed[k]!.skipped + s.value.nonFiniteRows,
           acknowledgedRows: s.value.acknowledgedRows,
           unconfirmedRows: 0,
         };
@@ -492,6 +539,11 @@ export class StoreBackend implements Backend {
 
 /**
  * A backend over `options.store` (see {@link StoreBackend}).
+ *
+ * Known limit: under the default `nonFinite: 'error'`, a step in which some row's new weights or
+ * optimizer state are not finite rejects (`nonFiniteRowResult`) while the finite rows of that
+ * step stay applied (the bad rows are never written); on the other backends such a step changes
+ * nothing. A store commits per block, across masters, without a cross-block transaction.
  * @throws RangeError for a bad `worker` / `workers`.
  *
  * @example

@@ -1,4 +1,11 @@
-import type { Backend, BagUpdateResult, TableHandle, TableSpec } from '@halfstep/backend';
+import {
+  type Backend,
+  BadInputError,
+  type NonFinitePolicy,
+  nonFiniteRowResult,
+  type TableHandle,
+  type TableSpec,
+} from '@halfstep/backend';
 import { resolveBackend } from '../backend.js';
 import { checkApplyArguments, checkTableIdentity, tableIdentity } from './checks.js';
 import type { OpenedTable, StoreUpdateResult, TableStore } from './types.js';
@@ -12,9 +19,24 @@ interface MemoryTable {
 }
 
 /**
+ * The row named by `error` when it is the backend's refusal of a row whose result is not finite
+ * (`nonFiniteRowResult` of `table`), else null.
+ */
+function nonFiniteRowOf(error: unknown, table: string): number | null {
+  if (!(error instanceof BadInputError) || error.table !== table) return null;
+  return error.message === nonFiniteRowResult(table, error.value).message ? error.value : null;
+}
+
+/**
  * The default store: tables in this process, on a halfstep `Backend` (the JS backend unless
  * given). `applyGradients` runs the backend's fused update on one-row bags, so training through
  * it is bit-identical to `EmbeddingBagCollection` on the same backend.
+ *
+ * A row whose new weights or state are not finite is skipped per row, as in every store (see
+ * `TableStore`): the fused update runs with `nonFinite: 'error'` first, which writes nothing and
+ * names the smallest such row when there is one; only then does it run again with
+ * `nonFinite: 'skip-rows'`, which writes the other rows with the bits they get anyway. The common
+ * step (every row finite) is one pass.
  */
 export class MemoryTableStore implements TableStore {
   /** Always "memory". */
@@ -65,7 +87,10 @@ export class MemoryTableStore implements TableStore {
     return this.backend.readRows(t.handle, rows);
   }
 
-  /** One optimizer step on distinct rows, through the backend's fused update. */
+  /**
+   * One optimizer step on distinct rows, through the backend's fused update. A row whose result
+   * is not finite is left unchanged and reported (`nonFiniteRows`, `firstNonFiniteRow`).
+   */
   async applyGradients(
     table: string,
     rows: Int32Array,
@@ -80,21 +105,43 @@ export class MemoryTableStore implements TableStore {
       for (let i = 0; i < t.offsets.length; i++) t.offsets[i] = i;
     }
     const gradOutput = this.backend.tensor(gradients);
-    let result: BagUpdateResult | undefined;
-    try {
-      [result] = await this.backend.embeddingBagBackward([
+    const update = (nonFinite: NonFinitePolicy) =>
+      this.backend.embeddingBagBackward([
         {
           table: t.handle,
           input: { indices: rows, offsets: t.offsets.subarray(0, n) },
           pooling: 'sum',
           gradOutput,
           step,
+          nonFinite,
         },
       ]);
+    try {
+      try {
+        const [result] = await update('error');
+        const updated = result!.updatedRows;
+        return {
+          updatedRows: updated,
+          acknowledgedRows: updated,
+          nonFiniteRows: 0,
+          firstNonFiniteRow: -1,
+        };
+      } catch (error) {
+        const row = nonFiniteRowOf(error, table);
+        if (row === null) throw error;
+        // Nothing was written: write the finite rows, with the bits they get anyway.
+        const [result] = await update('skip-rows');
+        const updated = result!.updatedRows;
+        return {
+          updatedRows: updated,
+          acknowledgedRows: updated,
+          nonFiniteRows: result!.skippedRows,
+          firstNonFiniteRow: row,
+        };
+      }
     } finally {
       this.backend.disposeTensor(gradOutput);
     }
-    return { updatedRows: result!.updatedRows, acknowledgedRows: result!.updatedRows };
   }
 
   /** The backend handle of an open table (for `exportTable` and other backend-level access). */

@@ -25,6 +25,14 @@
  *   the stochastic bits being the counter-based bits of (seed, step, table index, row) (see
  *   `@halfstep/backend`'s README). For one writer and the same sequence of calls the stored bytes
  *   are bit-identical to `EmbeddingBagCollection` on `@halfstep/backend-js`.
+ * - A row whose new float32 weights or optimizer state are not finite (checked before rounding
+ *   to the storage format, as `@halfstep/backend-js` does; a finite value beyond a 16/8-bit
+ *   format's range still saturates) is never written: its weights and state keep every bit, the
+ *   other rows of the call are written exactly as if it were not there (a row's random bits
+ *   depend only on (seed, step, table, row)), and the result reports it (`nonFiniteRows`,
+ *   `firstNonFiniteRow`). This is per row, whatever the caller's `nonFinite` policy: a store
+ *   cannot undo the rows it already wrote (a Redis store commits per block, on several masters),
+ *   so a `StoreBackend` maps the report to the policy (see `createStoreBackend`).
  * - `close()` releases connections/memory; the store is unusable afterwards.
  *
  * @module
@@ -49,6 +57,14 @@ export interface StoreUpdateResult {
    * the required number of replicas).
    */
   readonly acknowledgedRows: number;
+  /**
+   * Rows left unchanged (weights and state, every bit) because their new float32 weights or
+   * optimizer state were not finite (NaN or infinite, before rounding to the storage format).
+   * Counted in neither `updatedRows` nor `acknowledgedRows`.
+   */
+  readonly nonFiniteRows: number;
+  /** The smallest row counted in `nonFiniteRows`, or -1 when there is none. */
+  readonly firstNonFiniteRow: number;
 }
 
 /** A place that holds embedding tables and applies sparse optimizer steps to their rows. */
@@ -68,7 +84,8 @@ export interface TableStore {
   readRows(table: string, rows: Int32Array): Promise<Float32Array>;
   /**
    * Applies one optimizer step to distinct `rows` of `table` with their summed float32
-   * `gradients` (rows x dim), at optimizer step `step`.
+   * `gradients` (rows x dim), at optimizer step `step`. A row whose result is not finite is
+   * not written and is reported (`nonFiniteRows`, `firstNonFiniteRow`): that is not an error.
    * @throws Error naming the table when the arguments are bad (nothing is written), or naming the
    *   table and row when the store fails.
    */
