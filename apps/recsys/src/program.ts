@@ -14,11 +14,15 @@ import {
   writeDistributedMetrics,
 } from './scale/run-distributed.js';
 import {
+  formatStoreUrl,
   MEMORY_STORE,
   parseStoreUrl,
+  type RedisLocation,
+  redactCredentials,
   type StoreLocation,
   StoreUrlError,
 } from './scale/store-url.js';
+import { dropStoreTables, listStoreTables } from './scale/tables-command.js';
 import { RUN_ID } from './scale/worker-group.js';
 import { DEFAULT_SETTINGS, DEFAULT_TRAIN_EXAMPLES, type RunSettings } from './settings.js';
 import { OPTIMIZERS, type OptimizerName } from './train/dense-optimizer.js';
@@ -221,6 +225,25 @@ interface ScaleFlags {
   rank?: number;
   runId?: string;
   compare?: Precision[];
+  keepTables?: boolean;
+}
+
+/** The environment variable `--store` is read from when the flag is not given. */
+export const STORE_ENV = 'HALFSTEP_STORE';
+
+/** `--store`, also read from {@link STORE_ENV} (keeps a password off the command line). */
+function storeOption(description: string): Option {
+  return new Option('--store <url>', description).env(STORE_ENV).argParser(storeLocation);
+}
+
+/** `args` without `--store <url>` / `--store=<url>`. */
+function withoutStore(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--store') i++;
+    else if (!args[i]!.startsWith('--store=')) out.push(args[i]!);
+  }
+  return out;
 }
 
 /** The default of `--sync-every`. */
@@ -252,12 +275,11 @@ export function planScale(
     [flags.checkpoint !== undefined, '--checkpoint'],
     [(flags.checkpointEvery ?? 0) > 0, '--checkpoint-every'],
     [flags.maxSteps !== undefined, '--max-steps'],
-    [(flags.evalEvery ?? 0) > 0, '--eval-every'],
   ];
   const bad = unsupported.filter(([yes]) => yes).map(([, flag]) => flag);
   if (bad.length > 0) {
     throw new Error(
-      `${bad.join(', ')} cannot be used with --store redis://...: a run on a store validates once, at the end, and its tables live in the store`,
+      `${bad.join(', ')} cannot be used with --store redis://...: a run on a store keeps its tables in the store, and does not checkpoint them (yet)`,
     );
   }
   if (rank !== undefined) {
@@ -275,6 +297,7 @@ export function planScale(
       syncEvery: flags.syncEvery,
       runId: flags.runId ?? newRunId(),
       rank: rank ?? 0,
+      keepTables: flags.keepTables ?? false,
     },
   };
 }
@@ -301,7 +324,9 @@ export function createProgram(): Command {
     .description(
       'DLRM on Criteo-format data with half-precision embedding tables and stochastic rounding',
     )
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Commander echoes a refused option's value: never a password in it.
+    .configureOutput({ outputError: (text, write) => write(redactCredentials(text)) });
 
   addRunOptions(
     program.command('train').description('train one model (or compare precisions with --compare)'),
@@ -314,13 +339,11 @@ export function createProgram(): Command {
     )
     .option('--out-dir <dir>', 'where --compare writes its report', 'results')
     .addOption(
-      new Option(
-        '--store <url>',
-        'where the embedding rows live: memory, or redis://host:port[,host:port...] (a Redis Cluster)',
-      )
-        .argParser(storeLocation)
-        .default(MEMORY_STORE, 'memory'),
+      storeOption(
+        `where the embedding rows live: memory, or redis://[user:password@]host:port[,host:port...] (a Redis Cluster; rediss:// for TLS)`,
+      ).default(MEMORY_STORE, 'memory'),
     )
+    .option('--keep-tables', "keep the run's tables in the store after it (default: dropped)")
     .option(
       '--workers <n>',
       'data-parallel worker processes (more than 1 needs --store redis://...)',
@@ -353,8 +376,11 @@ export function createProgram(): Command {
         if (plan?.mode === 'launch') {
           // Commander keeps the argv it parsed as `rawArgs` (not in its typings).
           const raw = (command.parent as unknown as { rawArgs?: string[] } | null)?.rawArgs;
-          const args = (raw ?? process.argv).slice(2);
-          await launchWorkers(args, plan.workers, flags.runId ?? newRunId(), log);
+          // The workers get the store through the environment: no password in their arguments.
+          const args = withoutStore((raw ?? process.argv).slice(2));
+          await launchWorkers(args, plan.workers, flags.runId ?? newRunId(), log, {
+            [STORE_ENV]: formatStoreUrl(flags.store, 'with-password'),
+          });
           return;
         }
         if (plan?.mode === 'worker') {
@@ -397,6 +423,41 @@ export function createProgram(): Command {
       await compare(settingsOf(flags), flags.precisions, resolve(flags.outDir));
     });
 
+  const tables = program
+    .command('tables')
+    .description("list or drop the runs' embedding tables in a Redis Cluster store");
+  const redisStore = (flags: { store?: StoreLocation }): RedisLocation => {
+    if (flags.store?.kind !== 'redis')
+      throw new Error(
+        `tables needs --store redis://... (or $${STORE_ENV}): the tables of runs live in a Redis Cluster`,
+      );
+    return flags.store;
+  };
+  tables
+    .command('list')
+    .description('list the tables of every run (or of --run-id) with their rows and bytes')
+    .addOption(
+      storeOption('the Redis Cluster: redis://[user:password@]host:port[,...] or rediss://'),
+    )
+    .option('--run-id <id>', 'only this run', runId)
+    .action(async (flags: { store?: StoreLocation; runId?: string }) => {
+      await listStoreTables(redisStore(flags), flags.runId, log);
+    });
+  tables
+    .command('drop')
+    .description("delete a run's tables from the store (--run-id), or every run's (--all)")
+    .addOption(
+      storeOption('the Redis Cluster: redis://[user:password@]host:port[,...] or rediss://'),
+    )
+    .option('--run-id <id>', 'the run whose tables to delete', runId)
+    .option('--all', "delete every run's tables", false)
+    .action(async (flags: { store?: StoreLocation; runId?: string; all: boolean }) => {
+      const store = redisStore(flags);
+      if ((flags.runId === undefined) === !flags.all)
+        throw new Error('tables drop needs --run-id <id>, or --all for every run (not both)');
+      await dropStoreTables(store, flags.runId, log);
+    });
+
   program
     .command('generate')
     .description('write built-in synthetic data as Criteo TSV (gzipped when FILE ends in .gz)')
@@ -422,7 +483,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     await createProgram().parseAsync([...argv]);
   } catch (error) {
-    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`error: ${redactCredentials(message)}\n`);
     process.exitCode = 1;
   }
 }

@@ -8,6 +8,10 @@ export type RedisStoreErrorReason =
   | 'wrong-size'
   /** The table was not opened, or was created by another process that did not finish. */
   | 'no-table'
+  /** The login was refused (WRONGPASS, NOAUTH) or the user lacks a permission (NOPERM). */
+  | 'auth'
+  /** The node is a Redis without cluster support ("cluster support disabled"). */
+  | 'not-cluster'
   /** Redis answered with another error. */
   | 'failed';
 

@@ -6,9 +6,10 @@
  *
  * @packageDocumentation
  */
-export { createRedisClusterStore } from './connect.js';
+export type { DroppedTables, StoredTableInfo } from './admin.js';
+export { connectRedisCluster, createRedisClusterStore } from './connect.js';
 export type { AppliedCounts, RedisStoreErrorReason } from './errors.js';
-export { RedisStoreError } from './errors.js';
+export { isUnreachable, RedisStoreError } from './errors.js';
 export { keySlot } from './keys.js';
 export type { TableLayout } from './layout.js';
 export {
@@ -18,7 +19,12 @@ export {
   tableLayout,
 } from './layout.js';
 export { LIBRARY_NAME, LIBRARY_SOURCE, READ_FUNCTION, UPDATE_FUNCTION } from './lua.js';
-export type { RedisClusterStoreOptions, RedisNodeAddress } from './options.js';
-export { parseRedisNodes } from './options.js';
+export type {
+  RedisClusterStoreOptions,
+  RedisConnectionOptions,
+  RedisNodeAddress,
+  RedisUrl,
+} from './options.js';
+export { parseRedisNodes, parseRedisUrl, redactCredentials } from './options.js';
 export type { RedisStoreStats } from './stats.js';
 export { RedisClusterStore } from './store.js';

@@ -2,6 +2,7 @@ import { initialRows, initProgressRows, type TableSpec } from '@halfstep/backend
 import { encode } from '@halfstep/codecs';
 import { checkTableIdentity, tableIdentity } from '@halfstep/embedding';
 import type { Cluster } from 'ioredis';
+import { describeConnectionError, scrubbed } from './diagnose.js';
 import { isUnreachable, RedisStoreError } from './errors.js';
 import { blockKey, checkTableName, metaKey } from './keys.js';
 import { type TableLayout, tableLayout } from './layout.js';
@@ -20,7 +21,7 @@ export interface OpenContext {
 }
 
 /** A table's description in Redis (JSON at its meta key). */
-interface TableMeta {
+export interface TableMeta {
   /** `tableIdentity` of the spec it was created with. */
   readonly identity: Record<string, string | number>;
   /** Rows per block key. */
@@ -66,13 +67,15 @@ export async function openTable(
     }
   } catch (error) {
     if (error instanceof RedisStoreError) throw error;
+    // A NOPERM names the missing permission and the guide's ACL.
+    const problem = describeConnectionError(error);
     throw new RedisStoreError(
       spec.name,
-      isUnreachable(error) ? 'unreachable' : 'failed',
+      problem?.reason === 'auth' ? 'auth' : isUnreachable(error) ? 'unreachable' : 'failed',
       [],
-      `opening the table failed: ${(error as Error).message}`,
+      `opening the table failed: ${problem?.reason === 'auth' ? problem.text : (error as Error).message}`,
       undefined,
-      error,
+      scrubbed(error),
     );
   }
   checkTableIdentity(spec, meta.identity);

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { checkRowNumbers, type TableSpec } from '@halfstep/backend';
 import {
   checkApplyArguments,
@@ -6,6 +7,7 @@ import {
   type TableStore,
 } from '@halfstep/embedding';
 import type { Cluster } from 'ioredis';
+import { type DroppedTables, dropTables, listTables, type StoredTableInfo } from './admin.js';
 import { RedisStoreError } from './errors.js';
 import { blockKey, checkTableName, metaKey } from './keys.js';
 import { DEFAULT_BLOCK_BYTES, type TableLayout, tableLayout } from './layout.js';
@@ -169,6 +171,35 @@ export class RedisClusterStore implements TableStore {
   checkSpec(spec: TableSpec): void {
     checkTableName(spec.name);
     tableLayout(spec, this.#open.blockBytes);
+  }
+
+  /**
+   * The tables under this store's key prefix, open here or not (their descriptions, found with
+   * `SCAN` on every master), in name order. A store whose prefix is a parent of other stores'
+   * (e.g. "halfstep:recsys" for runs under "halfstep:recsys:<run id>") lists theirs too, named
+   * "<run id>:<table>".
+   */
+  async listTables(): Promise<StoredTableInfo[]> {
+    this.#live();
+    return listTables(this.#open);
+  }
+
+  /**
+   * Deletes tables under this store's key prefix from Redis: `names` (their descriptions read
+   * directly), or every table `listTables` finds (block keys first, then the description, so an
+   * interrupted drop can be run again; names that do not exist are skipped). Tables open in this store are closed. Do not drop tables that a run is training.
+   * @returns the tables dropped and the keys deleted.
+   */
+  async dropTables(names?: readonly string[]): Promise<DroppedTables> {
+    this.#live();
+    const dropped = await dropTables(this.#open, names);
+    for (const name of dropped.tables) this.#tables.delete(name);
+    return dropped;
+  }
+
+  /** What `console.log` and `util.inspect` show: never the client, whose options hold the password. */
+  [inspect.custom](): string {
+    return `RedisClusterStore { keyPrefix: ${JSON.stringify(this.keyPrefix)}, tables: ${this.#tables.size}${this.#closed ? ', closed' : ''} }`;
   }
 
   /** Closes the connections. */

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -48,4 +48,18 @@ export function startCluster(base: number): string {
   cluster('stop', base);
   cluster('start', base);
   return `redis://127.0.0.1:${base},127.0.0.1:${base + 1},127.0.0.1:${base + 2}`;
+}
+
+/**
+ * The rules of the least-privilege ACL that docs/guide/scale-out.md shows for a training user
+ * (the `ACL SETUSER trainer ...` line, without `ACL SETUSER trainer`), with `password`: the tests
+ * train with exactly what the guide tells operators to grant.
+ */
+export function guideAclRules(password: string): string {
+  const guide = readFileSync(join(ROOT, 'docs/guide/scale-out.md'), 'utf8');
+  const line = /^ACL SETUSER trainer (.+)$/m.exec(guide)?.[1];
+  if (line === undefined) throw new Error('no "ACL SETUSER trainer" line in the scale-out guide');
+  if (!line.includes('>CHANGE-ME'))
+    throw new Error('the guide\'s ACL has no ">CHANGE-ME" password');
+  return line.replace('>CHANGE-ME', () => `>${password}`);
 }

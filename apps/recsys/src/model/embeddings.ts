@@ -27,6 +27,11 @@ export interface DlrmTablesSpec {
   readonly optimizer: SparseOptimizer;
 }
 
+/** The name of a DLRM's table `t` (from 0): `C{t+1}`, as Criteo names its categorical columns. */
+export function dlrmTableName(t: number): string {
+  return `C${t + 1}`;
+}
+
 /**
  * The table configs of a DLRM: table t is named `C{t+1}`, one lookup per bag, sum pooling,
  * initialised uniform on [-sqrt(1 / n_t), sqrt(1 / n_t)) (DLRM's init). Shared by the in-memory
@@ -35,7 +40,7 @@ export interface DlrmTablesSpec {
 export function dlrmTableConfigs(spec: DlrmTablesSpec): TableConfig[] {
   const { tableSizes, dim, precision, optimizer } = spec;
   return tableSizes.map((rows, t) => ({
-    name: `C${t + 1}`,
+    name: dlrmTableName(t),
     rows,
     dim,
     storage: precision.storage,

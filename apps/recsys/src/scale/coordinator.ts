@@ -7,6 +7,8 @@ export interface Coordinator {
   readonly rank: number;
   /** Workers in the run. */
   readonly workers: number;
+  /** Coordination commands sent again after the cluster could not serve them (failovers). */
+  readonly retries: number;
   /** Waits until every worker has passed as many barriers as this one; `what` names it in errors. */
   barrier(what: string): Promise<void>;
   /**
@@ -32,6 +34,8 @@ export class SoloCoordinator implements Coordinator {
   readonly rank = 0;
   /** Always 1. */
   readonly workers = 1;
+  /** Always 0. */
+  readonly retries = 0;
   readonly #values = new Map<string, unknown>();
 
   /** Passes at once. */

@@ -17,7 +17,8 @@ export class WorkerFailedError extends Error {
  * Starts `workers` child processes of this CLI on this machine, worker r with
  * `args --rank r --run-id <runId>` (they meet through the store, exactly as workers on other
  * machines would), writes each line they print with a `[worker r] ` prefix, and waits for all.
- * When one fails the others are stopped.
+ * When one fails the others are stopped. `env` is added to their environment (e.g. the store's
+ * URL with its password, kept out of their arguments).
  * @throws WorkerFailedError naming the first worker that failed and its exit code or signal.
  */
 export async function launchWorkers(
@@ -25,6 +26,7 @@ export async function launchWorkers(
   workers: number,
   runId: string,
   write: (line: string) => void,
+  env: Readonly<Record<string, string>> = {},
 ): Promise<void> {
   const cli = fileURLToPath(new URL('../cli.ts', import.meta.url));
   const tsx = import.meta.resolve('tsx');
@@ -44,7 +46,7 @@ export async function launchWorkers(
         '--run-id',
         runId,
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
     );
     children.push(child);
     for (const stream of [child.stdout, child.stderr]) {

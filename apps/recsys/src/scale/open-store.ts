@@ -1,7 +1,7 @@
 import type { Backend } from '@halfstep/backend';
 import { createMemoryTableStore, type TableStore } from '@halfstep/embedding';
 import { createRedisClusterStore } from '@halfstep/store-redis';
-import type { StoreLocation } from './store-url.js';
+import type { RedisLocation, StoreLocation } from './store-url.js';
 
 /** The key prefix of a run's tables in Redis: `halfstep:recsys:<runId>`. */
 export function runKeyPrefix(runId: string): string {
@@ -20,8 +20,23 @@ export async function openTableStore(
 ): Promise<TableStore> {
   if (location.kind === 'memory') return createMemoryTableStore(backend);
   return createRedisClusterStore({
-    nodes: location.nodes,
+    ...redisConnection(location),
     keyPrefix: runKeyPrefix(runId),
     openTimeoutMs: 600_000,
   });
+}
+
+/** The connection options (`@halfstep/store-redis`) of a Redis location: nodes, login, TLS. */
+export function redisConnection(location: RedisLocation): {
+  readonly nodes: RedisLocation['nodes'];
+  readonly tls: boolean;
+  readonly username?: string;
+  readonly password?: string;
+} {
+  return {
+    nodes: location.nodes,
+    tls: location.tls,
+    ...(location.username === undefined ? {} : { username: location.username }),
+    ...(location.password === undefined ? {} : { password: location.password }),
+  };
 }

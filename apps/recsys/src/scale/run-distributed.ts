@@ -1,9 +1,11 @@
 import { writeFile } from 'node:fs/promises';
+import { RedisClusterStore } from '@halfstep/store-redis';
 import { chooseBackend } from '../backends.js';
+import { dlrmTableName } from '../model/embeddings.js';
 import { describeBackend, type Log, openData } from '../run.js';
 import type { RunSettings } from '../settings.js';
 import { type Coordinator, SoloCoordinator } from './coordinator.js';
-import { openTableStore, runKeyPrefix } from './open-store.js';
+import { openTableStore, redisConnection, runKeyPrefix } from './open-store.js';
 import { formatStoreUrl, type StoreLocation } from './store-url.js';
 import { type DistributedResult, runWorker, type ScaleSettings } from './worker.js';
 import { WorkerGroup } from './worker-group.js';
@@ -39,13 +41,36 @@ export async function runWorkerProcess(
     group =
       scale.store.kind === 'redis'
         ? await WorkerGroup.connect({
-            nodes: scale.store.nodes,
+            ...redisConnection(scale.store),
             runId: scale.runId,
             rank: scale.rank,
             workers: scale.workers,
           })
         : new SoloCoordinator();
-    return await runWorker({ settings, scale, store, group, backend: choice.backend, data, log });
+    const result = await runWorker({
+      settings,
+      scale,
+      store,
+      group,
+      backend: choice.backend,
+      data,
+      log,
+    });
+    // Worker 0 returns once every worker has left the run: its tables are no longer used.
+    if (result !== null && store instanceof RedisClusterStore) {
+      if (scale.keepTables) {
+        log(
+          `tables kept under ${runKeyPrefix(scale.runId)}: (drop them with: halfstep-recsys tables drop --store ${formatStoreUrl(scale.store)} --run-id ${scale.runId})`,
+        );
+      } else {
+        const names = data.tableSizes.map((_, t) => dlrmTableName(t));
+        const dropped = await store.dropTables(names);
+        log(
+          `dropped the run's ${dropped.tables.length} tables (${dropped.keys} keys) from the store; --keep-tables keeps them`,
+        );
+      }
+    }
+    return result;
   } finally {
     await group?.close();
     await store.close();
@@ -56,7 +81,7 @@ export async function runWorkerProcess(
 export function formatDistributed(result: DistributedResult): string[] {
   const lines = result.perWorker.map(
     (w) =>
-      `worker ${w.rank}: ${w.steps} steps, ${w.examples} examples, ${w.examplesPerSecond.toFixed(0)} ex/s (training ${w.trainSeconds.toFixed(2)} s, dense averaging ${w.syncSeconds.toFixed(2)} s in ${w.syncs}); training loss ${w.lossFirstQuarter.toFixed(4)} (first quarter) -> ${w.lossLastQuarter.toFixed(4)} (last quarter)${w.unconfirmedUpdates > 0 ? `; embedding updates of ${w.unconfirmedUpdates} step${w.unconfirmedUpdates === 1 ? '' : 's'} not confirmed (store unreachable)` : ''}`,
+      `worker ${w.rank}: ${w.steps} steps, ${w.examples} examples, ${w.examplesPerSecond.toFixed(0)} ex/s (training ${w.trainSeconds.toFixed(2)} s, dense averaging ${w.syncSeconds.toFixed(2)} s in ${w.syncs}); training loss ${w.lossFirstQuarter.toFixed(4)} (first quarter) -> ${w.lossLastQuarter.toFixed(4)} (last quarter)${w.unconfirmedUpdates > 0 ? `; embedding updates of ${w.unconfirmedUpdates} step${w.unconfirmedUpdates === 1 ? '' : 's'} not confirmed (store unreachable)` : ''}${w.coordinationRetries > 0 ? `; ${w.coordinationRetries} coordination command${w.coordinationRetries === 1 ? '' : 's'} retried through a failover` : ''}`,
   );
   const v = result.validation;
   lines.push(

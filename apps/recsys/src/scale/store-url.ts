@@ -1,3 +1,7 @@
+import { redactCredentials } from '@halfstep/store-redis';
+
+export { redactCredentials };
+
 /** One Redis node address. */
 export interface RedisNode {
   /** Host name or IP address (IPv6 without brackets). */
@@ -6,13 +10,22 @@ export interface RedisNode {
   readonly port: number;
 }
 
-/**
- * Where the embedding rows live: `memory` (one process, the default) or a Redis Cluster reached
- * through any of its `nodes` (the client discovers the rest of the cluster from them).
- */
-export type StoreLocation =
-  | { readonly kind: 'memory' }
-  | { readonly kind: 'redis'; readonly nodes: readonly RedisNode[] };
+/** A Redis Cluster reached through any of its `nodes` (the client discovers the rest). */
+export interface RedisLocation {
+  /** Always 'redis'. */
+  readonly kind: 'redis';
+  /** Seed nodes. */
+  readonly nodes: readonly RedisNode[];
+  /** TLS to every node (`rediss://`). */
+  readonly tls: boolean;
+  /** ACL user (`rediss://user:password@...`); absent: Redis's default user. */
+  readonly username?: string;
+  /** Its password; never printed (see {@link formatStoreUrl}). */
+  readonly password?: string;
+}
+
+/** Where the embedding rows live: `memory` (one process, the default) or a Redis Cluster. */
+export type StoreLocation = { readonly kind: 'memory' } | RedisLocation;
 
 /** The default store: rows in this process's memory. */
 export const MEMORY_STORE: StoreLocation = { kind: 'memory' };
@@ -31,14 +44,6 @@ export class StoreUrlError extends Error {
     super(`--store "${redactCredentials(value)}": ${reason}`);
     this.reason = reason;
   }
-}
-
-/** `value` with the password of every `user:password@` in it replaced by `***`. */
-export function redactCredentials(value: string): string {
-  return value.replace(/\/\/([^/@,]*)@/g, (_, credentials: string) => {
-    const colon = credentials.indexOf(':');
-    return `//${colon < 0 ? '***' : `${credentials.slice(0, colon)}:***`}@`;
-  });
 }
 
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])$/;
@@ -61,10 +66,20 @@ function parseNode(value: string, part: string): RedisNode {
   return { host: host.startsWith('[') ? host.slice(1, -1) : host, port };
 }
 
+/** Percent-decodes a user or password. @throws StoreUrlError (without echoing it). */
+function decodeCredential(value: string, text: string, what: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new StoreUrlError(value, `the ${what} is not valid percent-encoding (write % as %25)`);
+  }
+}
+
 /**
- * Parses a `--store` value: `memory`, or `redis://host:port[,host:port...]` (the seed nodes of a
- * Redis Cluster; one is enough, more survive a node being down at start).
- * @throws StoreUrlError naming the flag, the value and what is wrong with it.
+ * Parses a `--store` value: `memory`, or `redis://[user:password@]host:port[,host:port...]` (the
+ * seed nodes of a Redis Cluster; one is enough, more survive a node being down at start), or
+ * `rediss://...` for TLS. User and password are percent-encoded (`@` as `%40`).
+ * @throws StoreUrlError naming the flag, the value (its password as `***`) and what is wrong.
  */
 export function parseStoreUrl(value: string): StoreLocation {
   const text = value.trim();
@@ -75,28 +90,54 @@ export function parseStoreUrl(value: string): StoreLocation {
   }
   // Group 1 takes part in every match: the default is never used.
   const [, schemeName = ''] = scheme;
-  if (schemeName.toLowerCase() !== 'redis') {
+  const lower = schemeName.toLowerCase();
+  if (lower !== 'redis' && lower !== 'rediss') {
     throw new StoreUrlError(
       value,
-      `unsupported scheme "${schemeName}://"; expected redis://host:port[,host:port...]`,
+      `unsupported scheme "${schemeName}://"; expected redis://host:port[,host:port...] (rediss:// for TLS)`,
     );
   }
-  const rest = text.slice(scheme[0].length).replace(/\/$/, '');
-  if (rest === '') throw new StoreUrlError(value, `no node after redis://`);
-  if (/[/?#@]/.test(rest)) {
-    throw new StoreUrlError(value, `only host:port nodes are accepted (no user, path or query)`);
+  let rest = text.slice(scheme[0].length).replace(/\/$/, '');
+  // The user information runs to the last '@' (a password may hold '@', ',' or '/').
+  const at = rest.lastIndexOf('@');
+  let credentials: { username?: string; password?: string } = {};
+  if (at >= 0) {
+    const info = rest.slice(0, at);
+    rest = rest.slice(at + 1);
+    const colon = info.indexOf(':');
+    if (colon < 0)
+      throw new StoreUrlError(value, `a user needs a password: ${lower}://user:password@host:port`);
+    const user = info.slice(0, colon);
+    credentials = {
+      ...(user === '' ? {} : { username: decodeCredential(value, user, 'user') }),
+      password: decodeCredential(value, info.slice(colon + 1), 'password'),
+    };
+  }
+  if (rest === '') throw new StoreUrlError(value, `no node after ${lower}://`);
+  if (/[/?#]/.test(rest)) {
+    throw new StoreUrlError(value, `only host:port nodes are accepted (no path or query)`);
   }
   const nodes = rest.split(',').map((part) => {
     if (part.trim() === '') throw new StoreUrlError(value, `empty node in the list`);
     return parseNode(value, part.trim());
   });
-  return { kind: 'redis', nodes };
+  return { kind: 'redis', nodes, tls: lower === 'rediss', ...credentials };
 }
 
-/** The `--store` text of a location (`memory` or `redis://host:port,...`). */
-export function formatStoreUrl(location: StoreLocation): string {
+/**
+ * The `--store` text of a location (`memory` or `redis://host:port,...`), with the password as
+ * `***` (`rediss://trainer:***@host:port`): what logs and metrics show. With `secret`, the
+ * password itself (percent-encoded), for handing the location on to worker processes.
+ */
+export function formatStoreUrl(location: StoreLocation, secret?: 'with-password'): string {
   if (location.kind === 'memory') return 'memory';
-  return `redis://${location.nodes
+  const { username, password } = location;
+  const user = username === undefined ? '' : encodeURIComponent(username);
+  const shown =
+    password === undefined
+      ? ''
+      : `${user}:${secret === 'with-password' ? encodeURIComponent(password) : '***'}@`;
+  return `${location.tls ? 'rediss' : 'redis'}://${shown}${location.nodes
     .map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`)
     .join(',')}`;
 }

@@ -6,6 +6,7 @@ import type { RunSettings } from '../settings.js';
 import type { DataSource } from '../train/data-source.js';
 import type { Validation } from '../train/evaluate.js';
 import { LossQuarters } from '../train/loss-quarters.js';
+import type { CurvePoint } from '../train/state.js';
 import { Trainer } from '../train/trainer.js';
 import type { Coordinator } from './coordinator.js';
 import { DenseAveraging } from './dense-averaging.js';
@@ -21,6 +22,8 @@ export interface ScaleSettings {
   readonly syncEvery: number;
   /** Names the run: its tables (under `halfstep:recsys:<runId>` in Redis) and coordination keys. */
   readonly runId: string;
+  /** Keep the run's tables in the store after it (`--keep-tables`); else worker 0 drops them. */
+  readonly keepTables: boolean;
 }
 
 /** What one worker did, as it publishes it for worker 0's summary. */
@@ -46,6 +49,11 @@ export interface WorkerStats {
    * some of their rows may not have been applied. Training goes on after them.
    */
   readonly unconfirmedUpdates: number;
+  /**
+   * Coordination commands (barriers, dense averaging) sent again because the cluster could not
+   * serve them, e.g. while the master of the run's keys failed over.
+   */
+  readonly coordinationRetries: number;
   /** Mean training loss of this worker's first quarter of steps. */
   readonly lossFirstQuarter: number;
   /** Mean training loss of this worker's last quarter of steps. */
@@ -86,6 +94,12 @@ export interface DistributedResult {
   readonly embeddingStateBytes: number;
   /** Validation of the final (averaged) dense part with the final tables, by worker 0. */
   readonly validation: Validation;
+  /**
+   * Worker 0's validations: every `--eval-every` steps of its own (its dense copy, the mean of
+   * every worker's when the step is a multiple of `--sync-every`, with the shared tables), then
+   * the final one.
+   */
+  readonly curve: readonly CurvePoint[];
   /** Every worker's numbers, in rank order. */
   readonly perWorker: readonly WorkerStats[];
 }
@@ -129,6 +143,12 @@ export async function runWorker(options: WorkerOptions): Promise<DistributedResu
     ...trainOptionsOf(settings, backend, shardData),
     openTables: (spec) => openStoreTables({ ...spec, store, worker: rank, workers }),
     validateEachEpoch: false,
+    // Worker 0 validates every --eval-every steps; the others train on.
+    evalEvery: rank === 0 ? settings.evalEvery : 0,
+    onEval: (point) =>
+      progress.log(
+        `validation @ ${point.examplesSeen} examples of worker 0 (step ${point.step}): logloss ${point.logloss.toFixed(5)}  AUC ${point.auc.toFixed(5)}  accuracy ${point.accuracy.toFixed(5)}`,
+      ),
     // Read for the progress lines; `LossQuarters` adds the reads its means need.
     lossEvery: settings.progressEvery,
     onBatch: (event) => progress.batch(event),
@@ -165,6 +185,7 @@ export async function runWorker(options: WorkerOptions): Promise<DistributedResu
       examplesPerSecond: trained.examplesSeen / wallSeconds,
       syncs: averaging.count,
       unconfirmedUpdates: unconfirmed.steps,
+      coordinationRetries: group.retries,
       lossFirstQuarter: losses.first,
       lossLastQuarter: losses.last,
     };
@@ -194,6 +215,7 @@ export async function runWorker(options: WorkerOptions): Promise<DistributedResu
       embeddingBytes: model.embeddings.weightBytes,
       embeddingStateBytes: model.embeddings.stateBytes,
       validation: { logloss, auc, accuracy, examples },
+      curve: trainer.state.curve,
       perWorker,
     };
   } finally {

@@ -56,6 +56,11 @@ describe('train --store / --workers on the command line', () => {
       /--checkpoint cannot be used with --store redis/,
     ],
     [['--run-id', 'a b'], /option '--run-id <id>' argument 'a b' is invalid/],
+    // Commander echoes the refused value: with the password as ***.
+    [
+      ['--store', 'rediss://trainer:s3cret@h'],
+      /argument 'rediss:\/\/trainer:\*\*\*@h' is invalid\. node "h" has no port/,
+    ],
   ])(
     'refuses %j before training, naming the flag and the value',
     async (args, message) => {
@@ -63,6 +68,40 @@ describe('train --store / --workers on the command line', () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(message);
       expect(r.stdout).not.toMatch(/validation/);
+      expect(`${r.stdout}${r.stderr}`).not.toContain('s3cret');
+    },
+    60_000,
+  );
+});
+
+describe('a Redis store that cannot be used', () => {
+  it('says why, and shows the password as *** only', async () => {
+    const r = await cli(['train', '--quiet', '--store', 'redis://trainer:s3cret@127.0.0.1:1']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('store: redis://trainer:***@127.0.0.1:1');
+    expect(r.stderr).toMatch(/127\.0\.0\.1:1: nothing is listening there \(ECONNREFUSED\)/);
+    expect(`${r.stdout}${r.stderr}`).not.toContain('s3cret');
+  }, 60_000);
+});
+
+describe('tables list|drop on the command line', () => {
+  it.each([
+    [['tables', 'list'], /tables needs --store redis:\/\/\.\.\. \(or \$HALFSTEP_STORE\)/],
+    [
+      ['tables', 'drop', '--store', 'redis://127.0.0.1:1'],
+      /tables drop needs --run-id <id>, or --all/,
+    ],
+    [
+      ['tables', 'list', '--store', 'redis://u:s3cret@127.0.0.1:1', '--run-id', 'r1'],
+      /error: table "\*": Redis Cluster at 127\.0\.0\.1:1 could not be used: 127\.0\.0\.1:1: nothing is listening there \(ECONNREFUSED\)/,
+    ],
+  ])(
+    '%j says what is wrong',
+    async (args, message) => {
+      const r = await cli(args);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(`${r.stdout}${r.stderr}`).not.toContain('s3cret');
     },
     60_000,
   );

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,10 +14,12 @@ import { Trainer } from '../../src/train/trainer.js';
 import { jsInstance } from '../helpers.js';
 import {
   clusterUnavailable,
+  guideAclRules,
   killNode,
   masterOf,
   masters,
   startCluster,
+  startNode,
   stopCluster,
 } from './local-cluster.js';
 
@@ -64,6 +66,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+/** Runs the CLI with `args`; its standard output. */
+async function cli(args: string[]): Promise<string> {
+  const { stdout } = await exec(process.execPath, [BIN, ...args], { timeout: 60_000 });
+  return stdout;
+}
 
 async function train(name: string, extra: string[]): Promise<{ metrics: unknown; stdout: string }> {
   const out = join(dir, `${name}.json`);
@@ -119,8 +127,16 @@ if (unavailable !== null && process.env.CI) {
 
 describe.skipIf(unavailable !== null)('data-parallel training on a local Redis Cluster', () => {
   let store: string;
+  /** Every node's users: the guide's least-privilege "trainer" (and the default user). */
+  let aclFile: string;
+  const PASSWORD = 'tr4iner-s3cret';
   beforeAll(async () => {
-    store = await startCluster(BASE_PORT);
+    aclFile = join(dir, 'users.acl');
+    await writeFile(
+      aclFile,
+      `user default on nopass ~* &* +@all\nuser trainer ${guideAclRules(PASSWORD)}\n`,
+    );
+    store = await startCluster(BASE_PORT, aclFile);
   }, 90_000);
   afterAll(async () => {
     await stopCluster(BASE_PORT);
@@ -169,24 +185,33 @@ describe.skipIf(unavailable !== null)('data-parallel training on a local Redis C
     await group.close();
   }, 60_000);
 
-  it('one worker on the cluster trains exactly as the in-memory run', async () => {
-    const memory = (await train('memory', [])).metrics as TrainResult;
-    const redis = (await train('redis-1', ['--store', store, '--workers', '1']))
-      .metrics as DistributedResult;
+  it('one worker on the cluster trains exactly as the in-memory run, --eval-every included', async () => {
+    const memory = (await train('memory', ['--eval-every', '10'])).metrics as TrainResult;
+    const { metrics, stdout } = await train('redis-1', [
+      ...['--store', store, '--workers', '1', '--eval-every', '10', '--run-id', 'one-worker'],
+    ]);
+    const redis = metrics as DistributedResult;
     expect(redis.store).toBe('redis-cluster');
     expect(redis.validation).toEqual(memory.validation);
     expect(redis.examplesSeen).toBe(memory.examplesSeen);
     expect(redis.embeddingBytes).toBe(memory.embeddingBytes);
+    // Validations at steps 10, 20, 30 and the end (32), the same as in memory, bit for bit.
+    const points = (curve: readonly { step: number; logloss: number; auc: number }[]) =>
+      curve.map(({ step, logloss, auc }) => ({ step, logloss, auc }));
+    expect(points(redis.curve).map((p) => p.step)).toEqual([10, 20, 30, 32]);
+    expect(points(redis.curve)).toEqual(points(memory.curve));
+    expect(stdout).toMatch(/validation @ 640 examples of worker 0 \(step 10\): logloss/);
+    // The run dropped its tables at its end.
+    expect(stdout).toMatch(/dropped the run's 26 tables \(\d+ keys\) from the store/);
+    expect(await cli(['tables', 'list', '--store', store, '--run-id', 'one-worker'])).toBe(
+      'run one-worker: no tables in the store\n',
+    );
   }, 240_000);
 
   it('two worker processes share the tables, average the dense part and lower the loss', async () => {
     const { metrics, stdout } = await train('redis-2', [
-      '--store',
-      store,
-      '--workers',
-      '2',
-      '--sync-every',
-      '4',
+      ...['--store', store, '--workers', '2', '--sync-every', '4'],
+      ...['--run-id', 'two-workers', '--keep-tables'],
     ]);
     const result = metrics as DistributedResult;
     expect(result.workers).toBe(2);
@@ -226,6 +251,20 @@ describe.skipIf(unavailable !== null)('data-parallel training on a local Redis C
     const first = result.perWorker.reduce((s, w) => s + w.lossFirstQuarter, 0);
     const last = result.perWorker.reduce((s, w) => s + w.lossLastQuarter, 0);
     expect(last).toBeLessThan(first);
+    // --keep-tables: the tables stay until `tables drop`.
+    expect(stdout).toContain(
+      `tables kept under halfstep:recsys:two-workers: (drop them with: halfstep-recsys tables drop --store ${store} --run-id two-workers)`,
+    );
+    const listed = await cli(['tables', 'list', '--store', store, '--run-id', 'two-workers']);
+    expect(listed).toMatch(/^run two-workers: 26 tables, [\d,]+ rows, [\d,]+ bytes\n/);
+    expect(listed).toMatch(/\n {2}C1: [\d,]+ rows x 4 float16 \(sgd\), [\d,]+ bytes in \d+ keys\n/);
+    expect(await cli(['tables', 'list', '--store', store])).toMatch(/^run two-workers: 26 tables/m);
+    expect(await cli(['tables', 'drop', '--store', store, '--run-id', 'two-workers'])).toMatch(
+      /^run two-workers: dropped 26 tables \(\d+ keys\)\n$/,
+    );
+    expect(await cli(['tables', 'list', '--store', store])).toBe(
+      'no tables of any run in the store\n',
+    );
   }, 240_000);
 
   it('keeps training when a master is killed mid-run, and says what happened', async () => {
@@ -277,5 +316,58 @@ describe.skipIf(unavailable !== null)('data-parallel training on a local Redis C
     console.log(
       `failover drill: killed master ${killed} at step 8 of 32; steps with unconfirmed embedding updates per worker: ${unconfirmed.join(', ')}; validation logloss ${result.validation.logloss.toFixed(5)}`,
     );
+    // Back to 3 masters with a replica each (start-node waits for the failover, then the sync).
+    await startNode(BASE_PORT, killed!, aclFile);
   }, 240_000);
+
+  it('survives a failover of the master of its coordination keys (--sync-every 1, ACL user)', async () => {
+    const out = join(dir, 'coordination-failover.json');
+    const [, nodes] = store.split('//');
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'train',
+        ...ARGS.filter((a) => a !== '--quiet'),
+        ...['--train-examples', '2048', '--progress-every', '2', '--sync-every', '1'],
+        ...['--workers', '2', '--run-id', 'coordination-drill', '--metrics-out', out],
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // The guide's least-privilege user, through the environment.
+        env: { ...process.env, HALFSTEP_STORE: `redis://trainer:${PASSWORD}@${nodes}` },
+      },
+    );
+    let stdout = '';
+    let killed: number | undefined;
+    let killedAt = 0;
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    child.stderr.on('data', (chunk) => {
+      stdout += String(chunk);
+    });
+    for await (const chunk of child.stdout) {
+      stdout += String(chunk);
+      if (killed === undefined && /step 4\/16/.test(stdout)) {
+        // Barriers, dense copies and results all live in the run's one hash slot.
+        killed = masterOf(BASE_PORT, 'halfstep:{hs-run:coordination-drill}:arrivals:0');
+        if (killed === undefined) throw new Error('no master holds the coordination keys');
+        await killNode(BASE_PORT, killed);
+        killedAt = Date.now();
+      }
+    }
+    const code = await exited;
+    const after = Date.now() - killedAt;
+    expect(code, stdout).toBe(0);
+    expect(killed, 'the master was killed during training').toBeDefined();
+    expect(stdout).not.toContain(PASSWORD);
+    const result = JSON.parse(await readFile(out, 'utf8')) as DistributedResult;
+    expect(result.examplesSeen).toBe(2048);
+    expect(result.perWorker.map((w) => w.syncs)).toEqual([17, 17]);
+    // Commands the group sent again (ioredis absorbs some of the failover by itself).
+    const retries = result.perWorker.map((w) => w.coordinationRetries);
+    console.log(
+      `coordination failover drill: killed master ${killed} (the run's coordination keys) at step 4 of 16 with --sync-every 1; the run finished ${after} ms later; coordination commands retried per worker: ${retries.join(', ')}; validation logloss ${result.validation.logloss.toFixed(5)}`,
+    );
+    expect(after).toBeLessThan(60_000);
+  }, 120_000);
 });

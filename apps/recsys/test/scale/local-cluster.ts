@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -20,11 +20,32 @@ export function clusterUnavailable(): string | null {
   return null;
 }
 
-/** Starts a cluster on `base` .. `base + 5`; returns its `--store` URL. */
-export async function startCluster(base: number): Promise<string> {
-  await run('bash', [CLUSTER_SCRIPT, 'stop', String(base)]).catch(() => {});
-  await run('bash', [CLUSTER_SCRIPT, 'start', String(base)], { timeout: 60_000 });
+/**
+ * Starts a cluster on `base` .. `base + 5`; returns its `--store` URL. `aclFile`: every node
+ * loads its users from it (and keeps them when restarted).
+ */
+export async function startCluster(base: number, aclFile?: string): Promise<string> {
+  const env = {
+    ...process.env,
+    ...(aclFile === undefined ? {} : { REDIS_EXTRA_ARGS: `--aclfile ${aclFile}` }),
+  };
+  await run('bash', [CLUSTER_SCRIPT, 'stop', String(base)], { env }).catch(() => {});
+  await run('bash', [CLUSTER_SCRIPT, 'start', String(base)], { timeout: 60_000, env });
   return `redis://127.0.0.1:${base},127.0.0.1:${base + 1},127.0.0.1:${base + 2}`;
+}
+
+/**
+ * The rules of the least-privilege ACL that docs/guide/scale-out.md shows for a training user
+ * (its `ACL SETUSER trainer ...` line without `ACL SETUSER trainer`), with `password`.
+ */
+export function guideAclRules(password: string): string {
+  const guide = readFileSync(
+    new URL('../../../../docs/guide/scale-out.md', import.meta.url),
+    'utf8',
+  );
+  const line = /^ACL SETUSER trainer (.+)$/m.exec(guide)?.[1];
+  if (line === undefined) throw new Error('no "ACL SETUSER trainer" line in the scale-out guide');
+  return line.replace('>CHANGE-ME', () => `>${password}`);
 }
 
 /**
@@ -39,6 +60,21 @@ export async function stopCluster(base: number): Promise<void> {
     const ping = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' });
     if (ping.stdout?.trim() === 'PONG') throw new Error(`redis node ${port} is still running`);
   }
+}
+
+/**
+ * Restarts the killed node `port` of the cluster on `base` once its replica has taken over; it
+ * rejoins as a replica (the script waits until it is in sync).
+ */
+export async function startNode(base: number, port: number, aclFile?: string): Promise<void> {
+  const env = {
+    ...process.env,
+    ...(aclFile === undefined ? {} : { REDIS_EXTRA_ARGS: `--aclfile ${aclFile}` }),
+  };
+  await run('bash', [CLUSTER_SCRIPT, 'start-node', String(base), String(port)], {
+    timeout: 60_000,
+    env,
+  });
 }
 
 /** SIGKILLs node `port` of the cluster on `base` (its replica takes over within seconds). */

@@ -9,19 +9,38 @@ import {
 } from '../../src/scale/store-url.js';
 
 describe('parseStoreUrl', () => {
-  it('never echoes a password in its errors', () => {
+  it('reads users and passwords, and never echoes a password', () => {
+    const location = parseStoreUrl('rediss://trainer:s3%40cret@h:1,g:2');
+    expect(location).toEqual({
+      kind: 'redis',
+      nodes: [
+        { host: 'h', port: 1 },
+        { host: 'g', port: 2 },
+      ],
+      tls: true,
+      username: 'trainer',
+      password: 's3@cret',
+    });
+    expect(formatStoreUrl(location)).toBe('rediss://trainer:***@h:1,g:2');
+    expect(formatStoreUrl(location, 'with-password')).toBe('rediss://trainer:s3%40cret@h:1,g:2');
+    expect(parseStoreUrl(formatStoreUrl(location, 'with-password'))).toEqual(location);
+    expect(parseStoreUrl('redis://:pw@h:1')).toEqual({
+      kind: 'redis',
+      nodes: [{ host: 'h', port: 1 }],
+      tls: false,
+      password: 'pw',
+    });
     let message = '';
     try {
-      parseStoreUrl('redis://trainer:s3cret@h:1');
+      parseStoreUrl('redis://trainer:s3cret@h');
     } catch (error) {
       message = String(error);
     }
-    expect(message).toContain('only host:port nodes are accepted');
-    expect(message).toContain('redis://trainer:***@h:1');
+    expect(message).toContain('node "h" has no port');
+    expect(message).toContain('redis://trainer:***@h');
     expect(message).not.toContain('s3cret');
-    expect(redactCredentials('redis://:pw@a:1,redis://b@c:2')).toBe(
-      'redis://:***@a:1,redis://***@c:2',
-    );
+    // Up to the last '@': a password may hold ',' or '@'.
+    expect(redactCredentials('redis://u:p,w@d@a:1,b:2')).toBe('redis://u:***@a:1,b:2');
   });
 
   it('reads memory and redis://host:port lists', () => {
@@ -33,6 +52,7 @@ describe('parseStoreUrl', () => {
         { host: 'redis-b.local', port: 7001 },
         { host: '::1', port: 7002 },
       ],
+      tls: false,
     });
     expect(formatStoreUrl(parseStoreUrl('redis://h:1,[::1]:2'))).toBe('redis://h:1,[::1]:2');
   });
@@ -47,7 +67,9 @@ describe('parseStoreUrl', () => {
     ['redis://h:70000', /bad port "70000"/],
     ['redis://h:12x', /bad port "12x"/],
     ['redis://h:1,,g:2', /empty node/],
-    ['redis://user@h:1', /no user, path or query/],
+    ['redis://user@h:1', /a user needs a password/],
+    ['redis://h:1/0', /only host:port nodes are accepted \(no path or query\)/],
+    ['redis://u:%zz@h:1', /the password is not valid percent-encoding/],
     ['redis://bad_host!:1', /bad host "bad_host!"/],
   ])('rejects %j naming the flag and the value', (value, reason) => {
     let error: unknown;
@@ -78,10 +100,22 @@ describe('planScale', () => {
     const plan = planScale({ ...base, store: redis, workers: 3, rank: 2, runId: 'run-7' });
     expect(plan).toEqual({
       mode: 'worker',
-      scale: { store: redis, workers: 3, syncEvery: 16, runId: 'run-7', rank: 2 },
+      scale: {
+        store: redis,
+        workers: 3,
+        syncEvery: 16,
+        runId: 'run-7',
+        rank: 2,
+        keepTables: false,
+      },
     });
     const single = planScale({ ...base, store: redis, workers: 1 });
     expect(single?.mode).toBe('worker');
+  });
+
+  it('validates every --eval-every steps and keeps the tables with --keep-tables', () => {
+    const plan = planScale({ ...base, store: redis, workers: 1, evalEvery: 8, keepTables: true });
+    expect(plan?.mode === 'worker' && plan.scale.keepTables).toBe(true);
   });
 
   it.each([
@@ -93,7 +127,7 @@ describe('planScale', () => {
       { store: redis, workers: 2, checkpoint: '/tmp/x' },
       /--checkpoint cannot be used with --store/,
     ],
-    [{ store: redis, workers: 2, evalEvery: 5, maxSteps: 3 }, /--max-steps, --eval-every cannot/],
+    [{ store: redis, workers: 2, evalEvery: 5, maxSteps: 3 }, /^--max-steps cannot be used/],
   ])('rejects %j naming the flags', (flags, message) => {
     expect(() => planScale({ ...base, ...flags })).toThrow(message);
   });

@@ -99,7 +99,7 @@ describe('one worker on the memory store', () => {
       const store = await createMemoryTableStore(await jsInstance());
       const result = await runWorker({
         settings: s,
-        scale: { workers: 1, syncEvery: 4, runId: 'test' },
+        scale: { workers: 1, syncEvery: 4, runId: 'test', keepTables: false },
         store,
         group: new SoloCoordinator(),
         backend: await jsInstance(),
