@@ -41,7 +41,13 @@ import {
 } from './dense.js';
 import { recordForward } from './forward.js';
 import { GpuRunner } from './gpu.js';
-import { type AdapterReport, type GpuContext, openGpu, type WebGpuOptions } from './runtime.js';
+import {
+  type AdapterReport,
+  checkWebGpuOptions,
+  type GpuContext,
+  openGpu,
+  type WebGpuOptions,
+} from './runtime.js';
 import { BackwardResults } from './status.js';
 import {
   allocateTable,
@@ -401,10 +407,18 @@ export class WebGpuBackend implements Backend {
  * @throws RangeError for a bad `halfConversion` (before any device is opened); Error saying why
  *   WebGPU cannot start (no WebGPU, no adapter, no device), or why 'hardware' conversions cannot
  *   be used.
+ * @example
+ * ```ts
+ * import { createWebGpuBackend } from '@halfstep/backend-webgpu';
+ *
+ * const backend = await createWebGpuBackend(); // rejects with the reason where WebGPU cannot start
+ * console.log(backend.adapter.vendor, backend.halfConversion);
+ * ```
  */
 export async function createWebGpuBackend(options: WebGpuOptions = {}): Promise<WebGpuBackend> {
-  const mode = halfConversionModeOf(options.halfConversion);
-  const backend = new WebGpuBackend(await openGpu(options));
+  const checked = checkWebGpuOptions(options, 'createWebGpuBackend');
+  const mode = halfConversionModeOf(checked.halfConversion);
+  const backend = new WebGpuBackend(await openGpu(checked));
   try {
     await backend.chooseHalfConversion(mode);
   } catch (error) {

@@ -1,3 +1,4 @@
+import { argumentError, checkOneOf, checkOptions, optionKeys } from '@halfstep/codecs';
 import type { HalfConversionMode } from './conversion.js';
 
 /** What the backend reports about the adapter it got. */
@@ -26,6 +27,42 @@ export interface WebGpuOptions {
    * Results are bit-identical either way; `WebGpuBackend.halfConversion` reports the choice.
    */
   readonly halfConversion?: HalfConversionMode;
+}
+
+const KEYS = optionKeys<WebGpuOptions>({
+  powerPreference: true,
+  dawnOptions: true,
+  halfConversion: true,
+});
+
+/**
+ * Checks the options of `createWebGpuBackend` / `openGpu`: an object with known keys only, a
+ * `powerPreference` of 'low-power' or 'high-performance', `dawnOptions` an array of strings, a
+ * `halfConversion` of 'auto', 'integer' or 'hardware'. Runs before any device is opened.
+ * @throws TypeError for options that are not an object, an unknown key or a value of the wrong
+ *   type; RangeError for an unknown `powerPreference` or `halfConversion`.
+ */
+export function checkWebGpuOptions(options: WebGpuOptions | undefined, fn: string): WebGpuOptions {
+  const checked = checkOptions(fn, options, KEYS, {
+    hints: {
+      halfConversions: 'halfConversion',
+      conversion: 'halfConversion',
+      power: 'powerPreference',
+      toggles: 'dawnOptions',
+    },
+  });
+  if (checked.powerPreference !== undefined)
+    checkOneOf(
+      checked.powerPreference,
+      ['low-power', 'high-performance'],
+      `${fn}: powerPreference`,
+    );
+  if (checked.halfConversion !== undefined)
+    checkOneOf(checked.halfConversion, ['auto', 'integer', 'hardware'], `${fn}: halfConversion`);
+  const dawn = checked.dawnOptions;
+  if (dawn !== undefined && (!Array.isArray(dawn) || dawn.some((o) => typeof o !== 'string')))
+    throw argumentError(`${fn}: dawnOptions`, 'an array of strings', dawn);
+  return checked;
 }
 
 /** An open device and what the adapter said about itself. */
@@ -96,9 +133,11 @@ async function gpuFromNode(options: WebGpuOptions): Promise<GPU> {
  * `SWIFTSHADER_ICD` exists and NVIDIA's Vulkan ICD file does not, it is set to that file so that
  * Dawn finds a (software) Vulkan adapter on machines without a GPU. The device gets the
  * `shader-f16` feature when the adapter has it.
- * @throws Error saying why: no WebGPU at all, no adapter, or the device request failed.
+ * @throws TypeError/RangeError for bad options (see `checkWebGpuOptions`), before anything is
+ *   opened; Error saying why: no WebGPU at all, no adapter, or the device request failed.
  */
 export async function openGpu(options: WebGpuOptions = {}): Promise<GpuContext> {
+  checkWebGpuOptions(options, 'createWebGpuBackend');
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   const fromNavigator = nav?.gpu !== undefined;
   const gpu = fromNavigator ? (nav?.gpu as GPU) : await gpuFromNode(options);

@@ -1,3 +1,4 @@
+import { argumentError, checkInstance } from '@halfstep/codecs';
 import { BadInputError } from './errors.js';
 import { checkTableInit } from './init.js';
 import type {
@@ -52,7 +53,9 @@ export function checkTableSpec(spec: TableSpec): void {
  * `indices` an Int32Array of integers in [0, rows); `offsets` an Int32Array starting at 0 (when
  * there is a bag), non-decreasing, none past `indices.length`; `perSampleWeights`, when given, a
  * Float32Array of finite values, one per index, and only with sum pooling.
- * @throws BadInputError naming the table, the argument, the position and the value.
+ * @throws TypeError naming the table and the argument when `indices` or `offsets` is not an
+ *   Int32Array or `perSampleWeights` not a Float32Array (a missing one included); BadInputError
+ *   naming the table, the argument, the position and the value.
  */
 export function checkBagInput(
   table: string,
@@ -60,13 +63,16 @@ export function checkBagInput(
   input: BagInput,
   pooling: Pooling,
 ): void {
+  if (typeof input !== 'object' || input === null) {
+    throw argumentError(
+      `table "${table}": input`,
+      'a batch { indices, offsets, perSampleWeights? }',
+      input,
+    );
+  }
   const { indices, offsets, perSampleWeights } = input;
-  if (!(indices instanceof Int32Array)) {
-    throw new BadInputError(table, 'indices', -1, Number.NaN, 'indices: expected an Int32Array');
-  }
-  if (!(offsets instanceof Int32Array)) {
-    throw new BadInputError(table, 'offsets', -1, Number.NaN, 'offsets: expected an Int32Array');
-  }
+  checkInstance(indices, Int32Array, `table "${table}": indices`);
+  checkInstance(offsets, Int32Array, `table "${table}": offsets`);
   const n = indices.length;
   for (let i = 0; i < n; i++) {
     const v = indices[i]!;
@@ -130,7 +136,8 @@ export function checkBagInput(
         'perSampleWeights: only sum pooling takes per-sample weights',
       );
     }
-    if (!(perSampleWeights instanceof Float32Array) || perSampleWeights.length !== n) {
+    checkInstance(perSampleWeights, Float32Array, `table "${table}": perSampleWeights`);
+    if (perSampleWeights.length !== n) {
       throw new BadInputError(
         table,
         'perSampleWeights',
@@ -155,61 +162,114 @@ export function checkBagInput(
 }
 
 /**
- * Checks an indices array that may not be an Int32Array (plain arrays, Float64Array) and returns
- * it as one: every value must be an integer in [0, rows).
- * @throws BadInputError naming the table, the position and the value.
+ * Indices or offsets as callers may give them: an Int32Array (used as is), int64 values
+ * (`BigInt64Array`, `BigUint64Array`: PyTorch's default index type), or any array-like of integer
+ * numbers or bigints (a plain array, a Float64Array...).
  */
-export function toIndices(table: string, rows: number, indices: ArrayLike<number>): Int32Array {
-  if (indices instanceof Int32Array) return indices;
-  const n = indices.length;
+export type IndexArray =
+  | Int32Array
+  | BigInt64Array
+  | BigUint64Array
+  | ArrayLike<number>
+  | ArrayLike<bigint>
+  | ArrayLike<number | bigint>;
+
+/**
+ * Throws a TypeError unless `value` is an `IndexArray` (an object with a numeric `length`).
+ * @param where - the function and the argument, for the message (`'forward: indices'`).
+ */
+export function checkIndexArray(value: unknown, where: string): IndexArray {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    typeof (value as { length?: unknown }).length !== 'number'
+  ) {
+    throw argumentError(
+      where,
+      'an Int32Array, a BigInt64Array or an array of integers (numbers or bigints)',
+      value,
+    );
+  }
+  return value as IndexArray;
+}
+
+const TWO_POW_31 = 2 ** 31;
+
+/**
+ * Converts `values` to an Int32Array, checking each value: an integer number or a bigint in
+ * [0, `limit`). An Int32Array is returned as is (its range is `checkBagInput`'s job).
+ */
+function toInt32(
+  table: string,
+  argument: string,
+  values: unknown,
+  limit: number,
+  outOfRange: (i: number, v: number | bigint) => string,
+): Int32Array {
+  if (values instanceof Int32Array) return values;
+  const list = checkIndexArray(values, `table "${table}": ${argument}`) as ArrayLike<unknown>;
+  const n = list.length;
   const out = new Int32Array(n);
+  const bigLimit = BigInt(limit);
   for (let i = 0; i < n; i++) {
-    const v = indices[i];
+    const v = list[i];
+    if (typeof v === 'bigint') {
+      if (v < 0n || v >= bigLimit) {
+        throw new BadInputError(table, argument, i, Number(v), outOfRange(i, v));
+      }
+      out[i] = Number(v);
+      continue;
+    }
     if (typeof v !== 'number' || !Number.isInteger(v)) {
       throw new BadInputError(
         table,
-        'indices',
+        argument,
         i,
         Number(v),
-        `indices[${i}] = ${String(v)} is not an integer`,
+        `${argument}[${i}] = ${String(v)} is not an integer`,
       );
     }
-    if (v < 0 || v >= rows) {
-      throw new BadInputError(
-        table,
-        'indices',
-        i,
-        v,
-        `indices[${i}] = ${v} is out of range [0, ${rows})`,
-      );
-    }
+    if (v < 0 || v >= limit) throw new BadInputError(table, argument, i, v, outOfRange(i, v));
     out[i] = v;
   }
   return out;
 }
 
 /**
- * Checks an offsets array that may not be an Int32Array and returns it as one (integers only;
- * the order is `checkBagInput`'s job).
- * @throws BadInputError naming the table, the position and the value.
+ * Checks an indices array that may not be an Int32Array (plain arrays, Float64Array, int64
+ * `BigInt64Array`, bigints) and returns it as one: every value must be an integer in [0, rows).
+ * @throws TypeError naming the table and `argument` when `indices` is not an array (missing,
+ *   null, a number); BadInputError naming the table, the position and the value.
  */
-export function toOffsets(table: string, offsets: ArrayLike<number>): Int32Array {
-  if (offsets instanceof Int32Array) return offsets;
-  const out = new Int32Array(offsets.length);
-  for (let i = 0; i < offsets.length; i++) {
-    const v = offsets[i];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= 2 ** 31) {
-      throw new BadInputError(
-        table,
-        'offsets',
-        i,
-        Number(v),
-        `offsets[${i}] = ${String(v)} is not a non-negative integer`,
-      );
-    }
-    out[i] = v;
-  }
-  return out;
+export function toIndices(
+  table: string,
+  rows: number,
+  indices: IndexArray,
+  argument = 'indices',
+): Int32Array {
+  return toInt32(
+    table,
+    argument,
+    indices,
+    rows,
+    (i, v) => `${argument}[${i}] = ${v} is out of range [0, ${rows})`,
+  );
+}
+
+/**
+ * Checks an offsets array that may not be an Int32Array (as `toIndices` does) and returns it as
+ * one (non-negative integers below 2^31; the order is `checkBagInput`'s job).
+ * @throws TypeError naming the table when `offsets` is not an array; BadInputError naming the
+ *   table, the position and the value.
+ */
+export function toOffsets(table: string, offsets: IndexArray): Int32Array {
+  return toInt32(
+    table,
+    'offsets',
+    offsets,
+    TWO_POW_31,
+    (i, v) => `offsets[${i}] = ${v} is not a non-negative integer`,
+  );
 }
 
 /**

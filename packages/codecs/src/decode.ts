@@ -54,12 +54,19 @@ function decodeTable(format: FloatFormat): Uint32Array {
  * @param out - where to write the values; must have `src.length` elements. New by default.
  * @throws TypeError for an unknown format or arrays of the wrong type; RangeError for an `out`
  *   of the wrong length.
+ * @example
+ * ```ts
+ * import { decode } from '@halfstep/codecs';
+ *
+ * decode('float16', Uint16Array.of(0x2e66, 0xc100, 0x7c00)); // Float32Array [0.0999755859375, -2.5, Infinity]
+ * ```
  */
 export function decode(
   format: FormatLike,
   src: Uint16Array | Uint8Array,
   out?: Float32Array,
 ): Float32Array {
+  // The WASM and WebGPU codecs repeat these checks with the same messages (their tests compare).
   const fmt = resolveFormat(format);
   checkCodeArray(src, fmt, 'src');
   if (out === undefined) out = new Float32Array(src.length);

@@ -1,4 +1,11 @@
-import { checkCodeArray, checkFloat32Array, checkLength } from './checks.js';
+import {
+  checkCodeArray,
+  checkFloat32Array,
+  checkLength,
+  checkOneOf,
+  checkOptions,
+  optionKeys,
+} from './checks.js';
 import {
   type CodeArray,
   type FloatFormat,
@@ -46,6 +53,12 @@ export const RULE_CODES = Object.freeze({
   stochastic: 6,
 } as const);
 
+/** The keys `encode`'s options may have. */
+const ENCODE_KEYS = optionKeys<EncodeOptions>({ out: true, rounding: true, overflow: true });
+
+/** The overflow modes, for the option check. */
+export const OVERFLOWS: readonly Overflow[] = Object.freeze(['infinity', 'saturate']);
+
 /** Elements per call of `fillThresholds`: small enough to stay in L1 beside the data. */
 const CHUNK = 4096;
 
@@ -66,8 +79,17 @@ const CHUNK = 4096;
  * @param format - the target format, or its name.
  * @param src - the float32 values.
  * @returns the codes: a `Uint16Array` for 16-bit formats, a `Uint8Array` for 8-bit ones.
- * @throws TypeError for an unknown format, a `src` that is not a Float32Array, an `out` of the
- *   wrong type, or an invalid strategy; RangeError for an `out` of the wrong length.
+ * @throws TypeError naming the argument for an unknown format, a `src` that is not a
+ *   Float32Array, `options` that are not an object or have an unknown key, an `out` of the wrong
+ *   type, an invalid strategy or an `overflow` that is not a string; RangeError for an `out` of
+ *   the wrong length or an unknown `overflow` mode.
+ * @example
+ * ```ts
+ * import { encode, float16 } from '@halfstep/codecs';
+ *
+ * encode(float16, new Float32Array([0.1, -2.5, 70000])); // Uint16Array [0x2e66, 0xc100, 0x7c00]
+ * encode('float8e4m3', new Float32Array([1000]), { overflow: 'saturate' }); // Uint8Array [0x7e]: 448
+ * ```
  */
 export function encode(
   format: Format16Like,
@@ -116,19 +138,23 @@ export function checkEncodeArguments(
   src: Float32Array,
   options: EncodeOptions = {},
 ): EncodeCall {
-  const fmt = resolveFormat(format);
-  checkFloat32Array(src, 'src');
-  const rounding = checkStrategy(options.rounding ?? roundNearestEven);
-  const overflow = options.overflow ?? 'infinity';
-  if (overflow !== 'infinity' && overflow !== 'saturate') {
-    throw new TypeError(`options.overflow: expected "infinity" or "saturate", got "${overflow}"`);
-  }
+  const fmt = resolveFormat(format, 'encode: format');
+  checkFloat32Array(src, 'encode: src');
+  checkOptions('encode', options, ENCODE_KEYS, {
+    hints: { saturate: "overflow: 'saturate'", output: 'out' },
+  });
+  const rounding = checkStrategy(options.rounding ?? roundNearestEven, 'encode: options.rounding');
+  const overflow = checkOneOf(
+    options.overflow ?? 'infinity',
+    OVERFLOWS,
+    'encode: options.overflow',
+  );
   let out: CodeArray;
   if (options.out === undefined) {
     out = fmt.bits === 16 ? new Uint16Array(src.length) : new Uint8Array(src.length);
   } else {
-    out = checkCodeArray(options.out, fmt, 'options.out');
-    checkLength(out, src.length, 'options.out');
+    out = checkCodeArray(options.out, fmt, 'encode: options.out');
+    checkLength(out, src.length, 'encode: options.out');
   }
   return { format: fmt, rounding, saturate: overflow === 'saturate', out };
 }

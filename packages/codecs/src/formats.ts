@@ -1,3 +1,5 @@
+import { describeValue } from './checks.js';
+
 /** The names of the storage formats halfstep knows. */
 export type FormatName = 'float16' | 'bfloat16' | 'float8e4m3' | 'float8e5m2';
 
@@ -113,12 +115,16 @@ export type CodeArray<Bits extends 16 | 8 = 16 | 8> = Bits extends 16 ? Uint16Ar
  */
 export function resolveFormat(format: FormatLike, argument = 'format'): FloatFormat {
   if (typeof format === 'string') {
-    const found = (formats as Record<string, FloatFormat>)[format];
-    if (found) return found;
-  } else if (typeof format === 'object' && format !== null && formats[format.name] === format) {
+    if (Object.hasOwn(formats, format)) return formats[format];
+  } else if (
+    typeof format === 'object' &&
+    format !== null &&
+    Object.hasOwn(formats, format.name) &&
+    formats[format.name] === format
+  ) {
     return format;
   }
-  const label = typeof format === 'string' ? `"${format}"` : String(format);
+  const label = typeof format === 'string' ? `"${format}"` : describeValue(format);
   throw new TypeError(
     `${argument}: unknown format ${label}; expected one of ${Object.keys(formats).join(', ')}`,
   );

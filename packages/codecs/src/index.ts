@@ -5,7 +5,18 @@
  * @packageDocumentation
  */
 
-export { checkCodeArray, checkFloat32Array, checkLength } from './checks.js';
+export {
+  argumentError,
+  type CheckOptionsSettings,
+  checkCodeArray,
+  checkFloat32Array,
+  checkInstance,
+  checkLength,
+  checkOneOf,
+  checkOptions,
+  describeValue,
+  optionKeys,
+} from './checks.js';
 export { decode, decodeBits } from './decode.js';
 export type { EncodeCall, EncodeOptions, Overflow } from './encode.js';
 export {

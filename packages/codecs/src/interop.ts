@@ -1,3 +1,5 @@
+import { argumentError, checkInstance } from './checks.js';
+
 /**
  * A constructor of float16 arrays that views an existing buffer: the native `Float16Array`
  * (Node 24+, current browsers) or `@petamoriken/float16`'s `Float16Array`.
@@ -30,19 +32,25 @@ export function nativeFloat16Array(): Float16ArrayConstructorLike<Float16ArrayLi
  * import { Float16Array } from '@petamoriken/float16';
  * const halves = asFloat16Array(encode('float16', values), Float16Array);
  * ```
- * @throws TypeError when no constructor is given and the runtime has no native Float16Array.
+ * @throws TypeError when `codes` is not a Uint16Array, `Float16ArrayClass` is not a constructor,
+ *   or none is given and the runtime has no native Float16Array.
  */
 export function asFloat16Array<T>(
   codes: Uint16Array,
   Float16ArrayClass?: Float16ArrayConstructorLike<T>,
 ): T {
-  if (!(codes instanceof Uint16Array)) {
-    throw new TypeError('codes: expected a Uint16Array of float16 codes');
+  checkInstance(codes, Uint16Array, 'asFloat16Array: codes', 'a Uint16Array of float16 codes');
+  if (Float16ArrayClass !== undefined && typeof Float16ArrayClass !== 'function') {
+    throw argumentError(
+      'asFloat16Array: Float16ArrayClass',
+      'a Float16Array constructor',
+      Float16ArrayClass,
+    );
   }
   const ctor = Float16ArrayClass ?? (nativeFloat16Array() as Float16ArrayConstructorLike<T>);
   if (ctor === undefined) {
     throw new TypeError(
-      'Float16ArrayClass: this runtime has no native Float16Array; pass one (e.g. @petamoriken/float16)',
+      'asFloat16Array: Float16ArrayClass: this runtime has no native Float16Array; pass one (e.g. @petamoriken/float16)',
     );
   }
   return new ctor(codes.buffer, codes.byteOffset, codes.length);
@@ -58,7 +66,11 @@ export function float16Codes(array: Float16ArrayLike): Uint16Array {
     array === null ||
     !(array.buffer instanceof ArrayBuffer || isShared(array.buffer))
   ) {
-    throw new TypeError('array: expected a Float16Array (native or @petamoriken/float16)');
+    throw argumentError(
+      'float16Codes: array',
+      'a Float16Array (native or @petamoriken/float16)',
+      array,
+    );
   }
   return new Uint16Array(array.buffer, array.byteOffset, array.length);
 }

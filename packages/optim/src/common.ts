@@ -1,3 +1,4 @@
+import { argumentError, checkOneOf, checkOptions } from '@halfstep/codecs';
 import type { CommonOptions, StateStorage, WeightDecay } from './types.js';
 
 const f = Math.fround;
@@ -44,15 +45,10 @@ export function positive(
   name: string,
   allowZero: boolean,
 ): number {
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    value < 0 ||
-    (!allowZero && value === 0)
-  ) {
-    throw new RangeError(
-      `${name}: expected a finite number ${allowZero ? '>= 0' : '> 0'}, got ${String(value)}`,
-    );
+  const expected = `a finite number ${allowZero ? '>= 0' : '> 0'}`;
+  if (typeof value !== 'number') throw argumentError(`${factory}: ${name}`, expected, value);
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new RangeError(`${factory}: ${name}: expected ${expected}, got ${String(value)}`);
   }
   return roundedCheck(
     factory,
@@ -65,8 +61,11 @@ export function positive(
 
 /** Checks a number in [0, 1), and that its float32 value, which is returned, is one too. */
 export function fraction(factory: FactoryName, value: unknown, name: string): number {
-  if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
-    throw new RangeError(`${name}: expected a number in [0, 1), got ${String(value)}`);
+  if (typeof value !== 'number') {
+    throw argumentError(`${factory}: ${name}`, 'a number in [0, 1)', value);
+  }
+  if (!(value >= 0 && value < 1)) {
+    throw new RangeError(`${factory}: ${name}: expected a number in [0, 1), got ${String(value)}`);
   }
   return roundedCheck(factory, name, value, (r) => r >= 0 && r < 1, 'a value in [0, 1)');
 }
@@ -88,35 +87,79 @@ export function finiteDerived(
   }
 }
 
-/** Checks and normalises the options every optimizer shares. */
-export function commonOptions(factory: FactoryName, options: CommonOptions): Common {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('optimizer options: expected an object with lr');
+/** Suggestions for PyTorch's names and for options of another factory. */
+function hintsFor(factory: FactoryName): Record<string, string> {
+  const hints: Record<string, string> = {
+    learning_rate: 'lr',
+    learningRate: 'lr',
+    weight_decay: "weightDecay: { mode: 'l2', rate }",
+    decay: "weightDecay: { mode: 'l2' | 'decoupled', rate }",
+    max_norm: 'maxNorm',
+    epsilon: 'eps',
+    initial_accumulator_value: 'initialAccumulator',
+    betas: 'beta1/beta2',
+    state_storage: 'stateStorage',
+  };
+  if (factory !== 'momentum')
+    for (const key of ['momentum', 'nesterov', 'dampening'])
+      hints[key] = 'the momentum() optimizer, which takes { lr, momentum }';
+  for (const key of ['beta1', 'beta2', 'betas', 'amsgrad'])
+    if (factory !== 'adam')
+      hints[key] = 'the adam() optimizer, which takes { lr, beta1, beta2, eps }';
+  if (factory === 'adam') hints.betas = 'beta1/beta2';
+  if (factory === 'sgd') hints.eps = 'adagrad(), rowwiseAdagrad() or adam(), which take eps';
+  if (factory === 'momentum') hints.eps = 'adagrad(), rowwiseAdagrad() or adam(), which take eps';
+  for (const key of ['initialAccumulator', 'lr_decay'])
+    if (factory !== 'adagrad' && factory !== 'rowwiseAdagrad')
+      hints[key] = 'adagrad() or rowwiseAdagrad(), which take initialAccumulator';
+  return hints;
+}
+
+const STORAGES: readonly StateStorage[] = ['float32', 'float16', 'bfloat16'];
+
+/**
+ * Checks and normalises the options every optimizer shares, after checking that `options` is an
+ * object whose keys are all options of `factory`.
+ * @throws TypeError naming the factory for options that are not an object or have an unknown
+ *   key, and naming the option for a value of the wrong type (a missing `lr` included);
+ *   RangeError naming the option for a value out of range.
+ */
+export function commonOptions(
+  factory: FactoryName,
+  options: CommonOptions,
+  keys: readonly string[],
+): Common {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw argumentError(`${factory}: optimizer options`, 'an object with lr', options);
   }
+  checkOptions(factory, options, keys, {
+    hints: hintsFor(factory),
+  });
   const lr = positive(factory, options.lr, 'lr', false);
   const decay: WeightDecay | undefined = options.weightDecay;
   let l2 = 0;
   let decoupled = 0;
   if (decay !== undefined) {
+    checkOptions(factory, decay, ['mode', 'rate'], {
+      argument: 'weightDecay',
+      optional: false,
+      hints: { type: 'mode', value: 'rate', weight: 'rate', lambda: 'rate' },
+    });
     const rate = positive(factory, decay.rate, 'weightDecay.rate', true);
-    if (decay.mode === 'l2') l2 = rate;
-    else if (decay.mode === 'decoupled') decoupled = rate;
-    else
-      throw new RangeError(
-        `weightDecay.mode: expected "l2" or "decoupled", got ${String(decay.mode)}`,
-      );
+    const mode = checkOneOf(decay.mode, ['l2', 'decoupled'], `${factory}: weightDecay.mode`);
+    if (mode === 'l2') l2 = rate;
+    else decoupled = rate;
   }
   if (decoupled !== 0) {
     finiteDerived(factory, 'lr * weightDecay.rate', `${lr} * ${decoupled}`, f(lr * decoupled));
   }
   const maxNorm =
     options.maxNorm === undefined ? 0 : positive(factory, options.maxNorm, 'maxNorm', false);
-  const stateStorage = options.stateStorage ?? 'float32';
-  if (stateStorage !== 'float32' && stateStorage !== 'float16' && stateStorage !== 'bfloat16') {
-    throw new RangeError(
-      `stateStorage: expected "float32", "float16" or "bfloat16", got ${String(stateStorage)}`,
-    );
-  }
+  const stateStorage = checkOneOf(
+    options.stateStorage ?? 'float32',
+    STORAGES,
+    `${factory}: stateStorage`,
+  );
   return { lr, l2, decoupled, maxNorm, stateStorage };
 }
 

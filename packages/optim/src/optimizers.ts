@@ -1,3 +1,4 @@
+import { optionKeys } from '@halfstep/codecs';
 import {
   applyDecay,
   type Common,
@@ -62,11 +63,22 @@ function noScalars(): void {}
 /** Options of {@link sgd}. */
 export type SgdOptions = CommonOptions;
 
+const COMMON = { lr: true, weightDecay: true, maxNorm: true, stateStorage: true } as const;
+const SGD_KEYS = optionKeys<SgdOptions>(COMMON);
+
 /**
  * Plain SGD, no state: `w[c] = w[c] - fround(lr * g[c])`.
+ * @example
+ * ```ts
+ * import { createEmbeddingBag } from '@halfstep/embedding';
+ * import { sgd } from '@halfstep/optim';
+ *
+ * const bag = await createEmbeddingBag({ rows: 1000, dim: 16, optimizer: sgd({ lr: 0.1 }) });
+ * console.log(bag.stateBytes); // 0
+ * ```
  */
 export function sgd(options: SgdOptions): SparseOptimizer {
-  const c = commonOptions('sgd', options);
+  const c = commonOptions('sgd', options, SGD_KEYS);
   const lr = c.lr;
   return describe('sgd', c, {}, NO_SLOTS, 0, noScalars, (w, wo, g, go, _s, _so, dim) => {
     for (let i = 0; i < dim; i++) w[wo + i] = f(w[wo + i]! - f(lr * g[go + i]!));
@@ -79,12 +91,18 @@ export interface MomentumOptions extends CommonOptions {
   readonly momentum?: number | undefined;
 }
 
+const MOMENTUM_KEYS = optionKeys<MomentumOptions>({ ...COMMON, momentum: true });
+
 /**
  * SGD with momentum (PyTorch's form, no dampening), one state value per element, updated only
  * on touched rows: `m[c] = fround(fround(mu * m[c]) + g[c])`, then `w[c] = w[c] - fround(lr * m[c])`.
+ * @example
+ * ```ts
+ * const optimizer = momentum({ lr: 0.05, momentum: 0.9 }); // for createEmbeddingBag's `optimizer`
+ * ```
  */
 export function momentum(options: MomentumOptions): SparseOptimizer {
-  const c = commonOptions('momentum', options);
+  const c = commonOptions('momentum', options, MOMENTUM_KEYS);
   const mu = fraction('momentum', options.momentum ?? 0.9, 'momentum');
   const lr = c.lr;
   const slots = Object.freeze([{ name: 'momentum', perElement: true, initial: 0 }]);
@@ -116,13 +134,19 @@ export interface AdagradOptions extends CommonOptions {
   readonly initialAccumulator?: number | undefined;
 }
 
+const ADAGRAD_KEYS = optionKeys<AdagradOptions>({ ...COMMON, eps: true, initialAccumulator: true });
+
 /**
  * Adagrad with one accumulator per element:
  * `s[c] = fround(s[c] + fround(g[c] * g[c]))`, then
  * `w[c] = w[c] - fround(fround(lr * g[c]) / fround(fround(sqrt(s[c])) + eps))`.
+ * @example
+ * ```ts
+ * const optimizer = adagrad({ lr: 0.1, stateStorage: 'float16' }); // accumulators in float16
+ * ```
  */
 export function adagrad(options: AdagradOptions): SparseOptimizer {
-  const c = commonOptions('adagrad', options);
+  const c = commonOptions('adagrad', options, ADAGRAD_KEYS);
   const eps = positive('adagrad', options.eps ?? 1e-10, 'eps', false);
   const init = positive('adagrad', options.initialAccumulator ?? 0, 'initialAccumulator', true);
   const lr = c.lr;
@@ -142,9 +166,17 @@ export function adagrad(options: AdagradOptions): SparseOptimizer {
  * Row-wise Adagrad (FBGEMM's `EXACT_ROWWISE_ADAGRAD`): one float32 accumulator per row.
  * `m = fround(sum_c fround(g[c]^2))` summed in ascending c, `s = fround(s + fround(m / dim))`,
  * `r = fround(lr / fround(fround(sqrt(s)) + eps))`, then `w[c] = w[c] - fround(r * g[c])`.
+ * @example
+ * ```ts
+ * import { createEmbeddingBag } from '@halfstep/embedding';
+ * import { rowwiseAdagrad } from '@halfstep/optim';
+ *
+ * const bag = await createEmbeddingBag({ rows: 1000, dim: 16, optimizer: rowwiseAdagrad({ lr: 0.05 }) });
+ * console.log(bag.stateBytes); // 4000: one float32 per row
+ * ```
  */
 export function rowwiseAdagrad(options: AdagradOptions): SparseOptimizer {
-  const c = commonOptions('rowwiseAdagrad', options);
+  const c = commonOptions('rowwiseAdagrad', options, ADAGRAD_KEYS);
   const eps = positive('rowwiseAdagrad', options.eps ?? 1e-8, 'eps', false);
   const init = positive(
     'rowwiseAdagrad',
@@ -177,6 +209,8 @@ export interface AdamOptions extends CommonOptions {
   readonly eps?: number | undefined;
 }
 
+const ADAM_KEYS = optionKeys<AdamOptions>({ ...COMMON, beta1: true, beta2: true, eps: true });
+
 /**
  * Lazy (sparse) Adam, as PyTorch's `SparseAdam` and TF's `LazyAdam`: the moments of a row are
  * updated only when the row is touched, with the bias corrections of the global step t = step + 1.
@@ -184,9 +218,13 @@ export interface AdamOptions extends CommonOptions {
  * Per element: `m = fround(fround(b1 * m) + fround(fround(1 - b1) * g))`,
  * `v = fround(fround(b2 * v) + fround(fround(1 - b2) * fround(g * g)))`,
  * `w = w - fround(lr * fround(fround(m / bc1) / fround(fround(sqrt(fround(v / bc2))) + eps)))`.
+ * @example
+ * ```ts
+ * const optimizer = adam({ lr: 0.001, stateStorage: 'float16' }); // both moments in float16
+ * ```
  */
 export function adam(options: AdamOptions): SparseOptimizer {
-  const c = commonOptions('adam', options);
+  const c = commonOptions('adam', options, ADAM_KEYS);
   const b1 = fraction('adam', options.beta1 ?? 0.9, 'beta1');
   const b2 = fraction('adam', options.beta2 ?? 0.999, 'beta2');
   const eps = positive('adam', options.eps ?? 1e-8, 'eps', false);

@@ -1,4 +1,4 @@
-import { toWordIndex } from './seed.js';
+import { checkOut, toWordIndex } from './seed.js';
 import { snapshotWords, wordToFloat24 } from './snapshot.js';
 import type { CounterEngine, EngineSnapshot } from './types.js';
 
@@ -74,6 +74,7 @@ export class PcgHash implements CounterEngine {
   }
 
   fillUint32(out: Uint32Array): Uint32Array {
+    checkOut(out, 'fillUint32');
     this.fillFrom(this.low, this.high, out);
     const sum = this.low + out.length;
     this.low = sum >>> 0;
@@ -85,6 +86,7 @@ export class PcgHash implements CounterEngine {
   }
 
   fillAt(start: number | bigint, out: Uint32Array): Uint32Array {
+    checkOut(out, 'fillAt');
     const word =
       typeof start === 'number' && Number.isSafeInteger(start) && start >= 0
         ? BigInt(start)

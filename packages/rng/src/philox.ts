@@ -1,4 +1,4 @@
-import { checkWords, toWordIndex } from './seed.js';
+import { checkOut, checkWords, toWordIndex } from './seed.js';
 import { snapshotWords, wordToFloat24 } from './snapshot.js';
 import type { CounterEngine, EngineSnapshot } from './types.js';
 
@@ -244,12 +244,14 @@ export class Philox4x32 implements CounterEngine {
   }
 
   fillUint32(out: Uint32Array): Uint32Array {
+    checkOut(out, 'fillUint32');
     fillPhilox(this.c0, this.c1, this.c2, this.c3, this.lane, this.schedule, out);
     this.advance(out.length);
     return out;
   }
 
   fillAt(start: number | bigint, out: Uint32Array): Uint32Array {
+    checkOut(out, 'fillAt');
     let c0: number;
     let c1: number;
     let c2 = 0;

@@ -1,3 +1,5 @@
+import { checkInstance } from '@halfstep/codecs';
+
 const TWO_POW_64 = 1n << 64n;
 
 /**
@@ -70,4 +72,13 @@ export function toWordIndex(start: unknown, bits: number, argument: string): big
     throw new RangeError(`${argument} must lie in [0, 2^${bits}), got ${value}`);
   }
   return value;
+}
+
+/**
+ * Returns `out` when it is a Uint32Array: the engines write raw words, and a Float32Array or a
+ * plain array would silently receive something else.
+ * @throws TypeError `${method}: out: expected a Uint32Array, got ...`.
+ */
+export function checkOut(out: unknown, method: string): Uint32Array {
+  return checkInstance(out, Uint32Array, `${method}: out`);
 }

@@ -1,4 +1,5 @@
 import { jumpState } from './jump.js';
+import { checkOut } from './seed.js';
 import { checkNonZero, snapshotWords, wordToFloat24 } from './snapshot.js';
 import { childSeed, nonZeroSeedWords } from './splitmix.js';
 import type { EngineSnapshot, JumpableEngine, StreamEngine } from './types.js';
@@ -44,6 +45,7 @@ export class Xorshift32 implements StreamEngine {
   }
 
   fillUint32(out: Uint32Array): Uint32Array {
+    checkOut(out, 'fillUint32');
     let y = this.y | 0;
     for (let i = 0; i < out.length; i++) {
       y ^= y << 13;
@@ -134,6 +136,7 @@ export class Xorshift128 implements JumpableEngine {
   }
 
   fillUint32(out: Uint32Array): Uint32Array {
+    checkOut(out, 'fillUint32');
     let x = this.x | 0;
     let y = this.y | 0;
     let z = this.z | 0;
@@ -260,6 +263,7 @@ export class Xorshift128Plus implements JumpableEngine {
   }
 
   fillUint32(out: Uint32Array): Uint32Array {
+    checkOut(out, 'fillUint32');
     let s0l = this.s0l | 0;
     let s0h = this.s0h | 0;
     let s1l = this.s1l | 0;

@@ -1,4 +1,5 @@
 import { jumpState } from './jump.js';
+import { checkOut } from './seed.js';
 import { checkNonZero, snapshotWords, wordToFloat24 } from './snapshot.js';
 import { childSeed, nonZeroSeedWords } from './splitmix.js';
 import type { EngineSnapshot, JumpableEngine } from './types.js';
@@ -62,6 +63,7 @@ export class Xoshiro128PlusPlus implements JumpableEngine {
   }
 
   fillUint32(out: Uint32Array): Uint32Array {
+    checkOut(out, 'fillUint32');
     let s0 = this.s0 | 0;
     let s1 = this.s1 | 0;
     let s2 = this.s2 | 0;

@@ -1,3 +1,4 @@
+import { argumentError, checkOptions } from '@halfstep/codecs';
 import type { CounterEngine, RandomEngine } from '@halfstep/rng';
 
 /** A stream of random words: any `@halfstep/rng` engine (its stream advances as words are drawn). */
@@ -36,7 +37,7 @@ export function checkCounter(counter: unknown, argument: string): number | bigin
     return counter <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(counter) : counter;
   }
   if (typeof counter !== 'number') {
-    throw new TypeError(`${argument}: expected a number or bigint counter, got ${typeof counter}`);
+    throw argumentError(argument, 'a number or bigint counter', counter);
   }
   if (!Number.isSafeInteger(counter) || counter < 0) {
     throw new RangeError(
@@ -53,30 +54,40 @@ export function checkCounter(counter: unknown, argument: string): number | bigin
  */
 export function checkRandomSource(random: unknown): CheckedSource {
   if (typeof random !== 'object' || random === null) {
-    throw new TypeError(
-      'random: expected a random engine (with fillUint32) or { engine, counter } with a counter-based engine (with fillAt)',
+    throw argumentError(
+      'stochastic: random',
+      'a random engine (with fillUint32) or { engine, counter } with a counter-based engine (with fillAt)',
+      random,
     );
   }
   if ('engine' in random) {
+    checkOptions('stochastic', random as CounterSource, ['engine', 'counter'], {
+      argument: 'random',
+      hints: { start: 'counter', position: 'counter', offset: 'counter' },
+    });
     const { engine, counter } = random as { engine: unknown; counter?: unknown };
     if (
       typeof engine !== 'object' ||
       engine === null ||
       typeof (engine as { fillAt?: unknown }).fillAt !== 'function'
     ) {
-      throw new TypeError(
-        'random.engine: a counter-based source needs an engine with fillAt(start, out) (philox4x32-10, philox4x32-7, pcg-hash)',
+      throw argumentError(
+        'stochastic: random.engine',
+        'a counter-based engine with fillAt(start, out) (philox4x32-10, philox4x32-7, pcg-hash)',
+        engine,
       );
     }
     return {
       kind: 'counter',
       counter: engine as Pick<CounterEngine, 'fillAt'>,
-      start: counter === undefined ? 0 : checkCounter(counter, 'random.counter'),
+      start: counter === undefined ? 0 : checkCounter(counter, 'stochastic: random.counter'),
     };
   }
   if (typeof (random as { fillUint32?: unknown }).fillUint32 !== 'function') {
-    throw new TypeError(
-      'random: expected a random engine with fillUint32(out), or { engine, counter } with a counter-based engine',
+    throw argumentError(
+      'stochastic: random',
+      'a random engine with fillUint32(out), or { engine, counter } with a counter-based engine',
+      random,
     );
   }
   return { kind: 'stream', stream: random as StreamSource };

@@ -1,4 +1,12 @@
-import { type FloatFormat, type RoundingStrategy, resolveFormat } from '@halfstep/codecs';
+import {
+  argumentError,
+  checkInstance,
+  checkOptions,
+  type FloatFormat,
+  optionKeys,
+  type RoundingStrategy,
+  resolveFormat,
+} from '@halfstep/codecs';
 import {
   type CheckedSource,
   type CounterSource,
@@ -8,6 +16,8 @@ import {
   type StreamSource,
 } from './random-source.js';
 import { elementsPerWord, fillFromWords, maxRandomBits } from './thresholds.js';
+
+const STOCHASTIC_KEYS = optionKeys<StochasticOptions>({ random: true, bits: true });
 
 /** The largest `bits` any format accepts (float8e5m2 drops 21 mantissa bits). */
 const MAX_BITS = 21;
@@ -118,7 +128,7 @@ class StochasticStrategy implements CounterStochasticRounding {
 
   bitsFor(format: FloatFormat): number {
     if (format === this.#lastFormat) return this.#lastBits;
-    const fmt = resolveFormat(format);
+    const fmt = resolveFormat(format, 'bitsFor: format');
     const max = maxRandomBits(fmt);
     const bits = this.bits ?? max;
     if (bits > max) {
@@ -132,6 +142,7 @@ class StochasticStrategy implements CounterStochasticRounding {
   }
 
   fillThresholds(out: Uint32Array, format: FloatFormat): void {
+    checkInstance(out, Uint32Array, 'fillThresholds: out');
     const bits = this.bitsFor(format);
     if (bits !== this.#currentBits) {
       this.#currentBits = bits;
@@ -194,23 +205,33 @@ class StochasticStrategy implements CounterStochasticRounding {
  * `random: { engine, counter }` they are a pure function of (key, word index), see
  * {@link CounterStochasticRounding}.
  *
- * @throws TypeError naming `random` when it is neither an engine with `fillUint32` nor
- *   `{ engine, counter }` with an engine that has `fillAt`; RangeError naming `bits` unless it is
+ * @throws TypeError for options that are not an object or have an unknown key, naming `random`
+ *   when it is neither an engine with `fillUint32` nor `{ engine, counter }` with an engine that
+ *   has `fillAt`, naming `bits` when it is not a number; RangeError naming `bits` unless it is
  *   an integer in 1..21 (and, when a format is first seen, in 1..(23 - its mantissaBits)).
+ * @example
+ * ```ts
+ * import { encode } from '@halfstep/codecs';
+ * import { createEngine } from '@halfstep/rng';
+ * const rounding = stochastic({ random: createEngine('xoshiro128++', 1) });
+ * const halves = encode('bfloat16', new Float32Array([0.1, 0.2]), { rounding });
+ * ```
  */
 export function stochastic(options: StochasticOptions<CounterSource>): CounterStochasticRounding;
 export function stochastic(options: StochasticOptions<StreamSource>): StochasticRounding;
 export function stochastic(options: StochasticOptions): StochasticRounding;
 export function stochastic(options: StochasticOptions): StochasticRounding {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('stochastic: expected options { random, bits? }');
-  }
+  checkOptions('stochastic', options, STOCHASTIC_KEYS, {
+    optional: false,
+    hints: { engine: 'random', rng: 'random', randomBits: 'bits' },
+  });
   const source = checkRandomSource(options.random);
   const bits = options.bits;
   if (bits !== undefined) {
-    if (typeof bits !== 'number' || !Number.isInteger(bits) || bits < 1 || bits > MAX_BITS) {
+    if (typeof bits !== 'number') throw argumentError('stochastic: bits', 'an integer', bits);
+    if (!Number.isInteger(bits) || bits < 1 || bits > MAX_BITS) {
       throw new RangeError(
-        `bits: expected an integer in 1..${MAX_BITS} (at most 23 - mantissaBits of the target: 13 float16, 16 bfloat16, 20 float8e4m3, 21 float8e5m2), got ${String(bits)}`,
+        `stochastic: bits: expected an integer in 1..${MAX_BITS} (at most 23 - mantissaBits of the target: 13 float16, 16 bfloat16, 20 float8e4m3, 21 float8e5m2), got ${String(bits)}`,
       );
     }
   }

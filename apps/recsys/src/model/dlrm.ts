@@ -1,4 +1,4 @@
-import type { Backend, BagUpdateResult, Tensor } from '@halfstep/backend';
+import type { Backend, Tensor } from '@halfstep/backend';
 import type { SparseOptimizer } from '@halfstep/optim';
 import { checkConfig, type DlrmConfig } from './config.js';
 import { EmbeddingTables } from './embeddings.js';
