@@ -39,6 +39,11 @@ export default defineConfig({
           },
         },
       },
+      // Every package README's code blocks, type-checked and run (test/readmes.test.ts).
+      {
+        extends: true,
+        test: { name: 'readmes', root: '.', include: ['test/**/*.test.ts'] },
+      },
       // The docs site has its own config: it builds the site and drives a browser.
       'docs/vitest.config.ts',
     ],

@@ -1,5 +1,6 @@
 import {
   type Backend,
+  type BackendOptions,
   type BackendRegistration,
   type BagInput,
   type BagUpdate,
@@ -24,6 +25,7 @@ import {
   type WriteRowsOptions,
 } from '@halfstep/backend';
 import {
+  checkOptions,
   decode,
   encode,
   type FormatName,
@@ -290,8 +292,15 @@ export class JsBackend extends HostBackend implements Backend {
   }
 }
 
-/** Creates the JS backend (nothing to initialise; async for the registry's sake). */
-export async function createJsBackend(): Promise<JsBackend> {
+/**
+ * Creates the JS backend (nothing to initialise; async for the registry's sake). It takes no
+ * options: `createBackend('js', options)` rejects any key, rather than ignoring it.
+ * @throws TypeError for options that are not an object or have any key.
+ */
+export async function createJsBackend(options?: BackendOptions): Promise<JsBackend> {
+  checkOptions('createJsBackend', options, [], {
+    hints: { build: "the wasm backend's option (createBackend('wasm', { build }))" },
+  });
   return new JsBackend();
 }
 

@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * The halfstep backend in WGSL compute shaders: browsers (`navigator.gpu`) and Node (the
  * `webgpu` package), device-resident (Backend contract v2), with kernels bit-identical to

@@ -25,7 +25,14 @@ export {
   randomBitsFor,
   tableDomain,
 } from './random-bits.js';
-export type { BackendOptions, BackendRegistration, Rejection, Selection } from './registry.js';
+export type {
+  BackendName,
+  BackendNames,
+  BackendOptions,
+  BackendRegistration,
+  Rejection,
+  Selection,
+} from './registry.js';
 export {
   createBackend,
   registerBackend,
@@ -57,6 +64,7 @@ export {
   checkBagInput,
   checkBagUpdate,
   checkFiniteGradient,
+  checkIndexArray,
   checkMatmul,
   checkRowNumbers,
   checkRowsCols,
@@ -64,6 +72,7 @@ export {
   checkTensorSize,
   checkWriteRows,
   firstNonFinite,
+  type IndexArray,
   nonFiniteGradient,
   nonFiniteRowGradient,
   nonFiniteRowResult,

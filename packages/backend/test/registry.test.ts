@@ -1,6 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import {
   type Backend,
+  type BackendName,
+  type BackendNames,
   createBackend,
   registerBackend,
   registeredBackends,
@@ -28,6 +30,21 @@ describe('backend registry', () => {
     await expect(createBackend('nope')).rejects.toThrow(
       /"nope" is not registered \(registered: .*test-a/,
     );
+  });
+  it('the error for an unknown name says how to register it', async () => {
+    await expect(createBackend('nope')).rejects.toThrow(
+      /to use it, register it first with registerBackend\(\{ name: "nope", priority, create \}\) from '@halfstep\/backend' \(and declare the name in BackendNames\), or pass a backend instance$/,
+    );
+    for (const name of ['js', 'wasm', 'webgpu']) {
+      if (registeredBackends().includes(name)) continue;
+      await expect(createBackend(name)).rejects.toThrow(
+        `to use it, import '@halfstep/backend-${name}/register' once before using the name, or pass a backend instance`,
+      );
+    }
+  });
+  it('BackendName: "js" always; other names by declaration merging', () => {
+    expectTypeOf<'js'>().toExtend<BackendName>();
+    expectTypeOf<BackendNames>().toHaveProperty('js');
   });
   it('selectBackend returns the first that initialises and why each earlier one was rejected', async () => {
     add('test-gpu', 10, async () => {

@@ -1,3 +1,4 @@
+import type { IndexArray } from '@halfstep/backend';
 import {
   type Backend,
   type BagUpdateResult,
@@ -8,9 +9,15 @@ import {
   type Tensor,
   type WriteRowsOptions,
 } from '@halfstep/backend';
+import { argumentError, checkOptions } from '@halfstep/codecs';
 import type { SparseOptimizer } from '@halfstep/optim';
-import { createEmbeddingBagCollection, type EmbeddingBagCollection } from './collection.js';
-import type { EmbeddingBagConfig } from './config.js';
+import { createCollection, type EmbeddingBagCollection } from './collection.js';
+import {
+  COLLECTION_OPTION_KEYS,
+  CONFIG_HINTS,
+  type EmbeddingBagConfig,
+  TABLE_CONFIG_KEYS,
+} from './config.js';
 import type { EmbeddingForward } from './forward.js';
 import type { LoadOptions } from './persist.js';
 
@@ -85,14 +92,17 @@ export class EmbeddingBag {
    * runs to the end of `indices`), summed (times `perSampleWeights`, sum pooling only) or
    * averaged, into bags x dim float32 values on the backend. Indices and offsets are checked
    * first. Returns the forward: `outputs[0]` is the pooled tensor, `read()` / `readSync()` give
-   * `[values]`, and `backward(forward, gradient)` trains on it.
-   * @throws BadInputError naming the table, the argument, the position and the value.
+   * `[values]`, and `backward(forward, gradient)` trains on it. Indices and offsets may be int64
+   * (`BigInt64Array`, as PyTorch makes them) or arrays of bigints: each value is checked and
+   * converted.
+   * @throws TypeError naming the argument when `indices` or `offsets` is missing or not an array;
+   *   BadInputError naming the table, the argument, the position and the value.
    */
   forward(
-    indices: Int32Array | ArrayLike<number>,
-    offsets: Int32Array | ArrayLike<number>,
+    indices: IndexArray,
+    offsets: IndexArray,
     perSampleWeights?: Float32Array,
-  ): EmbeddingForward {
+  ): EmbeddingForward<[Float32Array]> {
     return this.#collection.forward([
       perSampleWeights === undefined
         ? { indices, offsets }
@@ -138,7 +148,8 @@ export class EmbeddingBag {
 
   /**
    * Saves weights, optimizer state, step and seed to a safetensors file, atomically, with a
-   * checksum of every tensor (see `EmbeddingBagCollection.save`).
+   * checksum of every tensor (see `EmbeddingBagCollection.save`). Node.js only: in a browser it
+   * rejects with a `CheckpointError` (reason `unsupported`); use {@link toSafetensors} there.
    */
   save(path: string): Promise<void> {
     return this.#collection.save(path);
@@ -150,6 +161,35 @@ export class EmbeddingBag {
    */
   load(path: string, options?: LoadOptions): Promise<void> {
     return this.#collection.load(path, options);
+  }
+
+  /**
+   * The checkpoint `save` writes, as bytes (a safetensors file in memory): for browsers, which
+   * have no file system for `save(path)`; keep it in IndexedDB or offer it as a download.
+   *
+   * @example
+   * ```ts
+   * import { createEmbeddingBag } from '@halfstep/embedding';
+   * import { sgd } from '@halfstep/optim';
+   *
+   * const bag = await createEmbeddingBag({ rows: 100, dim: 4, optimizer: sgd({ lr: 0.1 }) });
+   * await bag.backward(bag.forward([1, 2], [0]), new Float32Array(4).fill(0.5));
+   * const bytes = await bag.toSafetensors(); // Uint8Array: weights, optimizer state, step, seed
+   * const copy = await createEmbeddingBag({ rows: 100, dim: 4, optimizer: sgd({ lr: 0.1 }) });
+   * await copy.loadSafetensors(bytes);
+   * console.log(copy.step); // 1
+   * ```
+   */
+  toSafetensors(): Promise<Uint8Array<ArrayBuffer>> {
+    return this.#collection.toSafetensors();
+  }
+
+  /**
+   * Restores what `toSafetensors` (or `save`) produced, from its bytes, with every check of
+   * `load` (see `EmbeddingBagCollection.loadSafetensors`).
+   */
+  loadSafetensors(bytes: Uint8Array, options?: LoadOptions): Promise<void> {
+    return this.#collection.loadSafetensors(bytes, options);
   }
 
   /**
@@ -166,10 +206,15 @@ export class EmbeddingBag {
   }
 }
 
+const BAG_CONFIG_KEYS = Object.freeze([...TABLE_CONFIG_KEYS, ...COLLECTION_OPTION_KEYS]);
+
 /**
  * Creates an embedding bag (see `EmbeddingBagConfig` for the defaults: float16 storage,
  * stochastic rounding, sum pooling, seed 0, the "js" backend, uniform init of bound 1/sqrt(dim)).
- * @throws RangeError/TypeError for a bad config.
+ * @throws TypeError naming the field for a config that is not an object, a wrong type (a missing
+ *   `rows`, `dim` or `optimizer` included) or an unknown key (with a suggestion for PyTorch's
+ *   names: `num_embeddings` -> `rows`, `mode` -> `pooling`...); RangeError naming the field for a
+ *   value out of range.
  *
  * @example
  * ```ts
@@ -184,10 +229,22 @@ export class EmbeddingBag {
  * ```
  */
 export async function createEmbeddingBag(config: EmbeddingBagConfig): Promise<EmbeddingBag> {
-  const { seed, backend, ...table } = config;
-  const collection = await createEmbeddingBagCollection([{ name: 'embedding', ...table }], {
-    seed,
-    backend,
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw argumentError(
+      'createEmbeddingBag: config',
+      'a config { rows, dim, optimizer, ... }',
+      config,
+    );
+  }
+  checkOptions('createEmbeddingBag', config, BAG_CONFIG_KEYS, {
+    argument: 'config',
+    hints: CONFIG_HINTS,
   });
+  const { seed, backend, ...table } = config;
+  const collection = await createCollection(
+    'createEmbeddingBag',
+    [{ name: 'embedding', ...table }],
+    { seed, backend },
+  );
   return new EmbeddingBag(collection);
 }

@@ -9,17 +9,26 @@ import {
   toIndices,
   type WriteRowsOptions,
 } from '@halfstep/backend';
+import { argumentError, checkOptions } from '@halfstep/codecs';
 import { resolveBackend } from './backend.js';
 import { type BagBatch, checkedBagInputs } from './batches.js';
 import {
+  COLLECTION_OPTION_KEYS,
+  CONFIG_HINTS,
   type CollectionOptions,
   type ResolvedTableConfig,
   resolveSeed,
   resolveTableConfig,
   type TableConfig,
 } from './config.js';
-import { EmbeddingForward } from './forward.js';
-import { type LoadOptions, loadCheckpoint, saveCheckpoint } from './persist.js';
+import { type AnyForward, EmbeddingForward } from './forward.js';
+import {
+  checkpointBytes,
+  type LoadOptions,
+  loadCheckpoint,
+  loadCheckpointBytes,
+  saveCheckpoint,
+} from './persist.js';
 import { TensorPool } from './tensor-pool.js';
 
 /**
@@ -60,12 +69,12 @@ export class EmbeddingBagCollection {
   /** The tables' handles on the backend (for backend-level access, e.g. `exportTable`). */
   readonly handles: readonly TableHandle[];
   readonly #pool: TensorPool;
-  readonly #giveBack = (outputs: readonly Tensor[], forward?: EmbeddingForward) => {
+  readonly #giveBack = (outputs: readonly Tensor[], forward?: AnyForward) => {
     if (forward) this.#open.delete(forward);
     for (const t of outputs) this.#pool.release(t);
   };
   /** Forwards not yet spent: their outputs are freed with the collection. */
-  readonly #open = new Set<EmbeddingForward>();
+  readonly #open = new Set<AnyForward>();
   /** Checkpoints loaded so far: a forward from before a load cannot train. */
   #loads = 0;
   /** Whether the collection made its backend (from a registered name) and so disposes it. */
@@ -151,10 +160,13 @@ export class EmbeddingBagCollection {
    * Pools every table's lookups: `batches[t]` for table t. Every batch is checked (indices
    * integers in range, offsets from 0, non-decreasing, within the indices) before any lookup.
    * Returns the forward: its `outputs` (one bags x dim tensor per table) and what its one
-   * `backward` needs.
+   * `backward` needs. For a list of batches written out, `read()` gives a tuple of as many
+   * arrays (`const [users, items] = await forward.read()` needs no checks for undefined).
    * @throws BadInputError naming the table, the argument, the position and the value.
    */
-  forward(batches: readonly BagBatch[]): EmbeddingForward {
+  forward<Batches extends readonly BagBatch[] | []>(
+    batches: Batches,
+  ): EmbeddingForward<{ -readonly [K in keyof Batches]: Float32Array }> {
     this.#live();
     const inputs = checkedBagInputs(this.configs, batches);
     const outputs = inputs.map((input, t) => {
@@ -162,7 +174,7 @@ export class EmbeddingBagCollection {
       this.backend.embeddingBagForward(this.handles[t]!, input, this.configs[t]!.pooling, out);
       return out;
     });
-    const forward = new EmbeddingForward(
+    const forward = new EmbeddingForward<{ -readonly [K in keyof Batches]: Float32Array }>(
       this,
       this.backend,
       { step: this.#step, loads: this.#loads },
@@ -181,15 +193,23 @@ export class EmbeddingBagCollection {
    * this backend or a host array (uploaded). Shapes are checked before anything is enqueued; a
    * gradient that is not finite (policy 'error') rejects the returned promise and changes no
    * table. Advances the step and spends the forward (its outputs are reused).
-   * @throws Error when `forward` is not an unspent forward of this collection at the current
-   *   step; RangeError/BadInputError for gradients of the wrong number or size.
+   * @throws TypeError when `forward` is not a forward or `gradOutputs` not an array of
+   *   Float32Arrays or tensors; Error when `forward` is not an unspent forward of this collection
+   *   at the current step; RangeError/BadInputError for gradients of the wrong number or size.
    */
   backward(
     forward: EmbeddingForward,
     gradOutputs: readonly (Tensor | Float32Array)[],
   ): StepResult<BagUpdateResult[]> {
     this.#live();
-    if (!(forward instanceof EmbeddingForward) || forward.owner !== this)
+    if (!(forward instanceof EmbeddingForward)) {
+      throw argumentError(
+        'backward: forward',
+        'a forward of this collection (from its forward())',
+        forward,
+      );
+    }
+    if (forward.owner !== this)
       throw new Error('backward: expected a forward of this collection (from its forward())');
     forward.checkOpen('backward');
     if (forward.loads !== this.#loads)
@@ -199,11 +219,29 @@ export class EmbeddingBagCollection {
         `backward: this forward saw the tables at step ${forward.step}, but they are at step ${this.#step} now; run forward again`,
       );
     }
-    if (!Array.isArray(gradOutputs) || gradOutputs.length !== this.configs.length) {
-      throw new RangeError(
-        `backward: expected ${this.configs.length} gradients (one per table), got ${gradOutputs?.length}`,
+    if (!Array.isArray(gradOutputs)) {
+      throw argumentError(
+        'backward: gradOutputs',
+        `an array of ${this.configs.length} gradients (one per table)`,
+        gradOutputs,
       );
     }
+    if (gradOutputs.length !== this.configs.length) {
+      throw new RangeError(
+        `backward: expected ${this.configs.length} gradients (one per table), got ${gradOutputs.length}`,
+      );
+    }
+    gradOutputs.forEach((g, t) => {
+      const isTensor =
+        typeof g === 'object' && g !== null && typeof (g as { size?: unknown }).size === 'number';
+      if (!(g instanceof Float32Array) && !isTensor) {
+        throw argumentError(
+          `backward: table "${this.configs[t]!.name}": gradOutput`,
+          'a Float32Array or a tensor of this backend',
+          g,
+        );
+      }
+    });
     // Host gradients: every length checked before any tensor is taken from the pool.
     forward.inputs.forEach((input, t) => {
       const g = gradOutputs[t];
@@ -279,7 +317,7 @@ export class EmbeddingBagCollection {
   #rowIds(t: number, rows: Int32Array | ArrayLike<number> | undefined): Int32Array | undefined {
     return rows === undefined
       ? undefined
-      : toIndices(this.configs[t]!.name, this.configs[t]!.rows, rows);
+      : toIndices(this.configs[t]!.name, this.configs[t]!.rows, rows, 'rows');
   }
 
   /**
@@ -302,7 +340,9 @@ export class EmbeddingBagCollection {
    * Saves every table's weights and optimizer state, the step and the seed to a safetensors file,
    * with a SHA-256 checksum of every tensor and of the metadata in its metadata, atomically
    * (temporary file, fsync, rename): a crash midway leaves the previous file intact, and the next
-   * save removes the temporary files that killed saves of the same path left behind.
+   * save removes the temporary files that killed saves of the same path left behind. Node.js
+   * only: in a browser it rejects with a `CheckpointError` of reason `unsupported`; use
+   * {@link toSafetensors} and {@link loadSafetensors} there.
    */
   async save(path: string): Promise<void> {
     this.#live();
@@ -324,6 +364,44 @@ export class EmbeddingBagCollection {
   async load(path: string, options?: LoadOptions): Promise<void> {
     this.#live();
     const step = await loadCheckpoint(path, this, options);
+    this.#step = step;
+    this.#loads++;
+  }
+
+  /**
+   * The checkpoint `save` writes, as the bytes of a safetensors file: weights, optimizer state,
+   * step, seed and the checksums. Works everywhere (browsers included, where `save(path)` has no
+   * file system): keep the bytes in IndexedDB, offer them as a download, or send them anywhere;
+   * `loadSafetensors(bytes)` restores them, and Python's safetensors reads them.
+   *
+   * @example
+   * ```ts
+   * import { createEmbeddingBagCollection } from '@halfstep/embedding';
+   * import { sgd } from '@halfstep/optim';
+   *
+   * const config = [{ name: 'users', rows: 100, dim: 4, optimizer: sgd({ lr: 0.1 }) }];
+   * const tables = await createEmbeddingBagCollection(config, { seed: 1 });
+   * const bytes = await tables.toSafetensors(); // Uint8Array
+   * // In a browser: new Blob([bytes]) for a download, or store it in IndexedDB.
+   * const restored = await createEmbeddingBagCollection(config, { seed: 1 });
+   * await restored.loadSafetensors(bytes);
+   * ```
+   */
+  async toSafetensors(): Promise<Uint8Array<ArrayBuffer>> {
+    this.#live();
+    return checkpointBytes(this);
+  }
+
+  /**
+   * Restores a checkpoint from the bytes of a safetensors file (from `toSafetensors()`, or a
+   * file `save` wrote, read by any means), with every check of `load(path)`; errors name the
+   * source "checkpoint bytes". Forwards made before it can no longer be used for a backward.
+   * @throws TypeError when `bytes` is not a Uint8Array.
+   * @throws CheckpointError / CheckpointMismatchError as `load` does.
+   */
+  async loadSafetensors(bytes: Uint8Array, options?: LoadOptions): Promise<void> {
+    this.#live();
+    const step = await loadCheckpointBytes(bytes, this, options);
     this.#step = step;
     this.#loads++;
   }
@@ -354,18 +432,51 @@ export class EmbeddingBagCollection {
 /**
  * Creates tables that train together (table-batched): one step counter and seed, table t keyed
  * by its position. Initialises the backend when given by name (async), then every table.
- * @throws RangeError/TypeError for a bad config.
+ * @throws TypeError naming the argument for a wrong type, a missing `rows`, `dim` or `optimizer`,
+ *   or an unknown key in a config or the options; RangeError naming it for a value out of range.
+ * @example
+ * ```ts
+ * import { createEmbeddingBagCollection } from '@halfstep/embedding';
+ * import { rowwiseAdagrad, sgd } from '@halfstep/optim';
+ *
+ * const tables = await createEmbeddingBagCollection(
+ *   [
+ *     { name: 'users', rows: 1000, dim: 8, optimizer: rowwiseAdagrad({ lr: 0.05 }) },
+ *     { name: 'items', rows: 500, dim: 8, optimizer: sgd({ lr: 0.1 }), pooling: 'mean' },
+ *   ],
+ *   { seed: 1 }, // and `backend`: an instance or a registered name; "js" by default
+ * );
+ * console.log(tables.weightBytes); // 24000: float16 storage by default
+ * ```
  */
 export async function createEmbeddingBagCollection(
   configs: readonly TableConfig[],
   options: CollectionOptions = {},
 ): Promise<EmbeddingBagCollection> {
-  if (!Array.isArray(configs) || configs.length === 0)
-    throw new RangeError('expected at least one table config');
-  const resolved = configs.map((c, t) => resolveTableConfig(c, t, `table${t}`));
+  return createCollection('createEmbeddingBagCollection', configs, options);
+}
+
+/** @internal `createEmbeddingBagCollection`, with `fn` the function its messages name. */
+export async function createCollection(
+  fn: string,
+  configs: readonly TableConfig[],
+  options: CollectionOptions = {},
+): Promise<EmbeddingBagCollection> {
+  if (!Array.isArray(configs))
+    throw argumentError(`${fn}: configs`, 'an array of table configs', configs);
+  if (configs.length === 0) throw new RangeError(`${fn}: expected at least one table config`);
+  checkOptions(fn, options, COLLECTION_OPTION_KEYS, { hints: CONFIG_HINTS });
+  const resolved = configs.map((c, t) => resolveTableConfig(c, t, `table${t}`, fn));
   const names = new Set(resolved.map((c) => c.name));
-  if (names.size !== resolved.length) throw new RangeError('table names must be distinct');
-  const seed = resolveSeed(options.seed);
+  if (names.size !== resolved.length) throw new RangeError(`${fn}: table names must be distinct`);
+  const seed = resolveSeed(options.seed, fn);
+  if (
+    options.backend !== undefined &&
+    typeof options.backend !== 'string' &&
+    (typeof options.backend !== 'object' || options.backend === null)
+  ) {
+    throw argumentError(`${fn}: backend`, 'a Backend or a registered name', options.backend);
+  }
   const ownsBackend = typeof options.backend !== 'object' || options.backend === null;
   const backend = await resolveBackend(options.backend);
   const collection = new EmbeddingBagCollection(backend, seed, resolved, ownsBackend);

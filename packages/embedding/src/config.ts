@@ -1,11 +1,13 @@
 import type {
   Backend,
+  BackendName,
   NonFinitePolicy,
   Pooling,
   RoundingMode,
   StorageName,
   TableInit,
 } from '@halfstep/backend';
+import { argumentError, checkOptions, optionKeys } from '@halfstep/codecs';
 import type { SparseOptimizer } from '@halfstep/optim';
 
 /** Initial weights (`TableInit` of `@halfstep/backend`: zeros, seeded uniform, or values). */
@@ -34,8 +36,12 @@ export interface TableConfig {
 export interface CollectionOptions {
   /** Key of every counter-based random bit (stochastic rounding, init). Default 0. */
   readonly seed?: number | bigint | undefined;
-  /** A backend instance, or a registered backend's name. Default "js". */
-  readonly backend?: Backend | string | undefined;
+  /**
+   * A backend instance, or a registered backend's name (default "js", always there): "wasm" once
+   * `@halfstep/backend-wasm` (or its `/register` entry) is imported, "webgpu" once
+   * `@halfstep/backend-webgpu/register` is; the names are the keys of `BackendNames`.
+   */
+  readonly backend?: Backend | BackendName | undefined;
 }
 
 /** The configuration of `createEmbeddingBag`: one table plus the collection options. */
@@ -54,6 +60,38 @@ export interface ResolvedTableConfig {
   readonly nonFinite: NonFinitePolicy;
 }
 
+/** The keys of a table config (the type checker keeps the list complete). */
+export const TABLE_CONFIG_KEYS = optionKeys<TableConfig>({
+  rows: true,
+  dim: true,
+  storage: true,
+  rounding: true,
+  pooling: true,
+  optimizer: true,
+  init: true,
+  name: true,
+  nonFinite: true,
+});
+
+/** The keys of the collection options. */
+export const COLLECTION_OPTION_KEYS = optionKeys<CollectionOptions>({ seed: true, backend: true });
+
+/** Suggestions for PyTorch's and TorchRec's names of the config keys. */
+export const CONFIG_HINTS: Readonly<Record<string, string>> = Object.freeze({
+  num_embeddings: 'rows',
+  numEmbeddings: 'rows',
+  embedding_dim: 'dim',
+  embeddingDim: 'dim',
+  mode: 'pooling',
+  dtype: 'storage',
+  weight: 'init',
+  _weight: 'init',
+  device: 'backend',
+  optim: 'optimizer',
+  lr: 'optimizer: sgd({ lr }) (from @halfstep/optim)',
+  learning_rate: 'optimizer: sgd({ lr }) (from @halfstep/optim)',
+});
+
 const STORAGES: readonly StorageName[] = [
   'float32',
   'float16',
@@ -62,16 +100,38 @@ const STORAGES: readonly StorageName[] = [
   'float8e5m2',
 ];
 
-/** Fills defaults and checks a table config. @throws RangeError/TypeError naming the field. */
+/**
+ * Fills defaults and checks a table config.
+ * @param fn - the function the messages name.
+ * @throws TypeError naming the field for a wrong type (a missing `rows`, `dim` or `optimizer`
+ *   included) or an unknown key; RangeError naming the field for a value out of range.
+ */
 export function resolveTableConfig(
   config: TableConfig,
   t: number,
   defaultName: string,
+  fn = 'createEmbeddingBagCollection',
 ): ResolvedTableConfig {
-  if (typeof config !== 'object' || config === null)
-    throw new TypeError(`tables[${t}]: expected a config object`);
+  if (typeof config !== 'object' || config === null || Array.isArray(config))
+    throw argumentError(
+      `${fn}: tables[${t}]`,
+      'a table config { rows, dim, optimizer, ... }',
+      config,
+    );
+  checkOptions(fn, config, TABLE_CONFIG_KEYS, { argument: `tables[${t}]`, hints: CONFIG_HINTS });
+  if (config.name !== undefined && typeof config.name !== 'string')
+    throw argumentError(`${fn}: tables[${t}].name`, 'a string', config.name);
   const name = config.name ?? defaultName;
-  const where = `table "${name}"`;
+  const where = `${fn}: table "${name}"`;
+  for (const key of ['rows', 'dim'] as const) {
+    if (typeof config[key] !== 'number')
+      throw argumentError(`${where}: ${key}`, 'a positive integer', config[key]);
+  }
+  for (const key of ['storage', 'rounding', 'pooling', 'nonFinite'] as const) {
+    const value = config[key];
+    if (value !== undefined && typeof value !== 'string')
+      throw argumentError(`${where}: ${key}`, 'a string', value);
+  }
   if (!Number.isInteger(config.rows) || config.rows < 1)
     throw new RangeError(`${where}: rows must be a positive integer, got ${config.rows}`);
   if (!Number.isInteger(config.dim) || config.dim < 1)
@@ -100,8 +160,10 @@ export function resolveTableConfig(
     optimizer === null ||
     typeof optimizer.updateRow !== 'function'
   ) {
-    throw new TypeError(
-      `${where}: optimizer must be one of @halfstep/optim's (sgd, momentum, adagrad, rowwiseAdagrad, adam)`,
+    throw argumentError(
+      `${where}: optimizer`,
+      "an optimizer of @halfstep/optim's (sgd, momentum, adagrad, rowwiseAdagrad, adam)",
+      optimizer,
     );
   }
   const init = config.init ?? { uniform: 1 / Math.sqrt(config.dim) };
@@ -121,7 +183,9 @@ export function resolveTableConfig(
   }
   const nonFinite = config.nonFinite ?? 'error';
   if (nonFinite !== 'error' && nonFinite !== 'skip-rows')
-    throw new RangeError(`${where}: nonFinite must be "error" or "skip-rows"`);
+    throw new RangeError(
+      `${where}: nonFinite must be "error" or "skip-rows", got ${JSON.stringify(nonFinite)}`,
+    );
   return {
     name,
     rows: config.rows,
@@ -135,15 +199,22 @@ export function resolveTableConfig(
   };
 }
 
-/** The seed as an unsigned 64-bit bigint (negative values modulo 2^64). @throws RangeError. */
-export function resolveSeed(seed: number | bigint | undefined): bigint {
+/**
+ * The seed as an unsigned 64-bit bigint (negative values modulo 2^64).
+ * @throws TypeError for a seed that is neither a number nor a bigint; RangeError for one out of
+ *   range.
+ */
+export function resolveSeed(
+  seed: number | bigint | undefined,
+  fn = 'createEmbeddingBagCollection',
+): bigint {
   if (seed === undefined) return 0n;
-  if (typeof seed === 'number' && !Number.isSafeInteger(seed))
-    throw new RangeError(`seed must be a safe integer or a bigint, got ${seed}`);
   if (typeof seed !== 'number' && typeof seed !== 'bigint')
-    throw new TypeError(`seed must be a number or a bigint`);
+    throw argumentError(`${fn}: seed`, 'a number or a bigint', seed);
+  if (typeof seed === 'number' && !Number.isSafeInteger(seed))
+    throw new RangeError(`${fn}: seed must be a safe integer or a bigint, got ${seed}`);
   const big = BigInt(seed);
   if (big < -(2n ** 63n) || big >= 2n ** 64n)
-    throw new RangeError(`seed must be in [-2^63, 2^64), got ${seed}`);
+    throw new RangeError(`${fn}: seed must be in [-2^63, 2^64), got ${seed}`);
   return BigInt.asUintN(64, big);
 }

@@ -1,5 +1,9 @@
 import type { Backend, BagInput, Tensor } from '@halfstep/backend';
 
+/** @internal A forward whatever its outputs' tuple (the collection's bookkeeping). */
+// biome-ignore lint/suspicious/noExplicitAny: any forward, whatever its outputs' tuple
+export type AnyForward = EmbeddingForward<any>;
+
 /** Where a forward stands: waiting for its backward, used by one, or released unused. */
 type ForwardState = 'open' | 'used' | 'released';
 
@@ -16,9 +20,12 @@ type ForwardState = 'open' | 'used' | 'released';
  * await collection.backward(forward, [gradient]);
  * ```
  */
-export class EmbeddingForward {
-  /** The pooled outputs: `outputs[t]` holds bags x dim values of table t, row-major. */
-  readonly outputs: readonly Tensor[];
+export class EmbeddingForward<Pooled extends readonly unknown[] = Float32Array[]> {
+  /**
+   * The pooled outputs: `outputs[t]` holds bags x dim values of table t, row-major (a tuple
+   * when the number of tables is known: one for a bag, one per batch of a literal list).
+   */
+  readonly outputs: { readonly [K in keyof Pooled]: Tensor };
   /** The collection's step when the forward ran (a backward must follow at that step). */
   readonly step: number;
   /** @internal The collection's count of loaded checkpoints when the forward ran. */
@@ -28,7 +35,7 @@ export class EmbeddingForward {
   /** @internal The collection that made it. */
   readonly owner: object;
   readonly #backend: Backend;
-  readonly #giveBack: (outputs: readonly Tensor[], forward: EmbeddingForward) => void;
+  readonly #giveBack: (outputs: readonly Tensor[], forward: AnyForward) => void;
   #state: ForwardState = 'open';
 
   /** @internal Made by `EmbeddingBagCollection.forward`. */
@@ -38,7 +45,7 @@ export class EmbeddingForward {
     at: { readonly step: number; readonly loads: number },
     inputs: readonly BagInput[],
     outputs: readonly Tensor[],
-    giveBack: (outputs: readonly Tensor[], forward: EmbeddingForward) => void,
+    giveBack: (outputs: readonly Tensor[], forward: AnyForward) => void,
   ) {
     this.owner = owner;
     this.#giveBack = giveBack;
@@ -46,7 +53,7 @@ export class EmbeddingForward {
     this.step = at.step;
     this.loads = at.loads;
     this.inputs = inputs;
-    this.outputs = outputs;
+    this.outputs = outputs as unknown as { readonly [K in keyof Pooled]: Tensor };
   }
 
   /** Whether `backward` or `release` already consumed it. */
@@ -64,22 +71,24 @@ export class EmbeddingForward {
   }
 
   /** The pooled outputs as host arrays, once the backend has computed them (a download). */
-  async read(): Promise<Float32Array[]> {
+  async read(): Promise<Pooled> {
     this.checkOpen('read');
-    return Promise.all(this.outputs.map((t) => this.#backend.read(t)));
+    const tensors: readonly Tensor[] = this.outputs;
+    return (await Promise.all(tensors.map((t) => this.#backend.read(t)))) as unknown as Pooled;
   }
 
   /**
    * The same, synchronously, on backends whose memory the host can see (js, wasm).
    * @throws Error on a backend without `readSync` (WebGPU): use `read`.
    */
-  readSync(): Float32Array[] {
+  readSync(): Pooled {
     this.checkOpen('readSync');
     const backend = this.#backend;
     if (backend.readSync === undefined) {
       throw new Error(`readSync: backend "${backend.name}" reads asynchronously; use read()`);
     }
-    return this.outputs.map((t) => backend.readSync?.(t) as Float32Array);
+    const tensors: readonly Tensor[] = this.outputs;
+    return tensors.map((t) => backend.readSync?.(t) as Float32Array) as unknown as Pooled;
   }
 
   /** Gives the outputs back without a backward (after evaluation); the forward is spent. */
@@ -95,6 +104,7 @@ export class EmbeddingForward {
   consume(how: 'used' | 'released', what: string): readonly Tensor[] {
     this.checkOpen(what);
     this.#state = how;
-    return this.outputs;
+    const tensors: readonly Tensor[] = this.outputs;
+    return tensors;
   }
 }

@@ -6,6 +6,8 @@
  * @packageDocumentation
  */
 export type {
+  BackendName,
+  BackendNames,
   BagUpdateResult,
   NonFinitePolicy,
   Pooling,

@@ -3,7 +3,11 @@ import { decodeScalar, formats } from '@halfstep/codecs';
 import type { OptimizerKind, SparseOptimizer } from '@halfstep/optim';
 import {
   addChecksums,
+  type Checkpoint,
   CheckpointError,
+  type CheckpointErrorOptions,
+  decodeSafetensors,
+  encodeSafetensors,
   readSafetensors,
   type SafetensorsDtype,
   sha256Hex,
@@ -124,12 +128,21 @@ function stateTensors(
   }
 }
 
+/** What a checkpoint holds before it is written: its tensors and metadata (with checksums). */
+interface CheckpointContent {
+  readonly tensors: Record<string, Tensor>;
+  readonly metadata: Record<string, string>;
+}
+
 /**
- * Saves a collection (see `EmbeddingBagCollection.save`): every tensor with its SHA-256 checksum
- * in the metadata (`halfstep.checksum.<tensor>`, and `halfstep.checksum.__metadata__` for the
- * other metadata entries), written atomically by `writeSafetensors`.
+ * A collection's checkpoint (see `EmbeddingBagCollection.save`): every tensor with its SHA-256
+ * checksum in the metadata (`halfstep.checksum.<tensor>`, and `halfstep.checksum.__metadata__`
+ * for the other metadata entries). `path` (when there is a file) names it in errors.
  */
-export async function saveCheckpoint(path: string, collection: CheckpointedTables): Promise<void> {
+async function checkpointContent(
+  collection: CheckpointedTables,
+  path: string | undefined,
+): Promise<CheckpointContent> {
   const tensors: Record<string, Tensor> = {};
   const records: TableRecord[] = [];
   // The step and seed of the tables as exported now: read before awaiting anything, since a step
@@ -171,10 +184,37 @@ export async function saveCheckpoint(path: string, collection: CheckpointedTable
       sha256Hex,
     );
   } catch (error) {
-    throw error instanceof CheckpointError ? error.withPath(path) : error;
+    throw error instanceof CheckpointError && path !== undefined ? error.withPath(path) : error;
   }
+  return { tensors, metadata };
+}
+
+/** Saves a collection to the file `path`, written atomically by `writeSafetensors`. */
+export async function saveCheckpoint(path: string, collection: CheckpointedTables): Promise<void> {
+  const { tensors, metadata } = await checkpointContent(collection, path);
   await writeSafetensors(path, tensors, metadata);
 }
+
+/** A collection's checkpoint as the bytes of a safetensors file (what `save` would write). */
+export async function checkpointBytes(
+  collection: CheckpointedTables,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const { tensors, metadata } = await checkpointContent(collection, undefined);
+  // A fresh buffer of its own (never shared memory): a Blob part, an IndexedDB value.
+  return encodeSafetensors(tensors, metadata) as Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * Where a checkpoint being loaded came from: `label` names it in messages (the file's path, or
+ * {@link BYTES_LABEL}); `error` is the options of its CheckpointErrors (the path of a file).
+ */
+interface Where {
+  readonly label: string;
+  readonly error: CheckpointErrorOptions;
+}
+
+/** How errors name checkpoint bytes that came from no file. */
+export const BYTES_LABEL = 'checkpoint bytes';
 
 function bytesOf(tensor: Tensor): Uint8Array {
   const d = tensor.data;
@@ -195,7 +235,7 @@ function describe(value: unknown): string {
  * naming the tensor, the first bad element with its row (and column) and its value (and code).
  */
 function checkValues(
-  path: string,
+  at: Where,
   name: string,
   tensor: Tensor,
   storage: StorageName,
@@ -239,29 +279,33 @@ function checkValues(
   throw new CheckpointError(
     'invalid-value',
     `tensor ${JSON.stringify(name)}: element ${bad} (${where}) is ${shown}; ${rule}`,
-    { path },
+    at.error,
   );
 }
 
 /** Checks a table record of the checkpoint against table `t` of the collection, field by field. */
-function checkRecord(path: string, t: number, rec: unknown, c: ResolvedTableConfig): void {
+function checkRecord(at: Where, t: number, rec: unknown, c: ResolvedTableConfig): void {
   const where = `metadata "halfstep.tables"[${t}]`;
   if (!isRecord(rec)) {
-    throw new CheckpointError('invalid-metadata', `${where} is ${describe(rec)}, not a table`, {
-      path,
-    });
+    throw new CheckpointError(
+      'invalid-metadata',
+      `${where} is ${describe(rec)}, not a table`,
+      at.error,
+    );
   }
   for (const key of Object.keys(rec)) {
     if (key !== 'optimizer' && !(RECORD_FIELDS as readonly string[]).includes(key)) {
-      throw new CheckpointError('invalid-metadata', `${where} has unknown field "${key}"`, {
-        path,
-      });
+      throw new CheckpointError(
+        'invalid-metadata',
+        `${where} has unknown field "${key}"`,
+        at.error,
+      );
     }
   }
   for (const key of RECORD_FIELDS) {
     if (rec[key] !== c[key]) {
       throw new CheckpointMismatchError(
-        path,
+        at.label,
         `table ${t} ("${c.name}"): checkpoint ${key} ${describe(rec[key])}, this table ${JSON.stringify(c[key])}`,
       );
     }
@@ -275,13 +319,13 @@ function checkRecord(path: string, t: number, rec: unknown, c: ResolvedTableConf
     throw new CheckpointError(
       'invalid-metadata',
       `${where}: optimizer is ${describe(optimizer)}, expected { kind, options }`,
-      { path },
+      at.error,
     );
   }
   const options = optimizer.options;
   if (optimizer.kind !== c.optimizer.kind || options.stateStorage !== c.optimizer.stateStorage) {
     throw new CheckpointMismatchError(
-      path,
+      at.label,
       `table "${c.name}": checkpoint optimizer ${String(optimizer.kind)} (state ${String(options.stateStorage)}), this table ${c.optimizer.kind} (state ${c.optimizer.stateStorage})`,
     );
   }
@@ -311,19 +355,59 @@ export async function loadCheckpoint(
   collection: CheckpointedTables,
   options: LoadOptions = {},
 ): Promise<number> {
-  const file = await readSafetensors(path);
+  return restoreCheckpoint(await readSafetensors(path), path, path, collection, options);
+}
+
+/**
+ * The same as {@link loadCheckpoint}, from the bytes of a safetensors file (as
+ * {@link checkpointBytes} gives them); errors name them {@link BYTES_LABEL}.
+ */
+export async function loadCheckpointBytes(
+  bytes: Uint8Array,
+  collection: CheckpointedTables,
+  options: LoadOptions = {},
+): Promise<number> {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(
+      `loadSafetensors: bytes must be a Uint8Array (e.g. new Uint8Array(arrayBuffer)), got ${describeValue(bytes)}`,
+    );
+  }
+  return restoreCheckpoint(decodeSafetensors(bytes), undefined, BYTES_LABEL, collection, options);
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'an object';
+  return typeof value;
+}
+
+/**
+ * Checks a decoded checkpoint against the collection and imports it (see
+ * {@link loadCheckpoint}). `filePath` is the file's path (CheckpointErrors carry it), `label`
+ * names the checkpoint in every message: the path, or {@link BYTES_LABEL}.
+ */
+async function restoreCheckpoint(
+  file: Checkpoint,
+  filePath: string | undefined,
+  label: string,
+  collection: CheckpointedTables,
+  options: LoadOptions,
+): Promise<number> {
+  const at: Where = { label, error: filePath === undefined ? {} : { path: filePath } };
   let unchecked: readonly string[];
   try {
     ({ unchecked } = await verifyChecksums(file, sha256Hex));
   } catch (error) {
-    throw error instanceof CheckpointError ? error.withPath(path) : error;
+    throw error instanceof CheckpointError && filePath !== undefined
+      ? error.withPath(filePath)
+      : error;
   }
   const meta = file.metadata;
   if (meta['halfstep.format'] !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(
       'invalid-metadata',
       `metadata "halfstep.format" is ${describe(meta['halfstep.format'])}, expected "${CHECKPOINT_FORMAT}"`,
-      { path },
+      at.error,
     );
   }
   const stepText = meta['halfstep.step'];
@@ -332,12 +416,12 @@ export async function loadCheckpoint(
     throw new CheckpointError(
       'invalid-metadata',
       `metadata "halfstep.step" is ${describe(stepText)}, expected a non-negative decimal integer (digits only, no leading zeros, at most 2^53 - 1)`,
-      { path },
+      at.error,
     );
   }
   if (meta['halfstep.seed'] !== collection.seed.toString()) {
     throw new CheckpointMismatchError(
-      path,
+      at.label,
       `checkpoint seed ${meta['halfstep.seed']} differs from this collection's seed ${collection.seed}`,
     );
   }
@@ -345,37 +429,39 @@ export async function loadCheckpoint(
   try {
     records = JSON.parse(meta['halfstep.tables'] ?? '');
   } catch {
-    throw new CheckpointError('invalid-metadata', 'metadata "halfstep.tables" is not valid JSON', {
-      path,
-    });
+    throw new CheckpointError(
+      'invalid-metadata',
+      'metadata "halfstep.tables" is not valid JSON',
+      at.error,
+    );
   }
   if (!Array.isArray(records)) {
     throw new CheckpointError(
       'invalid-metadata',
       `metadata "halfstep.tables" is ${describe(records)}, expected an array of tables`,
-      { path },
+      at.error,
     );
   }
   if (records.length !== collection.configs.length) {
     throw new CheckpointMismatchError(
-      path,
+      at.label,
       `checkpoint has ${records.length} tables, this collection ${collection.configs.length}`,
     );
   }
   const expected = new Set<string>();
   const imports: TableData[] = collection.configs.map((c, t) => {
-    checkRecord(path, t, records[t], c);
+    checkRecord(at, t, records[t], c);
     const weightName = `${c.name}.weight`;
     const weight = file.tensors[weightName];
     const dtype = DTYPE_OF[c.storage];
     if (!weight || weight.dtype !== dtype || weight.shape.join() !== `${c.rows},${c.dim}`) {
       throw new CheckpointMismatchError(
-        path,
+        at.label,
         `tensor "${weightName}" is missing or not ${dtype} [${c.rows}, ${c.dim}]`,
       );
     }
     expected.add(weightName);
-    checkValues(path, weightName, weight, c.storage, c.dim, 'weights must be finite', false);
+    checkValues(at, weightName, weight, c.storage, c.dim, 'weights must be finite', false);
     const size = c.optimizer.stateSize(c.dim);
     const bytes = c.optimizer.stateStorage === 'float32' ? 4 : 2;
     const state = new Uint8Array(c.rows * size * bytes);
@@ -392,14 +478,14 @@ export async function loadCheckpoint(
         tensor.shape.join() !== shape
       ) {
         throw new CheckpointMismatchError(
-          path,
+          at.label,
           `tensor "${key}" is missing or not ${DTYPE_OF[c.optimizer.stateStorage]} [${shape}]`,
         );
       }
       expected.add(key);
       const square = squares.includes(slot.name);
       checkValues(
-        path,
+        at,
         key,
         tensor,
         c.optimizer.stateStorage,
@@ -423,14 +509,14 @@ export async function loadCheckpoint(
   for (const name of Object.keys(file.tensors)) {
     if (!expected.has(name)) {
       throw new CheckpointMismatchError(
-        path,
+        at.label,
         `tensor ${JSON.stringify(name)} of the checkpoint belongs to no table of this collection`,
       );
     }
   }
   if (unchecked.length > 0) {
     (options.onWarning ?? defaultWarning)(
-      `${path}: the file records no checksums (written by another tool such as PyTorch's safetensors, or before halfstep wrote them): the bytes of its ${unchecked.length - 1} tensors and its metadata cannot be verified; shapes, dtypes, metadata and values were checked`,
+      `${label}: the file records no checksums (written by another tool such as PyTorch's safetensors, or before halfstep wrote them): the bytes of its ${unchecked.length - 1} tensors and its metadata cannot be verified; shapes, dtypes, metadata and values were checked`,
     );
   }
   for (let t = 0; t < imports.length; t++)

@@ -23,6 +23,8 @@
  * - `invalid-value`: a tensor holds a value its role forbids (a NaN or infinite weight, a
  *   non-finite or negative optimizer state); the message names the tensor and the first position.
  * - `io`: reading or writing the file failed; `cause` holds the system error.
+ * - `unsupported`: file checkpoints were used where there is no file system (a browser): the
+ *   message says to use the bytes API (`toSafetensors()` / `loadSafetensors(bytes)`).
  */
 export type CheckpointErrorReason =
   | 'too-short'
@@ -43,7 +45,8 @@ export type CheckpointErrorReason =
   | 'too-large'
   | 'checksum-mismatch'
   | 'invalid-value'
-  | 'io';
+  | 'io'
+  | 'unsupported';
 
 /** Options of the {@link CheckpointError} constructor. */
 export interface CheckpointErrorOptions {

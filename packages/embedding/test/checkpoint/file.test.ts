@@ -179,7 +179,8 @@ describe('writeSafetensors / readSafetensors', () => {
       `;
       const child = spawnSync(
         process.execPath,
-        ['--import', 'tsx', '--input-type=module', '-e', script],
+        // The source condition: the package's `#checkpoint-io` import resolves to src/, not dist/.
+        ['--conditions=@halfstep/source', '--import', 'tsx', '--input-type=module', '-e', script],
         {
           encoding: 'utf8',
           timeout: 60_000,
