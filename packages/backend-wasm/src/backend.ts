@@ -101,6 +101,7 @@ export class WasmBackend extends HostBackend implements Backend {
       pool,
       minRowsPerThread,
       this.tensors,
+      (result) => this.unobserved.add(result),
     );
   }
 
@@ -241,9 +242,13 @@ export class WasmBackend extends HostBackend implements Backend {
     const staged = this.backward.stageGradients(updates, batches, grads);
     if (staged instanceof BadInputError) return this.rejected(staged);
     // Phase 2: aggregation (a row sum can still overflow: rejects, nothing written) and the
-    // fused update, in WASM.
+    // fused update, in WASM (a non-finite new weight or state under 'error': rejects, every
+    // table of the call rolled back).
     try {
-      return StepResult.of({ value: this.backward.update(updates, tables, staged) });
+      const outcome = this.backward.update(updates, tables, staged);
+      if (outcome instanceof StepResult) return outcome;
+      if (outcome instanceof BadInputError) return this.rejected(outcome);
+      return StepResult.of({ value: outcome });
     } catch (error) {
       return this.rejected(error);
     }

@@ -1,12 +1,14 @@
 import {
-  type BadInputError,
+  BadInputError,
   type BagUpdate,
   type BagUpdateResult,
   checkBagUpdate,
   checkFiniteGradient,
   DOMAIN_STATE,
   DOMAIN_WEIGHTS,
+  nonFiniteRowResult,
   randomBitsFor,
+  StepResult,
   tableDomain,
 } from '@halfstep/backend';
 import { type AggregatedRows, aggregateRows, dropSkippedRows } from './aggregate.js';
@@ -18,6 +20,7 @@ import { Scratch } from './scratch.js';
 import {
   J_DESCRIPTOR,
   J_TABLE,
+  J_TABLE_SLOTS,
   J_WORK,
   S_TABLE,
   S_UPDATE,
@@ -25,11 +28,18 @@ import {
   TABLE_AGGREGATED,
   TABLE_BATCH,
   TABLE_GRAD,
+  TABLE_JOURNAL,
+  TABLE_PARAMS,
   TABLE_SLOTS,
 } from './scratch-slots.js';
 import type { WasmTable } from './table.js';
 import { HogwildPool, UpdatePool } from './threads.js';
-import { UPDATE_PARAMS_BYTES, updateScratchBytes, writeUpdateParams } from './update-params.js';
+import {
+  journalLayout,
+  UPDATE_PARAMS_BYTES,
+  updateScratchBytes,
+  writeUpdateParams,
+} from './update-params.js';
 
 // The words of the update's parameter block that differ between the threads splitting one
 // table's rows (written directly: the rest of a block is copied from the calling thread's).
@@ -37,6 +47,10 @@ const P_ROWS = UPDATE_LAYOUT.slots.rows;
 const P_GRADS = UPDATE_LAYOUT.slots.grads;
 const P_COUNT = UPDATE_LAYOUT.slots.count;
 const P_SCRATCH = UPDATE_LAYOUT.slots.scratch;
+const P_JOURNAL = UPDATE_LAYOUT.slots.journal;
+// What the kernel reports (see UPDATE_LAYOUT).
+const P_DONE = UPDATE_LAYOUT.slots.done;
+const P_SKIPPED = UPDATE_LAYOUT.slots.skipped;
 
 /** Hogwild: a backward call waits for any update handed off more than this many calls ago. */
 const HOGWILD_MAX_LAG = 4;
@@ -44,6 +58,46 @@ const HOGWILD_MAX_LAG = 4;
 /** The first slot of table `i` of a backward call. */
 function tableSlot(i: number): number {
   return S_TABLE + TABLE_SLOTS * i;
+}
+
+/**
+ * How many leading tables of a call journal their rows: those at or before its last table with
+ * policy 'error', whose refusal must leave them unchanged (after it nothing can refuse the call).
+ */
+function journaledTables(updates: readonly BagUpdate[]): number {
+  for (let i = updates.length - 1; i >= 0; i--) {
+    if ((updates[i]!.nonFinite ?? 'error') === 'error') return i + 1;
+  }
+  return 0;
+}
+
+/** One table's update as the kernel reported it. */
+interface TableOutcome {
+  /** The table's parameter block (0: no row to update), covering all its rows. */
+  readonly block: number;
+  /** Rows skipped for a non-finite result ('skip-rows'). */
+  readonly skipped: number;
+  /** The smallest row whose result is not finite ('error'; the table rolled back), else -1. */
+  readonly badRow: number;
+}
+
+/** Hogwild: a call's update handed to a worker thread, and its outcome once read. */
+interface HandedCall {
+  readonly worker: number;
+  readonly names: readonly string[];
+  /** Per table: its parameter block in the worker's buffers (0: no row to update). */
+  readonly blocks: readonly number[];
+  readonly aggregated: readonly AggregatedRows[];
+  outcome: BagUpdateResult[] | BadInputError | undefined;
+  result: StepResult<BagUpdateResult[]> | undefined;
+}
+
+/** A table's counts once `skipped` rows were left unchanged for a non-finite result. */
+function counts(agg: AggregatedRows, skipped: number): BagUpdateResult {
+  return {
+    updatedRows: agg.count - agg.badCount - skipped,
+    skippedRows: agg.badCount + skipped,
+  };
 }
 
 /**
@@ -60,14 +114,18 @@ export class FusedBackward {
   private readonly hogwild: HogwildPool | undefined;
   private readonly minRowsPerThread: number;
   private readonly traffic: { submissions: number };
-  /** The calling thread's parameter block, and one per pool worker. */
-  private readonly params: number;
+  /** One parameter block per pool worker (the calling thread's are in the tables' slots). */
   private readonly workerParams: number[];
   /** Per hogwild worker: the buffers of the job it runs (reused only while it is idle). */
   private readonly jobScratch: Scratch[];
+  /** Per hogwild worker: the call it was handed whose outcome is not read yet. */
+  private readonly handed: (HandedCall | undefined)[];
+  private readonly onFailure: (result: StepResult<unknown>) => void;
 
   /**
    * @param traffic - whose `submissions` counts the hand-offs to worker threads.
+   * @param onFailure - receives a hogwild step's result found failed before anyone awaited it
+   *   (the backend keeps it for `flush()` to report).
    */
   constructor(
     kernels: Kernels,
@@ -76,6 +134,7 @@ export class FusedBackward {
     pool: UpdatePool | HogwildPool | undefined,
     minRowsPerThread: number,
     traffic: { submissions: number },
+    onFailure: (result: StepResult<unknown>) => void = () => {},
   ) {
     this.k = kernels;
     this.scratch = scratch;
@@ -84,7 +143,7 @@ export class FusedBackward {
     this.hogwild = pool instanceof HogwildPool ? pool : undefined;
     this.minRowsPerThread = minRowsPerThread;
     this.traffic = traffic;
-    this.params = kernels.allocator.alloc(UPDATE_PARAMS_BYTES, 'update parameters');
+    this.onFailure = onFailure;
     this.workerParams = Array.from({ length: this.pool?.workers ?? 0 }, () =>
       kernels.allocator.alloc(UPDATE_PARAMS_BYTES, 'update parameters'),
     );
@@ -92,6 +151,7 @@ export class FusedBackward {
       { length: this.hogwild?.workers ?? 0 },
       () => new Scratch(kernels),
     );
+    this.handed = this.jobScratch.map(() => undefined);
   }
 
   /**
@@ -162,9 +222,14 @@ export class FusedBackward {
   }
 
   /**
-   * Phase 2: aggregates and updates every table. Reproducible: returns with every update stored.
-   * Hogwild: hands the whole call to an idle worker when there is one and returns at once.
+   * Phase 2: aggregates and updates every table. Reproducible: returns with every update stored
+   * (the counts), or with the call rolled back (the error). Hogwild: hands the whole call to an
+   * idle worker when there is one and returns its result, which settles once the worker is done.
    * A worker thread that exited never loses rows: the calling thread runs them (threads.ts).
+   * Under the 'error' policy a row whose new weights or state are not finite refuses the call:
+   * every table of it is restored from the undo journal, and the error names the smallest such
+   * row of the first table that has one.
+   * @returns the counts per table, the refusal, or (hogwild) the result to come.
    * @throws BadInputError for a row sum that overflows (policy 'error'; no table changed), or
    *   the pool's error once it is out of service (its supervisor fell silent).
    */
@@ -172,7 +237,7 @@ export class FusedBackward {
     updates: readonly BagUpdate[],
     tables: readonly WasmTable[],
     staged: readonly StagedUpdate[],
-  ): BagUpdateResult[] {
+  ): BagUpdateResult[] | BadInputError | StepResult<BagUpdateResult[]> {
     // Hogwild: the aggregated rows go to an idle worker's own buffers, and the worker runs the
     // whole call's update while this thread returns (when all are busy, this thread runs it).
     const worker = this.hogwild?.nextCall(HOGWILD_MAX_LAG) ?? -1;
@@ -182,20 +247,34 @@ export class FusedBackward {
         this.scratch.get(tableSlot(i) + TABLE_AGGREGATED, bytes),
       ),
     );
-    return updates.map((u, i) => {
+    const journaled = journaledTables(updates);
+    const written: number[] = [];
+    const results: BagUpdateResult[] = [];
+    for (let i = 0; i < updates.length; i++) {
+      const u = updates[i]!;
       const agg = aggregated[i]!;
-      this.applyUpdate(tables[i]!, agg, u.step);
-      return { updatedRows: agg.count - agg.badCount, skippedRows: agg.badCount };
-    });
+      const stop = (u.nonFinite ?? 'error') === 'error';
+      const outcome = this.applyUpdate(i, tables[i]!, agg, u.step, stop, i < journaled);
+      if (outcome.badRow >= 0) {
+        for (let j = written.length - 1; j >= 0; j--) this.k.exports.rollbackUpdate(written[j]!);
+        return nonFiniteRowResult(u.table.name, outcome.badRow);
+      }
+      if (i < journaled && outcome.block !== 0) written.push(outcome.block);
+      results.push(counts(agg, outcome.skipped));
+    }
+    return results;
   }
 
   /**
    * Blocks until every update handed to a worker thread (hogwild) is stored (by the calling
-   * thread for a worker that exited).
+   * thread for a worker that exited), and reads their outcomes (a refused one goes to
+   * `onFailure` unless awaited).
    * @throws the pool's error once it is out of service.
    */
   settle(): void {
-    this.hogwild?.settle();
+    if (this.hogwild === undefined) return;
+    this.hogwild.settle();
+    for (const call of this.handed) if (call !== undefined) this.collect(call);
   }
 
   /** Stops the worker threads and frees their job buffers (after `settle`). */
@@ -208,52 +287,104 @@ export class FusedBackward {
   /**
    * Hogwild: aggregates every table into idle worker `worker`'s buffers, writes its parameter
    * blocks and job descriptor, and hands the job to it (returns without waiting).
+   * @returns the call's result (awaiting it waits for the worker), or the counts at once when
+   *   no table has a row to update.
    */
   private handOff(
     updates: readonly BagUpdate[],
     tables: readonly WasmTable[],
     staged: readonly StagedUpdate[],
     worker: number,
-  ): BagUpdateResult[] {
+  ): BagUpdateResult[] | StepResult<BagUpdateResult[]> {
+    // The worker is idle: its last call is over; read its outcome before reusing the buffers.
+    const previous = this.handed[worker];
+    if (previous !== undefined) this.collect(previous);
     const js = this.jobScratch[worker]!;
+    const slot = (i: number) => J_TABLE + J_TABLE_SLOTS * i;
     const aggregated = updates.map((u, i) =>
       aggregateRows(this.k, this.scratch, u, staged[i]!, tableSlot(i), (bytes) =>
-        js.get(J_TABLE + 2 * i, bytes),
+        js.get(slot(i), bytes),
       ),
     );
     // One work area for the whole job, sized for its widest table: its tables run in turn.
     const width = Math.max(1, ...tables.map((t) => Math.max(t.handle.dim, t.stateSize)));
     const work = js.get(J_WORK, updateScratchBytes(width));
-    const blocks: number[] = [];
+    const journaled = journaledTables(updates);
+    const perTable: number[] = [];
     for (let i = 0; i < updates.length; i++) {
-      const params = js.get(J_TABLE + 2 * i + 1, UPDATE_PARAMS_BYTES);
-      if (this.prepareUpdate(tables[i]!, aggregated[i]!, updates[i]!.step, params, work) > 0) {
-        blocks.push(params);
-      }
+      const u = updates[i]!;
+      const params = js.get(slot(i) + 1, UPDATE_PARAMS_BYTES);
+      const good = this.prepareUpdate(tables[i]!, aggregated[i]!, u.step, params, work, {
+        stop: (u.nonFinite ?? 'error') === 'error',
+        journal: i < journaled ? (bytes) => js.get(slot(i) + 2, bytes) : null,
+      });
+      perTable.push(good > 0 ? params : 0);
     }
+    const blocks = perTable.filter((b) => b !== 0);
+    if (blocks.length === 0) return aggregated.map((agg) => counts(agg, 0));
     const descriptor = js.get(J_DESCRIPTOR, 4 * (1 + updates.length));
     const i32 = this.k.i32();
     i32[descriptor >>> 2] = blocks.length;
     i32.set(blocks, (descriptor >>> 2) + 1);
-    if (blocks.length > 0 && this.hogwild !== undefined) {
-      const names = tables.map((t) => `"${t.handle.name}"`).join(', ');
-      const steps = [...new Set(updates.map((u) => u.step))].join(', ');
-      this.hogwild.assign(
-        worker,
-        descriptor,
-        `the update of a backward call (step ${steps}; table${tables.length === 1 ? '' : 's'} ${names})`,
-      );
-      this.traffic.submissions++;
+    const call: HandedCall = {
+      worker,
+      names: tables.map((t) => t.handle.name),
+      blocks: perTable,
+      aggregated,
+      outcome: undefined,
+      result: undefined,
+    };
+    const result = new StepResult<BagUpdateResult[]>(async () => {
+      if (call.outcome === undefined) {
+        this.hogwild?.wait(worker);
+        this.collect(call);
+      }
+      const outcome = call.outcome as BagUpdateResult[] | BadInputError;
+      if (outcome instanceof BadInputError) throw outcome;
+      return outcome;
+    });
+    call.result = result;
+    this.handed[worker] = call;
+    const names = call.names.map((n) => `"${n}"`).join(', ');
+    const steps = [...new Set(updates.map((u) => u.step))].join(', ');
+    this.hogwild?.assign(
+      worker,
+      descriptor,
+      `the update of a backward call (step ${steps}; table${tables.length === 1 ? '' : 's'} ${names})`,
+    );
+    this.traffic.submissions++;
+    return result;
+  }
+
+  /**
+   * Hogwild: reads the outcome of `call`, whose job is over (its blocks' `done`/`skipped`): the
+   * counts, or the refusal of its first table stopped at a non-finite result (the worker rolled
+   * the call back). A refusal nobody awaited yet goes to `onFailure`.
+   */
+  private collect(call: HandedCall): void {
+    if (this.handed[call.worker] === call) this.handed[call.worker] = undefined;
+    if (call.outcome !== undefined) return;
+    const i32 = this.k.i32();
+    const results: BagUpdateResult[] = [];
+    for (let i = 0; i < call.blocks.length; i++) {
+      const block = call.blocks[i]!;
+      const p = block >>> 2;
+      if (block !== 0 && i32[p + P_DONE]! < i32[p + P_COUNT]!) {
+        const row = i32[(i32[p + P_ROWS]! >>> 2) + i32[p + P_DONE]!]!;
+        call.outcome = nonFiniteRowResult(call.names[i]!, row);
+        const result = call.result;
+        if (result !== undefined && !result.observed) this.onFailure(result);
+        return;
+      }
+      results.push(counts(call.aggregated[i]!, block === 0 ? 0 : i32[p + P_SKIPPED]!));
     }
-    return aggregated.map((agg) => ({
-      updatedRows: agg.count - agg.badCount,
-      skippedRows: agg.badCount,
-    }));
+    call.outcome = results;
   }
 
   /**
    * Drops skipped rows and writes the parameter block of `applyUpdate` at `params` with the
-   * work area `work`; returns the rows to update.
+   * work area `work`, the policy (`stop`) and, when `journal` is given, an undo journal from
+   * it (called with its size); returns the rows to update.
    */
   private prepareUpdate(
     t: WasmTable,
@@ -261,10 +392,13 @@ export class FusedBackward {
     step: number,
     params: number,
     work: number,
+    policy: { readonly stop: boolean; readonly journal: ((bytes: number) => number) | null },
   ): number {
     if (agg.count === agg.badCount) return 0;
     const h = t.handle;
     const good = dropSkippedRows(this.k, agg, h.dim);
+    const layout = journalLayout(t);
+    const journal = policy.journal === null ? 0 : policy.journal(good * layout.stride);
     writeUpdateParams(this.k, params, {
       table: t,
       step,
@@ -280,22 +414,39 @@ export class FusedBackward {
       stateBits: t.stateFormat === null ? 0 : randomBitsFor(t.stateFormat.mantissaBits),
       tdWeights: tableDomain(h.index, DOMAIN_WEIGHTS),
       tdState: tableDomain(h.index, DOMAIN_STATE),
+      stop: policy.stop,
+      journal,
+      journalLayout: layout,
     });
     return good;
   }
 
-  /** Runs one table's update on the calling thread, or split by rows across the pool. */
-  private applyUpdate(t: WasmTable, agg: AggregatedRows, step: number): void {
+  /**
+   * Runs table `i`'s update on the calling thread, or split by rows across the pool. When a
+   * part stops at a non-finite result ('error'), rolls back every part of the table.
+   */
+  private applyUpdate(
+    i: number,
+    t: WasmTable,
+    agg: AggregatedRows,
+    step: number,
+    stop: boolean,
+    journaled: boolean,
+  ): TableOutcome {
     const k = this.k;
     const dim = t.handle.dim;
     const width = Math.max(dim, t.stateSize);
     const work = this.scratch.get(S_UPDATE, updateScratchBytes(width));
-    const good = this.prepareUpdate(t, agg, step, this.params, work);
-    if (good === 0) return;
+    const params = this.scratch.get(tableSlot(i) + TABLE_PARAMS, UPDATE_PARAMS_BYTES);
+    const good = this.prepareUpdate(t, agg, step, params, work, {
+      stop,
+      journal: journaled ? (bytes) => this.scratch.get(tableSlot(i) + TABLE_JOURNAL, bytes) : null,
+    });
+    if (good === 0) return { block: 0, skipped: 0, badRow: -1 };
     const parts = Math.min(this.threads, Math.floor(good / this.minRowsPerThread));
     if (this.pool === undefined || parts < 2) {
-      k.exports.applyUpdate(this.params);
-      return;
+      k.exports.applyUpdate(params);
+      return this.outcome([params]);
     }
     // Split the rows into contiguous parts, one per thread. Rows are distinct and each row's
     // update depends only on its own data and its counter-based random bits, so the result is
@@ -304,28 +455,61 @@ export class FusedBackward {
     const works = Array.from({ length: parts }, (_, part) =>
       part === 0 ? work : this.scratch.get(S_WORKER + part, bytesPerThread),
     );
+    const stride = journalLayout(t).stride;
     const u8 = k.u8();
     const i32 = k.i32();
+    const journal = i32[(params >>> 2) + P_JOURNAL]!;
     const blocks: number[] = [];
     for (let part = parts - 1; part >= 0; part--) {
       const start = Math.floor((good * part) / parts);
       const end = Math.floor((good * (part + 1)) / parts);
-      const block = part === 0 ? this.params : this.workerParams[part - 1]!;
+      const block = part === 0 ? params : this.workerParams[part - 1]!;
       if (part > 0) {
-        u8.copyWithin(block, this.params, this.params + UPDATE_PARAMS_BYTES);
+        u8.copyWithin(block, params, params + UPDATE_PARAMS_BYTES);
         i32[(block >>> 2) + P_SCRATCH] = works[part]!;
       }
       const base = block >>> 2;
       i32[base + P_ROWS] = agg.rows + start * 4;
       i32[base + P_GRADS] = agg.grads + start * dim * 4;
       i32[base + P_COUNT] = end - start;
-      if (part > 0) blocks[part - 1] = block;
+      if (journal !== 0) i32[base + P_JOURNAL] = journal + start * stride;
+      blocks[part] = block;
     }
     this.traffic.submissions++;
     this.pool.run(
-      blocks,
-      () => k.exports.applyUpdate(this.params),
+      blocks.slice(1),
+      () => k.exports.applyUpdate(params),
       `the update of table "${t.handle.name}" (step ${step})`,
     );
+    const outcome = this.outcome(blocks);
+    if (outcome.badRow < 0) {
+      // The whole table in its block, for a rollback should a later table refuse the call.
+      const v = k.i32();
+      const base = params >>> 2;
+      v[base + P_ROWS] = agg.rows;
+      v[base + P_GRADS] = agg.grads;
+      v[base + P_COUNT] = good;
+      v[base + P_DONE] = good;
+    }
+    return outcome;
+  }
+
+  /**
+   * The outcome of a table's update from its parts' blocks (part 0 first, rows ascending): the
+   * first part that stopped gives the smallest bad row, and then every part is rolled back.
+   */
+  private outcome(blocks: readonly number[]): TableOutcome {
+    const k = this.k;
+    const i32 = k.i32();
+    let skipped = 0;
+    let badRow = -1;
+    for (const block of blocks) {
+      const p = block >>> 2;
+      const done = i32[p + P_DONE]!;
+      if (badRow < 0 && done < i32[p + P_COUNT]!) badRow = i32[(i32[p + P_ROWS]! >>> 2) + done]!;
+      skipped += i32[p + P_SKIPPED]!;
+    }
+    if (badRow >= 0) for (const block of blocks) k.exports.rollbackUpdate(block);
+    return { block: blocks[0]!, skipped, badRow };
   }
 }

@@ -1,10 +1,22 @@
 /**
  * The halfstep kernels in WebAssembly (AssemblyScript, SIMD and scalar builds): bulk codecs,
  * random engines' bulk fill, and a `Backend` whose results are bit-identical to
- * `@halfstep/backend-js`.
+ * `@halfstep/backend-js`. Importing it registers the backend as "wasm" (see `./register`), so
+ * that `createEmbeddingBag({ backend: 'wasm' })` works; the worker threads' API is also at
+ * `@halfstep/backend-wasm/threads` (Node.js).
+ *
+ * @example
+ * ```ts
+ * import { createWasmBackend } from '@halfstep/backend-wasm';
+ *
+ * const backend = await createWasmBackend(); // the SIMD build where WASM SIMD validates
+ * console.log(backend.name, backend.build); // wasm simd
+ * backend.dispose();
+ * ```
  *
  * @packageDocumentation
  */
+import './register.js';
 
 export { WasmBackend } from './backend.js';
 export { setEncoder, WasmCodec } from './codec.js';

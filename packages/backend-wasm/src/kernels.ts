@@ -71,6 +71,8 @@ export interface KernelExports {
     out: number,
   ): void;
   applyUpdate(params: number): void;
+  /** Restores the rows an `applyUpdate` block stored from its undo journal (idempotent). */
+  rollbackUpdate(params: number): void;
   allFinite(values: number, n: number): number;
   checkBag(indices: number, n: number, offsets: number, bags: number, rows: number): number;
   aggregate(

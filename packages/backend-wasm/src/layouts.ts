@@ -58,6 +58,26 @@ export const UPDATE_LAYOUT = defineParamLayout('applyUpdate', [
   /** The largest finite values of the weights' and the state's formats (0 for float32). */
   ['wMax', 'f32'],
   ['sMax', 'f32'],
+  /**
+   * 1 (policy 'error'): stop at the first row whose new weights or state are not finite; 0
+   * ('skip-rows'): leave such rows unchanged and go on.
+   */
+  ['stop', 'i32'],
+  /**
+   * Address of the undo journal, 0 for none: row u's old weight codes at `journal + u *
+   * journalStride`, its old state codes `journalState` bytes further (update-params.ts'
+   * `journalLayout`), kept so that a refused call can be rolled back.
+   */
+  ['journal', 'u32'],
+  ['journalStride', 'u32'],
+  ['journalState', 'u32'],
+  /**
+   * Written by the kernel: the rows handled, `count` unless it stopped at a row with a
+   * non-finite result (that row's index; the rows before it are stored and journaled).
+   */
+  ['done', 'i32'],
+  /** Written by the kernel: rows left unchanged for a non-finite result ('skip-rows'). */
+  ['skipped', 'i32'],
 ]);
 
 /**

@@ -28,6 +28,7 @@ const W_JOB = 2;
 /**
  * Progress through the job, 2k + s: blocks before k are stored; s = 0: block k untouched (its
  * backup may be under way); s = 1: block k's backup is complete and its update may have begun.
+ * 2n (n blocks) once the job is over, also when it ended early, rolled back (see `runBlock`).
  */
 const W_PROGRESS = 3;
 /** Address of the worker's backup area (one block's rows and gradients, see ROWS_SOURCE). */
@@ -147,6 +148,19 @@ function copyBlock(buffer, block, backup, save) {
   copyRows(buffer, s.weights, s.rows, s.count, s.dim * s.wBytes, backup + s.gradBytes, save);
   copyRows(buffer, s.state, s.rows, s.count, s.stateSize * s.sBytes, backup + s.gradBytes + s.weightBytes, save);
 }
+// Runs block k of the job at i32 index "job" (a count, then the blocks). A block that stopped at
+// a row with a non-finite result (policy 'error') is rolled back, with the job's earlier blocks,
+// from their journals: the job then leaves its tables as they were, and ends. A rollback only
+// rewrites journaled codes, so running it twice (a worker that died half-way) changes nothing.
+// Returns whether the job goes on.
+function runBlock(exports, i32, job, k) {
+  const block = i32[job + 1 + k];
+  exports.applyUpdate(block);
+  const p = block >>> 2;
+  if (i32[p + ${P.done}] >= i32[p + ${P.count}]) return true;
+  for (let j = k; j >= 0; j--) exports.rollbackUpdate(i32[job + 1 + j]);
+  return false;
+}
 function scribbleBlock(buffer, block) {
   const i32 = new Int32Array(buffer);
   const u8 = new Uint8Array(buffer);
@@ -166,6 +180,7 @@ function scribbleBlock(buffer, block) {
 interface RowsCode {
   blockBackupBytes(buffer: ArrayBufferLike, block: number): number;
   copyBlock(buffer: ArrayBufferLike, block: number, backup: number, save: boolean): void;
+  runBlock(exports: Kernels['exports'], i32: Int32Array, job: number, k: number): boolean;
 }
 
 let rowsFunctions: RowsCode | undefined;
@@ -173,7 +188,7 @@ let rowsFunctions: RowsCode | undefined;
 /** The calling thread's copy of ROWS_SOURCE's functions (compiled on first use: threads only). */
 function rowsCode(): RowsCode {
   rowsFunctions ??= new Function(
-    `${ROWS_SOURCE}\nreturn { blockBackupBytes, copyBlock };`,
+    `${ROWS_SOURCE}\nreturn { blockBackupBytes, copyBlock, runBlock };`,
   )() as RowsCode;
   return rowsFunctions;
 }
@@ -182,7 +197,8 @@ function rowsCode(): RowsCode {
  * The worker's code (no file, so that the package needs no path juggling): instantiate the
  * module on the shared memory, tell the supervisor, then loop: wait for a job, run
  * `applyUpdate` on each of its parameter blocks (each saved to the backup area first, with the
- * progress in W_PROGRESS), mark the job done, wake the caller.
+ * progress in W_PROGRESS; a block refused for a non-finite result rolls the job back and ends
+ * it, `runBlock`), mark the job done, wake the caller.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -222,10 +238,11 @@ for (;;) {
     copyBlock(buffer, block, backup, true);
     Atomics.store(ctl, base + ${W_PROGRESS}, 2 * k + 1);
     failHere(${KILL_POINTS.terminate}, buffer, block);
-    instance.exports.applyUpdate(block);
+    const more = runBlock(instance.exports, i32, job, k);
     failHere(${KILL_POINTS['mid-update']}, buffer, block);
     failHere(${KILL_POINTS.throw}, buffer, block);
-    Atomics.store(ctl, base + ${W_PROGRESS}, 2 * k + 2);
+    Atomics.store(ctl, base + ${W_PROGRESS}, more ? 2 * k + 2 : 2 * n);
+    if (!more) break;
   }
   Atomics.store(ctl, base + ${W_BUSY}, 0);
   Atomics.notify(ctl, base + ${W_BUSY});
@@ -555,7 +572,8 @@ class WorkerGroup {
    * block k was either untouched or is restored from the backup the worker made before
    * touching it (rows and gradients, which the update changes in place); then the calling
    * thread runs blocks k.. itself. Every block is thus applied exactly once, to the rows as
-   * they were, giving the bits the worker would have.
+   * they were, giving the bits the worker would have. (A job refused for a non-finite result
+   * is found again in block k and rolled back from the journals: a rollback is idempotent.)
    * @throws Error naming the worker when running the job on the calling thread fails (the
    *   pool is then out of service).
    */
@@ -587,7 +605,7 @@ class WorkerGroup {
         for (let j = from; j < n; j++) {
           const block = k.i32()[at + 1 + j]!;
           rows += k.i32()[(block >>> 2) + P.count]!;
-          k.exports.applyUpdate(block);
+          if (!rowsCode().runBlock(k.exports, k.i32(), at, j)) break;
         }
       } catch (error) {
         this.broken = new Error(
@@ -840,6 +858,18 @@ export class HogwildPool {
   assign(w: number, job: number, label = 'a backward call'): void {
     this.jobCall[w] = this.calls;
     this.group.handOff(w, job, label);
+  }
+
+  /**
+   * Blocks until worker `w`'s job (if any) is stored, by the worker or, for a worker that
+   * exited, by the caller.
+   * @throws Error naming a worker when the pool is out of service.
+   */
+  wait(w: number): void {
+    const g = this.group;
+    g.check();
+    g.wait(w);
+    this.jobCall[w] = Number.POSITIVE_INFINITY;
   }
 
   /**

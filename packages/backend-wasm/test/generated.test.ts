@@ -8,17 +8,19 @@ import { chooseBuild, loadKernels } from '../src/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-describe('src/wasm.generated.ts', () => {
-  it('is what scripts/build-wasm.mjs builds from assembly/ (run `pnpm build` after editing assembly/)', () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'halfstep-wasm-')), 'wasm.generated.ts');
-    execFileSync(process.execPath, [join(root, 'scripts', 'build-wasm.mjs'), '--out', out], {
+describe('src/wasm.generated.ts and src/wasm-threads.generated.ts', () => {
+  it('are what scripts/build-wasm.mjs builds from assembly/ (run `pnpm build` after editing assembly/)', () => {
+    const out = mkdtempSync(join(tmpdir(), 'halfstep-wasm-'));
+    execFileSync(process.execPath, [join(root, 'scripts', 'build-wasm.mjs'), '--out-dir', out], {
       cwd: root,
     });
-    const committed = readFileSync(join(root, 'src', 'wasm.generated.ts'), 'utf8');
-    expect(
-      readFileSync(out, 'utf8') === committed,
-      'src/wasm.generated.ts is stale: run pnpm build',
-    ).toBe(true);
+    for (const name of ['wasm.generated.ts', 'wasm-threads.generated.ts']) {
+      const committed = readFileSync(join(root, 'src', name), 'utf8');
+      expect(
+        readFileSync(join(out, name), 'utf8') === committed,
+        `src/${name} is stale: run pnpm build`,
+      ).toBe(true);
+    }
   }, 60_000);
 
   it('holds two valid modules; the SIMD one is chosen where it validates, and reported', async () => {
