@@ -1,4 +1,5 @@
-import { defineConfig, type MarkdownRenderer } from 'vitepress';
+import { existsSync, readFileSync } from 'node:fs';
+import { type DefaultTheme, defineConfig, type MarkdownRenderer } from 'vitepress';
 
 /**
  * Site base path: `/` locally, `/<repo>/` on GitHub Pages (the deploy workflow sets
@@ -7,24 +8,13 @@ import { defineConfig, type MarkdownRenderer } from 'vitepress';
 const base = `/${(process.env.DOCS_BASE ?? '/').replace(/^\/+|\/+$/g, '')}/`.replace(/\/+/g, '/');
 
 /**
- * Links to the TypeDoc reference (`/api/...`) point outside VitePress' router: TypeDoc writes
- * `site/api` after the VitePress build. Give them the base path and `target="_self"` so the
- * client router lets the browser load them as plain pages.
+ * The API reference's sidebar, written by TypeDoc (typedoc-vitepress-theme) next to its markdown
+ * in `api/`. The `docs` script runs TypeDoc before VitePress; without it the reference is empty.
  */
-function apiLinks(md: MarkdownRenderer): void {
-  const render = md.renderer.rules.link_open;
-  md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
-    const token = tokens[idx]!;
-    const href = token.attrGet('href');
-    if (href?.startsWith('/api/') && token.attrGet('target') === null) {
-      token.attrSet('href', `${base}${href.slice(1)}`);
-      token.attrSet('target', '_self');
-    }
-    return render
-      ? render(tokens, idx, options, env, self)
-      : self.renderToken(tokens, idx, options);
-  };
-}
+const apiSidebarFile = new URL('../api/typedoc-sidebar.json', import.meta.url);
+const apiSidebar: DefaultTheme.SidebarItem[] = existsSync(apiSidebarFile)
+  ? JSON.parse(readFileSync(apiSidebarFile, 'utf8'))
+  : [];
 
 /**
  * Hides the `// @run` (`# @run`) marker line of runnable samples from readers; test/samples.test.ts
@@ -39,6 +29,43 @@ function runMarkers(md: MarkdownRenderer): void {
   };
 }
 
+const guides: DefaultTheme.SidebarItem[] = [
+  {
+    text: 'Start here',
+    items: [
+      { text: 'Getting started', link: '/guide/getting-started' },
+      { text: 'Why stochastic rounding', link: '/guide/why-stochastic-rounding' },
+      { text: 'Tutorial: the recommender', link: '/guide/tutorial-recsys' },
+    ],
+  },
+  {
+    text: 'Concepts',
+    items: [
+      { text: 'Formats', link: '/guide/formats' },
+      { text: 'Rounding strategies', link: '/guide/rounding' },
+      { text: 'Random engines', link: '/guide/random-engines' },
+    ],
+  },
+  {
+    text: 'Using halfstep',
+    items: [
+      { text: 'Backends', link: '/guide/backends' },
+      { text: 'Reproducibility', link: '/guide/reproducibility' },
+      { text: 'Checkpoints and Python', link: '/guide/checkpoints' },
+      { text: 'Scale-out on Redis Cluster', link: '/guide/scale-out' },
+      { text: 'Coming from FBGEMM/TorchRec', link: '/guide/migrating-from-fbgemm' },
+    ],
+  },
+  {
+    text: 'Reference',
+    items: [
+      { text: 'API reference', link: '/api/' },
+      { text: 'Benchmarks', link: '/benchmarks' },
+      { text: 'Live demo', link: '/demo' },
+    ],
+  },
+];
+
 export default defineConfig({
   title: 'halfstep',
   description:
@@ -48,12 +75,19 @@ export default defineConfig({
   outDir: 'site',
   cleanUrls: false,
   lastUpdated: false,
-  srcExclude: ['README.md', 'data/**', 'scripts/**', 'test/**', 'site/**', 'node_modules/**'],
-  // `/api/` is written by TypeDoc after this build; test/site.test.ts checks those links for real.
-  ignoreDeadLinks: [/^\/api\//],
+  srcExclude: [
+    'README.md',
+    'api-readme.md',
+    'data/**',
+    'scripts/**',
+    'test/**',
+    'site/**',
+    'node_modules/**',
+  ],
   markdown: {
     config: (md) => {
-      apiLinks(md);
+      // Only links written with a scheme or `www.`: "QUALITY.md" is a file name, not a domain.
+      md.linkify.set({ fuzzyLink: false });
       runMarkers(md);
     },
   },
@@ -62,42 +96,26 @@ export default defineConfig({
     ssr: { resolve: { conditions: ['@halfstep/source'] } },
   },
   themeConfig: {
+    logo: '/favicon.svg',
     nav: [
-      { text: 'Guide', link: '/guide/why-stochastic-rounding' },
+      { text: 'Guide', link: '/guide/getting-started', activeMatch: '^/guide/' },
+      { text: 'API', link: '/api/', activeMatch: '^/api/' },
       { text: 'Benchmarks', link: '/benchmarks' },
       { text: 'Demo', link: '/demo' },
-      { text: 'API', link: '/api/index.html', target: '_self' },
     ],
-    sidebar: [
-      {
-        text: 'Concepts',
-        items: [
-          { text: 'Why stochastic rounding', link: '/guide/why-stochastic-rounding' },
-          { text: 'Formats', link: '/guide/formats' },
-          { text: 'Rounding strategies', link: '/guide/rounding' },
-          { text: 'Random engines', link: '/guide/random-engines' },
-        ],
-      },
-      {
-        text: 'Using halfstep',
-        items: [
-          { text: 'Backends', link: '/guide/backends' },
-          { text: 'Reproducibility', link: '/guide/reproducibility' },
-          { text: 'Checkpoints and Python', link: '/guide/checkpoints' },
-          { text: 'Tutorial: the recommender', link: '/guide/tutorial-recsys' },
-          { text: 'Scale-out on Redis Cluster', link: '/guide/scale-out' },
-          { text: 'Coming from FBGEMM/TorchRec', link: '/guide/migrating-from-fbgemm' },
-        ],
-      },
-      {
-        text: 'Reference',
-        items: [
-          { text: 'API (TypeDoc)', link: '/api/index.html', target: '_self' },
-          { text: 'Benchmarks', link: '/benchmarks' },
-          { text: 'Live demo', link: '/demo' },
-        ],
-      },
-    ],
+    sidebar: {
+      // The reference: the guides one click away, then TypeDoc's tree of packages.
+      '/api/': [
+        {
+          text: 'Guides',
+          collapsed: true,
+          items: guides.flatMap((group) => group.items ?? []),
+        },
+        { text: 'API reference', link: '/api/', items: apiSidebar },
+      ],
+      '/': guides,
+    },
+    outline: { level: [2, 3] },
     search: { provider: 'local' },
     socialLinks: [{ icon: 'github', link: 'https://github.com/halfstep/halfstep' }],
   },

@@ -9,24 +9,32 @@ import { DEFAULT_OPTIONS, gridFloor, runConvergence } from './convergence.js';
 import { logLineChart, type Series } from './svg.js';
 
 const docs = join(dirname(fileURLToPath(import.meta.url)), '..');
-const colors = ['#222222', '#d62728', '#1f77b4', '#ff7f0e', '#2ca02c'];
+/** float32 in the text colour, float16 orange, bfloat16 blue; nearest-even dashed (as the headline figure). */
+const style = (label: string) => ({
+  color: label.startsWith('float16')
+    ? '#e8590c'
+    : label.startsWith('bfloat16')
+      ? '#3b82f6'
+      : 'text',
+  dashed: label.includes('nearest'),
+});
 
 const started = performance.now();
 const curves = runConvergence(DEFAULT_OPTIONS);
 const floors = { float16: gridFloor('float16'), bfloat16: gridFloor('bfloat16') };
 const last = curves[0]!.steps.at(-1)!;
 const series: Series[] = [
-  ...curves.map((curve, i) => ({
+  ...curves.map((curve) => ({
     label: curve.label,
     x: curve.steps,
     y: curve.error,
-    color: colors[i]!,
+    ...style(curve.label),
   })),
   ...(['float16', 'bfloat16'] as const).map((name) => ({
     label: `${name} grid floor`,
     x: [0, last],
     y: [floors[name], floors[name]],
-    color: '#888888',
+    color: '#8c959f',
     dashed: true,
   })),
 ];

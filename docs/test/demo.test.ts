@@ -1,6 +1,12 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { armsFor, type DemoBackend, startDemo } from '../.vitepress/theme/demo/train.js';
+import {
+  armsFor,
+  type BackendStatus,
+  type DemoBackend,
+  defaultBackend,
+  startDemo,
+} from '../.vitepress/theme/demo/train.js';
 import { base, ensureBuilt, hasChromium, launchChromium, site, visit } from './browser.js';
 import { type StaticServer, serveStatic } from './static-server.js';
 
@@ -25,6 +31,22 @@ describe('the live demo model', () => {
     expect(run.onGpu).toBe(false);
   });
 
+  it('starts on the first backend that runs here, WASM before a software WebGPU adapter', () => {
+    const status = (name: DemoBackend, available: boolean, software = false): BackendStatus => ({
+      name,
+      available,
+      software,
+      detail: '',
+    });
+    const js = status('js', true);
+    expect(defaultBackend([status('webgpu', true), status('wasm', true), js])).toBe('webgpu');
+    expect(defaultBackend([status('webgpu', true, true), status('wasm', true), js])).toBe('wasm');
+    expect(defaultBackend([status('webgpu', false), status('wasm', false), js])).toBe('js');
+    expect(defaultBackend([status('webgpu', true, true), status('wasm', false), js])).toBe('js');
+    expect(defaultBackend([status('webgpu', true, true)])).toBe('webgpu');
+    expect(defaultBackend([])).toBe('');
+  });
+
   it('gives the same losses, bit for bit, on the WASM and JS backends', async () => {
     const [wasm, js] = [await train('wasm', 100), await train('js', 100)];
     expect(js.losses).toEqual(wasm.losses);
@@ -40,10 +62,14 @@ interface DemoResult {
   readonly backend: string | null;
   readonly onGpu: string | null;
   readonly ran: string;
-  readonly status: Record<string, { available: boolean; text: string }>;
+  readonly status: Record<string, { available: boolean; software: boolean; text: string }>;
   readonly arms: { label: string; losses: number[] }[];
   /** Points of each line of the loss chart. */
   readonly chart: number[];
+  /** The chart's texts that stick out of its view box (a clipped tick label). */
+  readonly clipped: string[];
+  /** The chart's axis titles. */
+  readonly axes: string[];
 }
 
 /** Waits for the current run to end (as `backend`, when given) and reads the page. */
@@ -63,6 +89,7 @@ async function demoResult(page: Page, backend = ''): Promise<DemoResult> {
         item.getAttribute('data-backend-status'),
         {
           available: item.getAttribute('data-available') === 'true',
+          software: item.getAttribute('data-software') === 'true',
           text: item.textContent?.replace(/\s+/g, ' ').trim() ?? '',
         },
       ]),
@@ -74,6 +101,20 @@ async function demoResult(page: Page, backend = ''): Promise<DemoResult> {
     chart: Array.from(demo.querySelectorAll('svg polyline')).map(
       (line) => line.getAttribute('points')?.split(' ').length ?? 0,
     ),
+    // Texts of the chart that extend outside it (a clipped tick label), in page coordinates.
+    clipped: Array.from(demo.querySelectorAll('svg.chart text'))
+      .filter((text) => {
+        const t = text.getBoundingClientRect();
+        const s = (demo.querySelector('svg.chart') as SVGSVGElement).getBoundingClientRect();
+        return (
+          t.left < s.left - 0.5 ||
+          t.right > s.right + 0.5 ||
+          t.top < s.top - 0.5 ||
+          t.bottom > s.bottom + 0.5
+        );
+      })
+      .map((text) => text.textContent ?? ''),
+    axes: Array.from(demo.querySelectorAll('svg.chart text.axis')).map((t) => t.textContent ?? ''),
   }));
 }
 
@@ -81,6 +122,8 @@ async function demoResult(page: Page, backend = ''): Promise<DemoResult> {
 function expectLearned(result: DemoResult): void {
   expect(result.state, result.error).toBe('done');
   expect(result.chart).toEqual([7, 7, 7]);
+  expect(result.clipped, 'chart texts outside the chart').toEqual([]);
+  expect(result.axes).toEqual(['training step (batches of 64)', 'held-out log loss']);
   expect(result.arms.map((a) => a.label)).toEqual([
     'float32',
     'bfloat16, stochastic',
@@ -104,13 +147,13 @@ describe.skipIf(!hasChromium)('the live demo in headless Chromium', () => {
     await server?.close();
   });
 
-  it('trains on WebGPU by default, then on WASM with the same losses', async (context) => {
+  it('prefers WASM over a software WebGPU adapter; WebGPU gives the same losses', async (context) => {
     const browser = await launchChromium();
     try {
       const page = await browser.context.newPage();
       const { errors } = await visit(page, `${server.origin}${base}demo.html?steps=60`);
-      const gpu = await demoResult(page);
-      const webgpu = gpu.status.webgpu!;
+      const first = await demoResult(page);
+      const webgpu = first.status.webgpu!;
       expect(webgpu, 'the demo lists the webgpu backend').toBeDefined();
       if (!webgpu.available) {
         const reason = `headless Chromium has no WebGPU adapter (${webgpu.text})`;
@@ -118,20 +161,26 @@ describe.skipIf(!hasChromium)('the live demo in headless Chromium', () => {
         console.warn(`${reason}: skipping the WebGPU demo test`);
         context.skip(reason);
       }
-      expect(gpu.backend).toBe('webgpu');
+      expect(webgpu.text).toMatch(/^webgpu: \S/);
+      expect(first.status.wasm!.available && first.status.js!.available).toBe(true);
+      expectLearned(first);
+      // SwiftShader (what headless Chromium has here) is a software adapter: WASM goes first.
+      const other = webgpu.software ? 'webgpu' : 'wasm';
+      expect(first.backend).toBe(webgpu.software ? 'wasm' : 'webgpu');
+      if (webgpu.software) expect(webgpu.text).toMatch(/software adapter/);
+
+      await page.selectOption('[data-control="backend"]', other);
+      await page.click('[data-control="train"]');
+      const second = await demoResult(page, other);
+      expectLearned(second);
+      const gpu = webgpu.software ? second : first;
       expect(gpu.onGpu).toBe('true');
       expect(gpu.ran).toMatch(/^Trained on webgpu \(.+\): .* on the GPU\.$/);
-      expect(webgpu.text).toMatch(/^webgpu: \S/);
-      expect(gpu.status.wasm!.available && gpu.status.js!.available).toBe(true);
-      expectLearned(gpu);
-
-      await page.selectOption('[data-control="backend"]', 'wasm');
-      await page.click('[data-control="train"]');
-      const wasm = await demoResult(page, 'wasm');
-      expect(wasm.onGpu).toBe('false');
-      expectLearned(wasm);
-      expect(wasm.arms).toEqual(gpu.arms);
-      expect(await page.getAttribute('[data-compared="webgpu"]', 'data-same')).toBe('true');
+      expect((webgpu.software ? first : second).onGpu).toBe('false');
+      expect(second.arms).toEqual(first.arms);
+      expect(await page.getAttribute(`[data-compared="${first.backend}"]`, 'data-same')).toBe(
+        'true',
+      );
       expect(errors).toEqual([]);
       console.info(`demo on WebGPU: ${webgpu.text}`);
     } finally {
@@ -143,10 +192,18 @@ describe.skipIf(!hasChromium)('the live demo in headless Chromium', () => {
     const browser = await launchChromium({ webgpu: false });
     try {
       const page = await browser.context.newPage();
-      const { errors } = await visit(page, `${server.origin}${base}demo.html?steps=60`);
+      const { errors } = await visit(page, `${server.origin}${base}demo.html`);
+      // Before the first run: an empty chart with its axis titles and a placeholder.
+      await page.waitForSelector('[data-demo-state="idle"]');
+      expect(await page.locator('.loss-demo [data-placeholder]').textContent()).toMatch(/Train/);
+      expect(await page.locator('.loss-demo svg polyline').count()).toBe(0);
+      expect(await page.inputValue('.loss-demo input[type="number"]')).toBe('4000');
+      await page.fill('.loss-demo input[type="number"]', '60');
+      await page.click('[data-control="train"]');
       const result = await demoResult(page);
       expect(result.status.webgpu).toEqual({
         available: false,
+        software: false,
         text: expect.stringMatching(/^webgpu: unavailable \(.*WebGPU.*\)$/),
       });
       expect(result.backend).toBe('wasm');

@@ -3,6 +3,7 @@ import DefaultTheme from 'vitepress/theme';
 import BenchTables from './BenchTables.vue';
 import DeviceBench from './DeviceBench.vue';
 import FormatTable from './FormatTable.vue';
+import HsFigure from './HsFigure.vue';
 import './style.css';
 
 const theme: Theme = {
@@ -11,6 +12,7 @@ const theme: Theme = {
     app.component('BenchTables', BenchTables);
     app.component('DeviceBench', DeviceBench);
     app.component('FormatTable', FormatTable);
+    app.component('HsFigure', HsFigure);
   },
 };
 

@@ -91,19 +91,47 @@ export interface BackendStatus {
   readonly available: boolean;
   /** The adapter or build when available, else the reason it is not. */
   readonly detail: string;
+  /** A WebGPU adapter that runs on the CPU (SwiftShader, llvmpipe/lavapipe, WARP). */
+  readonly software: boolean;
 }
 
-/** Starts (and disposes) each of {@link PREFERRED_BACKENDS}: which can run here, and why not. */
+/**
+ * Whether a WebGPU adapter emulates a GPU on the CPU: there the demo's small kernels are slower
+ * than WASM (a run takes 10-20 s instead of 1-2 s).
+ */
+export function isSoftwareAdapter(backend: Backend): boolean {
+  if (!(backend instanceof WebGpuBackend)) return false;
+  const { vendor, architecture, description } = backend.adapter;
+  return /swiftshader|llvmpipe|lavapipe|softpipe|software|basic render|warp/i.test(
+    `${vendor} ${architecture} ${description}`,
+  );
+}
+
+/**
+ * The backend a run starts on: the first of {@link PREFERRED_BACKENDS} that starts here, except
+ * that WASM goes before a software WebGPU adapter.
+ */
+export function defaultBackend(statuses: readonly BackendStatus[]): DemoBackend | '' {
+  const available = statuses.filter((s) => s.available);
+  return (available.find((s) => !s.software) ?? available[0])?.name ?? '';
+}
+
+/**
+ * Starts (and disposes) each of {@link PREFERRED_BACKENDS}: which can run here, on what, and
+ * why not.
+ */
 export async function probeBackends(): Promise<BackendStatus[]> {
   const statuses: BackendStatus[] = [];
   for (const name of PREFERRED_BACKENDS) {
     try {
       const backend = await createBackend(name);
-      statuses.push({ name, available: true, detail: describeBackend(backend) });
+      const software = isSoftwareAdapter(backend);
+      const detail = describeBackend(backend);
+      statuses.push({ name, available: true, detail, software });
       backend.dispose();
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error);
-      statuses.push({ name, available: false, detail });
+      statuses.push({ name, available: false, detail, software: false });
     }
   }
   return statuses;
