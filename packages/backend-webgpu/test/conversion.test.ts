@@ -67,7 +67,7 @@ describe('the choice of float16 conversions', () => {
 
   it('rejects an unknown halfConversion before opening a device', async () => {
     await expect(createWebGpuBackend({ halfConversion: 'fast' as never })).rejects.toThrow(
-      "halfConversion: expected 'auto', 'integer' or 'hardware', got \"fast\"",
+      'createWebGpuBackend: halfConversion: expected one of "auto", "integer", "hardware", got string "fast"',
     );
   });
 });

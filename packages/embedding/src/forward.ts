@@ -1,6 +1,6 @@
 import type { Backend, BagInput, Tensor } from '@halfstep/backend';
 
-/** @internal A forward whatever its outputs' tuple (the collection's bookkeeping). */
+/** A forward of any collection, whatever the tuple of its outputs (for code that keeps several). */
 // biome-ignore lint/suspicious/noExplicitAny: any forward, whatever its outputs' tuple
 export type AnyForward = EmbeddingForward<any>;
 

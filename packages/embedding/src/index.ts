@@ -52,7 +52,7 @@ export type {
   ResolvedTableConfig,
   TableConfig,
 } from './config.js';
-export { EmbeddingForward } from './forward.js';
+export { type AnyForward, EmbeddingForward } from './forward.js';
 export type { LoadOptions } from './persist.js';
 export {
   CHECKPOINT_FORMAT,
