@@ -1,6 +1,7 @@
 import type { Theme } from 'vitepress';
 import DefaultTheme from 'vitepress/theme';
 import BenchTables from './BenchTables.vue';
+import BundleSizes from './BundleSizes.vue';
 import DeviceBench from './DeviceBench.vue';
 import FormatTable from './FormatTable.vue';
 import HsFigure from './HsFigure.vue';
@@ -10,6 +11,7 @@ const theme: Theme = {
   extends: DefaultTheme,
   enhanceApp({ app }) {
     app.component('BenchTables', BenchTables);
+    app.component('BundleSizes', BundleSizes);
     app.component('DeviceBench', DeviceBench);
     app.component('FormatTable', FormatTable);
     app.component('HsFigure', HsFigure);
