@@ -2,6 +2,7 @@ import {
   DOMAIN_STATE,
   DOMAIN_WEIGHTS,
   fillRowThresholds,
+  firstNonFinite,
   type NonFinitePolicy,
   randomBitsFor,
   tableDomain,
@@ -117,13 +118,6 @@ function like(store: Store, length: number): Store {
       : new Uint8Array(length);
 }
 
-/** True when any of `values[0 .. width)` is NaN or infinite. */
-function anyNonFinite(values: Float32Array, width: number): boolean {
-  let sum = 0;
-  for (let c = 0; c < width; c++) sum += values[c]! - values[c]!;
-  return sum !== 0;
-}
-
 /**
  * Applies the optimizer to every good row of `agg`, in ascending row order. Per row: decode the
  * weights (and the state) to float32, `optimizer.updateRow`, then, when every new weight and
@@ -187,7 +181,7 @@ export function applyUpdate(
     }
     const g = direct[u] === 1 ? gradOutput : grads;
     opt.updateRow(values, 0, g, offsetOf[u]!, state, 0, dim, scalars);
-    if (anyNonFinite(values, dim) || anyNonFinite(state, stateSize)) {
+    if (firstNonFinite(values, dim) >= 0 || firstNonFinite(state, stateSize) >= 0) {
       if (policy === 'error') return { badRow: row, skipped };
       skipped++;
       continue;

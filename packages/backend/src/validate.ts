@@ -361,9 +361,9 @@ export function checkRowsCols(rows: number, cols: number): void {
     throw new RangeError(`cols: expected a non-negative integer, got ${cols}`);
 }
 
-/** The position of the first NaN or infinity in `values`, or -1. */
-export function firstNonFinite(values: Float32Array): number {
-  for (let i = 0; i < values.length; i++) {
+/** The position of the first NaN or infinity in `values[0 .. end)`, or -1. */
+export function firstNonFinite(values: Float32Array, end: number = values.length): number {
+  for (let i = 0; i < end; i++) {
     const v = values[i]!;
     if (v - v !== 0) return i;
   }
